@@ -1,0 +1,58 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# The project's test command (make check): lint, build, host-side tests,
+# then the selftests in a VM on Debian's kernel and on the debug kernel.
+# Prints every test's result and ends with "N passed, N failed, N skipped";
+# exits non-zero on any failure, splat or lint finding.
+
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/.." && pwd)
+logs="$top/build/check"
+rm -rf "$logs"
+mkdir -p "$logs"
+
+stage() {
+	echo
+	echo "==== $1"
+}
+
+# A stage that is not a kselftest program still shows up in the summary.
+framed() {
+	local name=$1 log=$2
+	shift 2
+	{
+		echo "# selftest: $name"
+		"$@" 2>&1
+		echo "# selftest-exit: $name $?"
+	} | tee "$log"
+}
+
+stage "lint"
+framed lint "$logs/lint.log" make -s -C "$top" lint
+
+stage "build"
+framed build "$logs/build.log" make -s -C "$top" all
+
+if [ -d "$top/build/host-tests" ]; then
+	stage "host tests"
+	"$top/scripts/ksft-run.sh" -l host "$top/build/host-tests" 2>&1 |
+		tee "$logs/host.log"
+fi
+
+for kernel in debian debug; do
+	stage "selftests in the VM, $kernel kernel"
+	{
+		echo "# selftest: $kernel-vm"
+		"$here/vm-run.sh" --kernel "$kernel" -- \
+			ksft-run -l "$kernel" /selftests/vfio_user 2>&1
+		rc=$?
+		# Test failures are counted per test; the VM's own verdict
+		# (splat, module stuck, timeout) counts when the tests passed.
+		echo "# selftest-exit: $kernel-vm $rc"
+	} | tee "$logs/vm-$kernel.log"
+done
+
+stage "summary"
+cat "$logs"/*.log | awk -f "$here/ktap-summary.awk"
