@@ -24,7 +24,11 @@ LINUX_SRC = $(shell . $(SCRIPTS)/lib.sh && linux_source_dir)
 
 CC	?= gcc
 USER_CFLAGS := -O2 -g -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE \
-	       -I$(TOP)/uapi
+	       -fstack-protector-strong -I$(TOP)/uapi -I$(TOP)/lib -I$(TOP)/samples \
+	       -MMD -MP
+ASAN_CFLAGS := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
+	       -fno-sanitize-recover=all
+JSON_LIBS := -ljson-c
 
 MODULE_SRCS := Kbuild $(wildcard kernel/*.c kernel/*.h uapi/linux/*.h)
 KSFT_HEADERS := $(BUILD)/ksft/kselftest_harness.h $(BUILD)/ksft/kselftest.h
@@ -38,7 +42,7 @@ endif
 .PHONY: all deps module module-debian module-debug selftests check run lint \
 	clean
 
-all: module selftests
+all: module userspace selftests
 
 deps:
 	$(Q)$(SCRIPTS)/install-deps.sh
@@ -66,6 +70,78 @@ module-debian: deps
 
 module-debug: deps
 	$(call build_module,$(DEBUG_KDIR),$(BUILD)/kmod/debug)
+
+# Userspace: library, tools, sample server, host tests -----------------------
+#
+# The library is built as libvfio-user-client.{a,so}; the programs link it
+# statically so they run anywhere the VM runner copies them. Host tests link
+# an ASan/UBSan build of the library, so leaks and overflows fail them.
+
+LIB_SRCS	:= $(wildcard lib/*.c)
+SERVER_SRCS	:= $(wildcard samples/server/*.c)
+CTL_SRCS	:= $(wildcard tools/vfio-user-ctl/*.c)
+HOST_TEST_SRCS	:= $(wildcard lib/test/test_*.c)
+HOST_TEST_COMMON := $(filter-out $(HOST_TEST_SRCS),$(wildcard lib/test/*.c))
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+asan_obj = $(patsubst %.c,$(BUILD)/asan/%.o,$(1))
+
+LIBA	:= $(BUILD)/lib/libvfio-user-client.a
+LIBSO	:= $(BUILD)/lib/libvfio-user-client.so.0
+SERVER	:= $(BUILD)/bin/vfio-user-sample-server
+CTL	:= $(BUILD)/bin/vfio-user-ctl
+HOST_TESTS := $(patsubst lib/test/%.c,$(BUILD)/host-tests/%,$(HOST_TEST_SRCS))
+
+USER_TARGETS := $(if $(LIB_SRCS),$(LIBA) $(LIBSO)) \
+		$(if $(SERVER_SRCS),$(SERVER)) $(if $(CTL_SRCS),$(CTL)) \
+		$(if $(HOST_TEST_SRCS),$(HOST_TESTS) $(BUILD)/host-tests/run-list)
+
+.PHONY: userspace
+userspace: deps $(KSFT_HEADERS)
+	$(Q)$(MAKE) --no-print-directory $(USER_TARGETS)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(USER_CFLAGS) -fPIC -c $< -o $@
+
+$(BUILD)/asan/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $< (asan)"
+	$(Q)$(CC) $(USER_CFLAGS) $(ASAN_CFLAGS) -isystem $(BUILD)/ksft \
+		-c $< -o $@
+
+$(LIBA): $(call obj,$(LIB_SRCS))
+	@mkdir -p $(dir $@)
+	@echo "  AR      $(notdir $@)"
+	$(Q)$(AR) rcs $@ $^
+
+$(LIBSO): $(call obj,$(LIB_SRCS))
+	@mkdir -p $(dir $@)
+	@echo "  LD      $(notdir $@)"
+	$(Q)$(CC) -shared -Wl,-soname,libvfio-user-client.so.0 \
+		-Wl,--no-undefined $^ $(JSON_LIBS) -o $@
+	$(Q)ln -sf libvfio-user-client.so.0 $(BUILD)/lib/libvfio-user-client.so
+
+$(SERVER): $(call obj,$(SERVER_SRCS) lib/wire.c)
+	@mkdir -p $(dir $@)
+	@echo "  LD      $(notdir $@)"
+	$(Q)$(CC) $^ $(JSON_LIBS) -o $@
+
+$(CTL): $(call obj,$(CTL_SRCS)) $(LIBA)
+	@mkdir -p $(dir $@)
+	@echo "  LD      $(notdir $@)"
+	$(Q)$(CC) $^ $(JSON_LIBS) -o $@
+
+$(BUILD)/host-tests/%: $(call asan_obj,lib/test/%.c $(HOST_TEST_COMMON) $(LIB_SRCS))
+	@mkdir -p $(dir $@)
+	@echo "  LD      host-tests/$(notdir $@)"
+	$(Q)$(CC) $(ASAN_CFLAGS) $^ $(JSON_LIBS) -lpthread -o $@
+
+$(BUILD)/host-tests/run-list: $(HOST_TESTS)
+	$(Q)printf '%s\n' $(notdir $(HOST_TESTS)) >$@
+
+-include $(shell find $(BUILD)/obj $(BUILD)/asan -name '*.d' 2>/dev/null)
 
 # Selftests ----------------------------------------------------------------
 

@@ -1,0 +1,204 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * libvfio-user-client: the client side of vfio-user.
+ *
+ * Connects to a vfio-user server, negotiates (VERSION with JSON
+ * capabilities), discovers the device (regions with their capabilities and
+ * mmap fds, io-fd sub-regions, IRQs) and drives it.
+ *
+ * Conventions: functions that can fail return 0 (or a count) on success and
+ * a negative errno on failure; vuc_strerror() then says in words what went
+ * wrong and, where the server is at fault, what it did. Every fd the library
+ * receives belongs to the device handle and is closed by vuc_device_free().
+ * A handle is not thread-safe: serialize calls on one handle.
+ */
+#ifndef VFIO_USER_CLIENT_H
+#define VFIO_USER_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <linux/vfio.h>
+#include <linux/vfio_user.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct vuc_device;
+
+#define VUC_DEFAULT_TIMEOUT_MS	5000
+
+/* Do not offer the twin_socket capability. */
+#define VUC_OPT_NO_TWIN_SOCKET	(1u << 0)
+
+/**
+ * struct vuc_options - how to talk to the server; zero means default
+ * @timeout_ms: bound on every wait for the server (VUC_DEFAULT_TIMEOUT_MS)
+ * @flags: VUC_OPT_*; unknown bits make vuc_device_new() fail with EINVAL
+ * @max_data_xfer_size: our receive limit for data in one message, offered
+ *	to the server (default and maximum 1 MiB)
+ */
+struct vuc_options {
+	unsigned int timeout_ms;
+	unsigned int flags;
+	uint32_t max_data_xfer_size;
+};
+
+/* A new, unconnected handle; NULL with errno set on failure. */
+struct vuc_device *vuc_device_new(const struct vuc_options *opts);
+
+/* Close the connection and every fd the handle owns; frees the handle. */
+void vuc_device_free(struct vuc_device *dev);
+
+/*
+ * Connect to the server listening at @socket_path, negotiate and discover
+ * the device. After a failure the handle can only be freed.
+ */
+int vuc_connect(struct vuc_device *dev, const char *socket_path);
+
+/*
+ * As vuc_connect() on an already connected stream socket. The handle owns
+ * @sock_fd from this call on, even when it fails.
+ */
+int vuc_connect_fd(struct vuc_device *dev, int sock_fd);
+
+/* What the last failing call on @dev went wrong with, in words. */
+const char *vuc_strerror(const struct vuc_device *dev);
+
+/**
+ * struct vuc_caps - what was negotiated
+ * @major: protocol major version (0)
+ * @minor: protocol minor version agreed on (min of ours and the server's)
+ * @max_msg_fds: most fds the server accepts in one message
+ * @max_data_xfer_size: most data bytes the server accepts in one message
+ * @max_dma_maps: most DMA mappings the server accepts
+ * @pgsizes: DMA page sizes the server supports (bit n set: 2^n bytes)
+ * @migration_pgsize: the server's migration page size, 0 if not announced
+ * @twin_socket: the server gave us a second socket for its own commands
+ * @write_multiple: the server accepts REGION_WRITE_MULTI
+ */
+struct vuc_caps {
+	uint16_t major;
+	uint16_t minor;
+	uint32_t max_msg_fds;
+	uint32_t max_data_xfer_size;
+	uint32_t max_dma_maps;
+	uint64_t pgsizes;
+	uint64_t migration_pgsize;
+	bool twin_socket;
+	bool write_multiple;
+};
+
+const struct vuc_caps *vuc_get_caps(const struct vuc_device *dev);
+
+/* The server's socket for its own commands, -1 without twin socket. */
+int vuc_twin_socket_fd(const struct vuc_device *dev);
+
+/* The main socket, -1 when not connected. */
+int vuc_socket_fd(const struct vuc_device *dev);
+
+/* DEVICE_GET_INFO as the server answered it. */
+const struct vfio_user_device_info *vuc_get_device_info(const struct vuc_device *dev);
+
+/**
+ * struct vuc_sparse_area - a part of a region that may be mmapped
+ * @offset: from the start of the region
+ * @size: bytes
+ */
+struct vuc_sparse_area {
+	uint64_t offset;
+	uint64_t size;
+};
+
+/**
+ * struct vuc_io_fd - a sub-region served through a file descriptor
+ *	(DEVICE_GET_REGION_IO_FDS)
+ * @type: VFIO_USER_IO_FD_TYPE_IOEVENTFD or _IOREGIONFD (shadow ioeventfds
+ *	are refused at discovery)
+ * @flags: VFIO_USER_IOEVENTFD_FLAG_* or VFIO_USER_IOREGIONFD_FLAG_*
+ * @offset: from the start of the region
+ * @size: bytes; 0 for an ioeventfd means any access size
+ * @datamatch: ioeventfd only: value a write must carry (with DATAMATCH)
+ * @user_data: ioregionfd only: echoed in every ioregionfd command
+ * @fd: the eventfd or ioregionfd socket; owned by the library. Entries may
+ *	share an fd.
+ */
+struct vuc_io_fd {
+	uint32_t type;
+	uint32_t flags;
+	uint64_t offset;
+	uint64_t size;
+	uint64_t datamatch;
+	uint64_t user_data;
+	int fd;
+};
+
+/**
+ * struct vuc_region - one region as discovered
+ * @info: the server's answer (argsz is the full size it needed)
+ * @caps: the capability chain exactly as the server sent it, or NULL;
+ *	offsets in it are relative to the start of @info, so the chain starts
+ *	at caps[info.cap_offset - sizeof(info)]
+ * @caps_size: bytes in @caps
+ * @fd: the mmap fd (VFIO_REGION_INFO_FLAG_MMAP), or -1; owned by the library
+ * @nr_areas: number of sparse mmap areas (from VFIO_REGION_INFO_CAP_SPARSE_MMAP;
+ *	a mappable region without that capability has one area covering it)
+ * @areas: the areas, each checked to lie inside the region
+ * @has_type: the region has VFIO_REGION_INFO_CAP_TYPE
+ * @type: its type, when @has_type
+ * @subtype: its subtype, when @has_type
+ * @nr_io_fds: number of io-fd sub-regions
+ * @io_fds: the io-fd sub-regions, each checked to lie inside the region
+ */
+struct vuc_region {
+	struct vfio_region_info info;
+	const void *caps;
+	uint32_t caps_size;
+	int fd;
+	unsigned int nr_areas;
+	const struct vuc_sparse_area *areas;
+	bool has_type;
+	uint32_t type;
+	uint32_t subtype;
+	unsigned int nr_io_fds;
+	const struct vuc_io_fd *io_fds;
+};
+
+/* Region @index, or NULL (errno EINVAL) if there is none. */
+const struct vuc_region *vuc_get_region(const struct vuc_device *dev,
+					unsigned int index);
+
+/* IRQ index @index as the server described it, or NULL (errno EINVAL). */
+const struct vfio_irq_info *vuc_get_irq_info(const struct vuc_device *dev,
+					     unsigned int index);
+
+/*
+ * Region access over the socket (REGION_READ / REGION_WRITE), split into
+ * pieces of at most the server's max_data_xfer_size. Returns @count or a
+ * negative errno.
+ */
+ssize_t vuc_region_read(struct vuc_device *dev, unsigned int index,
+			uint64_t offset, void *buf, size_t count);
+ssize_t vuc_region_write(struct vuc_device *dev, unsigned int index,
+			 uint64_t offset, const void *buf, size_t count);
+
+/*
+ * DEVICE_SET_IRQS with VFIO_DEVICE_SET_IRQS semantics: @flags holds one
+ * VFIO_IRQ_SET_DATA_* and one VFIO_IRQ_SET_ACTION_* bit; @data is NULL for
+ * DATA_NONE, @count bytes (0 or 1) for DATA_BOOL, and @count int32 fds for
+ * DATA_EVENTFD, where -1 de-assigns that vector. Eventfds go out in chunks
+ * of at most the server's max_msg_fds.
+ */
+int vuc_set_irqs(struct vuc_device *dev, uint32_t flags, uint32_t index,
+		 uint32_t start, uint32_t count, const void *data);
+
+/* DEVICE_RESET. */
+int vuc_reset(struct vuc_device *dev);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* VFIO_USER_CLIENT_H */

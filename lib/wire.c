@@ -1,0 +1,288 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/*
+ * vfio-user message framing on a UNIX stream socket.
+ *
+ * Real peers are strict about framing (libvfio-user reads the header with
+ * the fds, then the body without MSG_WAITALL), so a message always leaves
+ * in one sendmsg() with its fds attached to the first byte.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "wire.h"
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Wait until @events is ready on @sock or @deadline (ms, < 0: none). */
+static int wait_ready(int sock, short events, int64_t deadline)
+{
+	struct pollfd pfd = { .fd = sock, .events = events };
+	int timeout, ret;
+
+	for (;;) {
+		timeout = -1;
+		if (deadline >= 0) {
+			int64_t left = deadline - now_ms();
+
+			if (left <= 0)
+				return -ETIMEDOUT;
+			timeout = left > 60000 ? 60000 : (int)left;
+		}
+		ret = poll(&pfd, 1, timeout);
+		if (ret > 0)
+			return 0;
+		if (ret < 0 && errno != EINTR)
+			return -errno;
+	}
+}
+
+int vu_send(int sock, const struct vfio_user_header *hdr, const void *payload,
+	    size_t len, const int *fds, unsigned int nr_fds, int timeout_ms)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * VU_WIRE_MAX_FDS)];
+		struct cmsghdr align;
+	} control;
+	struct iovec iov[2] = {
+		{ .iov_base = (void *)hdr, .iov_len = sizeof(*hdr) },
+		{ .iov_base = (void *)payload, .iov_len = len },
+	};
+	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = len ? 2 : 1 };
+	int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+	bool fds_sent = false;
+	ssize_t n;
+	int ret;
+
+	if (nr_fds > VU_WIRE_MAX_FDS)
+		return -EINVAL;
+	if (hdr->msg_size != sizeof(*hdr) + len)
+		return -EINVAL;
+
+	while (iov[0].iov_len + iov[1].iov_len) {
+		if (nr_fds && !fds_sent) {
+			struct cmsghdr *cmsg;
+
+			memset(&control, 0, sizeof(control));
+			mh.msg_control = control.buf;
+			mh.msg_controllen = CMSG_SPACE(sizeof(int) * nr_fds);
+			cmsg = CMSG_FIRSTHDR(&mh);
+			cmsg->cmsg_level = SOL_SOCKET;
+			cmsg->cmsg_type = SCM_RIGHTS;
+			cmsg->cmsg_len = CMSG_LEN(sizeof(int) * nr_fds);
+			memcpy(CMSG_DATA(cmsg), fds, sizeof(int) * nr_fds);
+		} else {
+			mh.msg_control = NULL;
+			mh.msg_controllen = 0;
+		}
+		n = sendmsg(sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN)
+				return -errno;
+			ret = wait_ready(sock, POLLOUT, deadline);
+			if (ret)
+				return ret;
+			continue;
+		}
+		fds_sent = true;
+		/* Skip what went out; the fds went with the first byte. */
+		while (n > 0) {
+			struct iovec *v = iov[0].iov_len ? &iov[0] : &iov[1];
+			size_t step = (size_t)n < v->iov_len ? (size_t)n : v->iov_len;
+
+			v->iov_base = (char *)v->iov_base + step;
+			v->iov_len -= step;
+			n -= step;
+		}
+		if (!iov[0].iov_len) {
+			mh.msg_iov = &iov[1];
+			mh.msg_iovlen = 1;
+		}
+	}
+	return 0;
+}
+
+static void close_fds(struct vu_msg *msg)
+{
+	unsigned int i;
+
+	for (i = 0; i < msg->nr_fds; i++)
+		if (msg->fds[i] >= 0)
+			close(msg->fds[i]);
+	msg->nr_fds = 0;
+}
+
+/*
+ * Read exactly @len bytes into @buf, collecting any fds that arrive.
+ * Returns 0, -ECONNRESET on EOF before the first byte when @eof_ok, -EPIPE
+ * on EOF after it, or another -errno.
+ */
+static int recv_exact(int sock, struct vu_msg *msg, void *buf, size_t len,
+		      bool eof_ok, int64_t deadline, bool *fds_dropped)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * VU_WIRE_MAX_FDS)];
+		struct cmsghdr align;
+	} control;
+	size_t got = 0;
+	int ret;
+
+	while (got < len) {
+		struct iovec iov = {
+			.iov_base = (char *)buf + got, .iov_len = len - got,
+		};
+		struct msghdr mh = {
+			.msg_iov = &iov, .msg_iovlen = 1,
+			.msg_control = control.buf,
+			.msg_controllen = sizeof(control.buf),
+		};
+		struct cmsghdr *cmsg;
+		ssize_t n;
+
+		n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN)
+				return -errno;
+			ret = wait_ready(sock, POLLIN, deadline);
+			if (ret)
+				return ret;
+			continue;
+		}
+		if (mh.msg_flags & MSG_CTRUNC)
+			*fds_dropped = true;
+		for (cmsg = CMSG_FIRSTHDR(&mh); cmsg;
+		     cmsg = CMSG_NXTHDR(&mh, cmsg)) {
+			unsigned int i, nr;
+			int fd;
+
+			if (cmsg->cmsg_level != SOL_SOCKET ||
+			    cmsg->cmsg_type != SCM_RIGHTS)
+				continue;
+			nr = (cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+			for (i = 0; i < nr; i++) {
+				memcpy(&fd, CMSG_DATA(cmsg) + i * sizeof(int),
+				       sizeof(fd));
+				if (msg->nr_fds < VU_WIRE_MAX_FDS) {
+					msg->fds[msg->nr_fds++] = fd;
+				} else {
+					close(fd);
+					*fds_dropped = true;
+				}
+			}
+		}
+		if (n == 0)
+			return got == 0 && eof_ok ? -ECONNRESET : -EPIPE;
+		got += n;
+	}
+	return 0;
+}
+
+int vu_recv(int sock, struct vu_msg *msg, size_t max_payload,
+	    unsigned int max_fds, int timeout_ms)
+{
+	int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+	bool fds_dropped = false;
+	int ret;
+
+	memset(msg, 0, sizeof(*msg));
+	ret = recv_exact(sock, msg, &msg->hdr, sizeof(msg->hdr), true, deadline,
+			 &fds_dropped);
+	if (ret)
+		goto err;
+	if (msg->hdr.msg_size < sizeof(msg->hdr)) {
+		ret = -EPROTO;
+		goto err;
+	}
+	msg->len = msg->hdr.msg_size - sizeof(msg->hdr);
+	if (msg->len > max_payload) {
+		ret = -EMSGSIZE;
+		goto err;
+	}
+	if (msg->len) {
+		msg->payload = malloc(msg->len);
+		if (!msg->payload) {
+			ret = -ENOMEM;
+			goto err;
+		}
+		/* The body follows the header; give it the same bound again. */
+		if (timeout_ms >= 0)
+			deadline = now_ms() + timeout_ms;
+		ret = recv_exact(sock, msg, msg->payload, msg->len, false,
+				 deadline, &fds_dropped);
+		if (ret)
+			goto err;
+	}
+	if (fds_dropped || msg->nr_fds > max_fds) {
+		ret = -EPROTO;
+		goto err;
+	}
+	return 0;
+
+err:
+	close_fds(msg);
+	free(msg->payload);
+	msg->payload = NULL;
+	msg->len = 0;
+	return ret;
+}
+
+void vu_msg_release(struct vu_msg *msg)
+{
+	close_fds(msg);
+	free(msg->payload);
+	msg->payload = NULL;
+	msg->len = 0;
+}
+
+int vu_msg_take_fd(struct vu_msg *msg, unsigned int i)
+{
+	int fd;
+
+	if (i >= msg->nr_fds)
+		return -1;
+	fd = msg->fds[i];
+	msg->fds[i] = -1;
+	return fd;
+}
+
+const char *vu_cmd_name(unsigned int cmd)
+{
+	static const char *const names[] = {
+		[VFIO_USER_VERSION] = "VERSION",
+		[VFIO_USER_DMA_MAP] = "DMA_MAP",
+		[VFIO_USER_DMA_UNMAP] = "DMA_UNMAP",
+		[VFIO_USER_DEVICE_GET_INFO] = "DEVICE_GET_INFO",
+		[VFIO_USER_DEVICE_GET_REGION_INFO] = "DEVICE_GET_REGION_INFO",
+		[VFIO_USER_DEVICE_GET_REGION_IO_FDS] = "DEVICE_GET_REGION_IO_FDS",
+		[VFIO_USER_DEVICE_GET_IRQ_INFO] = "DEVICE_GET_IRQ_INFO",
+		[VFIO_USER_DEVICE_SET_IRQS] = "DEVICE_SET_IRQS",
+		[VFIO_USER_REGION_READ] = "REGION_READ",
+		[VFIO_USER_REGION_WRITE] = "REGION_WRITE",
+		[VFIO_USER_DMA_READ] = "DMA_READ",
+		[VFIO_USER_DMA_WRITE] = "DMA_WRITE",
+		[VFIO_USER_DEVICE_RESET] = "DEVICE_RESET",
+		[VFIO_USER_REGION_WRITE_MULTI] = "REGION_WRITE_MULTI",
+		[VFIO_USER_DEVICE_FEATURE] = "DEVICE_FEATURE",
+		[VFIO_USER_MIG_DATA_READ] = "MIG_DATA_READ",
+		[VFIO_USER_MIG_DATA_WRITE] = "MIG_DATA_WRITE",
+	};
+
+	if (cmd < sizeof(names) / sizeof(names[0]) && names[cmd])
+		return names[cmd];
+	return "unknown command";
+}

@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The sample server's PCI device, as seen by a client: ids, regions, BAR0
+ * registers, interrupts. Shared by the sample server, the tests and the
+ * demo; a client needs nothing else to drive it.
+ */
+#ifndef VFIO_USER_SAMPLE_DEVICE_H
+#define VFIO_USER_SAMPLE_DEVICE_H
+
+/* PCI identity */
+#define SAMPLE_VENDOR_ID		0x5655	/* "VU" */
+#define SAMPLE_DEVICE_ID		0x0001
+#define SAMPLE_SUBSYS_VENDOR_ID		0x5655
+#define SAMPLE_SUBSYS_ID		0x0100
+#define SAMPLE_REVISION			0x01
+#define SAMPLE_CLASS_CODE		0xff0000	/* unassigned class */
+
+/* Regions (VFIO PCI indexes) */
+#define SAMPLE_NUM_REGIONS		9	/* BAR0-5, ROM, config, VGA */
+#define SAMPLE_BAR0_SIZE		0x1000	/* registers, message access only */
+#define SAMPLE_BAR1_SIZE		0x1000	/* MSI-X table and PBA */
+#define SAMPLE_BAR2_SIZE		0x100000 /* memory, 64-bit prefetchable, memfd-backed */
+#define SAMPLE_CONFIG_SIZE		0x100	/* conventional PCI config space */
+
+/*
+ * BAR2 is mappable only in two sparse areas; the hole between them is
+ * reachable through REGION_READ/REGION_WRITE only, and reads the same
+ * memory.
+ */
+#define SAMPLE_BAR2_AREA0_OFFSET	0x00000
+#define SAMPLE_BAR2_AREA0_SIZE		0x40000
+#define SAMPLE_BAR2_AREA1_OFFSET	0x80000
+#define SAMPLE_BAR2_AREA1_SIZE		0x80000
+
+/* Config space capabilities */
+#define SAMPLE_CAP_MSIX_OFFSET		0x40
+#define SAMPLE_CAP_VNDR_OFFSET		0x50	/* vendor-specific, 8 bytes */
+#define SAMPLE_MSIX_VECTORS		4
+#define SAMPLE_MSIX_TABLE_BAR		1
+#define SAMPLE_MSIX_TABLE_OFFSET	0x000
+#define SAMPLE_MSIX_PBA_BAR		1
+#define SAMPLE_MSIX_PBA_OFFSET		0x800
+
+/* IRQ indexes: INTx 1 vector, MSI none, MSI-X SAMPLE_MSIX_VECTORS, ERR 1, REQ 1 */
+#define SAMPLE_NUM_IRQS			5
+
+/* BAR0 registers; accesses are 4 bytes wide unless noted */
+#define SAMPLE_REG_ID			0x00	/* RO: SAMPLE_ID_VALUE */
+#define SAMPLE_REG_VERSION		0x04	/* RO: 1 */
+#define SAMPLE_REG_SCRATCH		0x08	/* RW */
+#define SAMPLE_REG_SCRATCH64		0x10	/* RW, 8 bytes */
+#define SAMPLE_REG_IRQ_TRIGGER		0x18	/* WO: raise the vector written (MSI-X if enabled, else INTx) */
+#define SAMPLE_REG_IRQ_COUNT		0x1c	/* RO: interrupts raised since reset */
+#define SAMPLE_REG_DOORBELL_COUNT	0x20	/* RO: doorbell writes seen, any path */
+#define SAMPLE_REG_DOORBELL_DM_COUNT	0x24	/* RO: doorbell writes that matched the datamatch */
+#define SAMPLE_REG_RESET_COUNT		0x28	/* RO: device resets since start */
+#define SAMPLE_REG_DOORBELL		0x40	/* WO: ioeventfd sub-region, 4 bytes, any value */
+#define SAMPLE_REG_DOORBELL_DM		0x48	/* WO: ioeventfd sub-region, 4 bytes, datamatch below */
+#define SAMPLE_DOORBELL_DM_VALUE	0x0000c0de
+#define SAMPLE_MAILBOX_OFFSET		0x80	/* ioregionfd sub-region: 0x80 bytes of mailbox memory */
+#define SAMPLE_MAILBOX_SIZE		0x80
+#define SAMPLE_MAILBOX_USER_DATA	0x6d61696cULL	/* "mail" */
+#define SAMPLE_SCRATCH_RAM_OFFSET	0x800	/* RW memory, any width, for bulk access tests */
+#define SAMPLE_SCRATCH_RAM_SIZE		0x800
+
+#define SAMPLE_ID_VALUE			0x56555345	/* "VUSE" */
+
+#endif /* VFIO_USER_SAMPLE_DEVICE_H */
