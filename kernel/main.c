@@ -14,12 +14,12 @@
 #include <linux/miscdevice.h>
 #include <linux/module.h>
 #include <linux/moduleparam.h>
+#include <linux/poll.h>
 #include <linux/slab.h>
 
 #include "vfio_user.h"
 
 #define VFIO_USER_TIMEOUT_MS_DEFAULT	5000
-#define VFIO_USER_TIMEOUT_MS_MAX	(10 * 60 * 1000)
 
 /* Module parameters */
 
@@ -69,7 +69,12 @@ static struct vfio_user_device *vfio_user_device_alloc(void)
 	if (!vdev)
 		return NULL;
 	kref_init(&vdev->kref);
-	vdev->timeout_ms = vfio_user_default_timeout_ms();
+	mutex_init(&vdev->lock);
+	mutex_init(&vdev->irq_lock);
+	mutex_init(&vdev->conn.send_lock);
+	xa_init_flags(&vdev->conn.pending, XA_FLAGS_ALLOC);
+	init_waitqueue_head(&vdev->conn.poll_wq);
+	vdev->conn.timeout_ms = vfio_user_default_timeout_ms();
 	return vdev;
 }
 
@@ -78,6 +83,9 @@ static void vfio_user_device_free(struct kref *kref)
 	struct vfio_user_device *vdev =
 		container_of(kref, struct vfio_user_device, kref);
 
+	mutex_destroy(&vdev->conn.send_lock);
+	mutex_destroy(&vdev->irq_lock);
+	mutex_destroy(&vdev->lock);
 	kfree(vdev);
 }
 
@@ -103,6 +111,8 @@ static int vfio_user_fops_release(struct inode *inode, struct file *filep)
 {
 	struct vfio_user_device *vdev = filep->private_data;
 
+	/* Last user of the file: stop, then release, then free. */
+	vfio_user_detach(vdev);
 	vfio_user_device_put(vdev);
 	return 0;
 }
@@ -110,16 +120,51 @@ static int vfio_user_fops_release(struct inode *inode, struct file *filep)
 static long vfio_user_fops_unl_ioctl(struct file *filep, unsigned int cmd,
 				     unsigned long arg)
 {
-	switch (cmd) {
-	default:
-		return -ENOTTY;
-	}
+	struct vfio_user_device *vdev = filep->private_data;
+
+	if (cmd == VFIO_USER_ATTACH)
+		return vfio_user_attach(vdev, (void __user *)arg);
+	return vfio_user_device_ioctl(vdev, cmd, arg);
+}
+
+static ssize_t vfio_user_fops_read(struct file *filep, char __user *buf,
+				   size_t count, loff_t *ppos)
+{
+	return vfio_user_device_rw(filep->private_data, buf, count, *ppos,
+				   false);
+}
+
+static ssize_t vfio_user_fops_write(struct file *filep, const char __user *buf,
+				    size_t count, loff_t *ppos)
+{
+	return vfio_user_device_rw(filep->private_data, (char __user *)buf,
+				   count, *ppos, true);
+}
+
+static int vfio_user_fops_mmap(struct file *filep, struct vm_area_struct *vma)
+{
+	return vfio_user_device_mmap(filep->private_data, vma);
+}
+
+static __poll_t vfio_user_fops_poll(struct file *filep,
+				    struct poll_table_struct *wait)
+{
+	struct vfio_user_device *vdev = filep->private_data;
+
+	poll_wait(filep, &vdev->conn.poll_wq, wait);
+	if (vfio_user_conn_status(&vdev->conn))
+		return EPOLLHUP | EPOLLERR;
+	return 0;
 }
 
 static const struct file_operations vfio_user_fops = {
 	.owner		= THIS_MODULE,
 	.open		= vfio_user_fops_open,
 	.release	= vfio_user_fops_release,
+	.read		= vfio_user_fops_read,
+	.write		= vfio_user_fops_write,
+	.mmap		= vfio_user_fops_mmap,
+	.poll		= vfio_user_fops_poll,
 	.unlocked_ioctl	= vfio_user_fops_unl_ioctl,
 	.compat_ioctl	= compat_ptr_ioctl,
 	.llseek		= noop_llseek,

@@ -5,20 +5,237 @@
 #ifndef _VFIO_USER_INTERNAL_H
 #define _VFIO_USER_INTERNAL_H
 
+#include <linux/completion.h>
 #include <linux/kref.h>
+#include <linux/mutex.h>
+#include <linux/types.h>
+#include <linux/vfio.h>
+#include <linux/vfio_user.h>
+#include <linux/wait.h>
+#include <linux/xarray.h>
+
+struct eventfd_ctx;
+struct file;
+struct mm_struct;
+struct socket;
+struct task_struct;
+
+/* Bounds on what a server (through the VMM's attach) may describe. */
+#define VFIO_USER_MAX_REGIONS		100
+#define VFIO_USER_MAX_IRQS		50
+#define VFIO_USER_MAX_IRQ_COUNT		2048
+#define VFIO_USER_MAX_CAP_SIZE		SZ_64K
+#define VFIO_USER_MAX_IO_FDS		64
+#define VFIO_USER_MAX_XFER		SZ_64M
+#define VFIO_USER_MIN_XFER		8
+#define VFIO_USER_MAX_MSG_FDS		1024
+#define VFIO_USER_TIMEOUT_MS_MAX	(10 * 60 * 1000)
+
+/**
+ * struct vfio_user_io_fd - an io-fd sub-region the server asked for
+ * @type: VFIO_USER_IO_FD_TYPE_*
+ * @flags: VFIO_USER_IOEVENTFD_FLAG_* or VFIO_USER_IOREGIONFD_FLAG_*
+ * @offset: start within the region
+ * @size: bytes (0 for an ioeventfd: any size)
+ * @datamatch: value a write must carry, with the DATAMATCH flag
+ * @user_data: echoed in ioregionfd commands
+ * @file: the eventfd or ioregionfd file (a reference)
+ */
+struct vfio_user_io_fd {
+	u32 type;
+	u32 flags;
+	u64 offset;
+	u64 size;
+	u64 datamatch;
+	u64 user_data;
+	struct file *file;
+};
+
+/**
+ * struct vfio_user_region - a region as attached; immutable after attach
+ * @info: VFIO region info as reported to the VMM (argsz: the full size with
+ *	capabilities)
+ * @caps: the capability bytes that follow @info, or NULL
+ * @cap_size: bytes at @caps
+ * @file: backing of mmap, or NULL
+ * @nr_areas: sparse mmap areas in @areas
+ * @areas: parts of the region that may be mapped
+ * @nr_io_fds: entries in @io_fds
+ * @io_fds: io-fd sub-regions
+ * @posted_writes: the VMM asked for writes without replies
+ */
+struct vfio_user_region {
+	struct vfio_region_info info;
+	void *caps;
+	u32 cap_size;
+	struct file *file;
+	u32 nr_areas;
+	struct vfio_region_sparse_mmap_area *areas;
+	u32 nr_io_fds;
+	struct vfio_user_io_fd *io_fds;
+	bool posted_writes;
+};
+
+/**
+ * struct vfio_user_stat_counters - per-device counters
+ * @msgs_sent: messages sent
+ * @msgs_received: messages received
+ * @bytes_sent: bytes sent
+ * @bytes_received: bytes received
+ * @error_replies: replies with the error flag
+ * @timeouts: waits that timed out
+ * @protocol_errors: malformed or unexpected messages
+ * @server_requests: commands from the server
+ * @posted_writes: writes sent without a reply
+ */
+struct vfio_user_stat_counters {
+	atomic64_t msgs_sent;
+	atomic64_t msgs_received;
+	atomic64_t bytes_sent;
+	atomic64_t bytes_received;
+	atomic64_t error_replies;
+	atomic64_t timeouts;
+	atomic64_t protocol_errors;
+	atomic64_t server_requests;
+	atomic64_t posted_writes;
+};
+
+/**
+ * struct vfio_user_request - one command waiting for its reply
+ * @kref: held by the waiter, by the pending table while the id is
+ *	outstanding, and by the receive worker while it fills the reply
+ * @id: message id; the pending table's key
+ * @cmd: the command, which the reply must echo
+ * @abandoned: the waiter gave up (fatal signal); drop the reply quietly
+ * @done: completed once @status and the reply are final
+ * @status: 0 or a negative errno: transport failure, or the server's error
+ * @reply_max: room at @reply
+ * @reply_len: payload bytes received
+ * @reply: the reply payload
+ */
+struct vfio_user_request {
+	struct kref kref;
+	u16 id;
+	u16 cmd;
+	bool abandoned;
+	struct completion done;
+	int status;
+	size_t reply_max;
+	size_t reply_len;
+	u8 reply[];
+};
+
+/**
+ * struct vfio_user_conn - the socket(s) of an attached device
+ * @sock: the main socket: our commands and their replies (and the server's
+ *	commands when there is no twin socket)
+ * @twin: the server's socket for its own commands, or NULL
+ * @send_lock: serializes whole messages on @sock
+ * @pending: outstanding requests by message id; its xa_lock also protects
+ *	@broken and the request fields the receive worker sets
+ * @next_id: cursor for cyclic id allocation (under the xa_lock)
+ * @posted_id: ids of messages that expect no reply
+ * @broken: 0, or the negative errno that broke the connection; set once
+ * @timeout_ms: bound on every wait for the server
+ * @max_msg_fds: the server's limit of fds per message
+ * @max_xfer: largest data count we send in one message (the server's)
+ * @client_max_xfer: largest data count the server may send us
+ * @worker: receive worker for @sock
+ * @twin_worker: receive worker for @twin, or NULL
+ * @owner: the task that attached; its mm and cgroups are the workers'
+ * @mm: the owner's address space (a users reference)
+ * @poll_wq: woken when the connection breaks
+ * @stats: counters
+ */
+struct vfio_user_conn {
+	struct socket *sock;
+	struct socket *twin;
+	struct mutex send_lock;		/* whole messages on @sock */
+	struct xarray pending;
+	u32 next_id;
+	atomic_t posted_id;
+	int broken;
+	unsigned int timeout_ms;
+	u32 max_msg_fds;
+	u32 max_xfer;
+	u32 client_max_xfer;
+	struct task_struct *worker;
+	struct task_struct *twin_worker;
+	struct task_struct *owner;
+	struct mm_struct *mm;
+	wait_queue_head_t poll_wq;
+	struct vfio_user_stat_counters stats;
+};
 
 /**
  * struct vfio_user_device - one open of /dev/vfio-user, one device connection
- * @kref: object lifetime; the open file holds one reference, later users
- *	(workers, the VFIO front-end) take their own
- * @timeout_ms: bound on every wait for the server, in milliseconds; starts
- *	at the module default and is immutable for now
+ * @kref: object lifetime; the open file holds one reference
+ * @lock: serializes attach and the attach state against the device
+ *	operations
+ * @attached: VFIO_USER_ATTACH succeeded; everything below is then
+ *	immutable until release, except where noted
+ * @device_flags: VFIO_DEVICE_FLAGS_* from the server
+ * @num_regions: entries in @regions
+ * @regions: the regions
+ * @num_irqs: entries in @irqs
+ * @irqs: IRQ infos
+ * @mmapped: a region was mmapped: posted writes are off from now on
+ * @irq_lock: protects @err_trigger and @req_trigger
+ * @err_trigger: eventfd of the ERR IRQ index, signalled when the
+ *	connection breaks
+ * @req_trigger: eventfd of the REQ IRQ index, likewise
+ * @conn: the connection
  */
 struct vfio_user_device {
 	struct kref kref;
-	unsigned int timeout_ms;
+	struct mutex lock;		/* attach, and @conn.timeout_ms */
+	bool attached;
+	u32 device_flags;
+	u32 num_regions;
+	struct vfio_user_region *regions;
+	u32 num_irqs;
+	struct vfio_irq_info *irqs;
+	bool mmapped;
+	struct mutex irq_lock;		/* @err_trigger, @req_trigger */
+	struct eventfd_ctx *err_trigger;
+	struct eventfd_ctx *req_trigger;
+	struct vfio_user_conn conn;
 };
 
+/* main.c */
 unsigned int vfio_user_default_timeout_ms(void);
+
+/* conn.c */
+int vfio_user_conn_start(struct vfio_user_device *vdev, struct socket *sock,
+			 struct socket *twin);
+void vfio_user_conn_stop(struct vfio_user_conn *conn);
+void vfio_user_conn_break(struct vfio_user_conn *conn, int err);
+int vfio_user_conn_status(struct vfio_user_conn *conn);
+struct vfio_user_request *vfio_user_request_alloc(size_t reply_max);
+void vfio_user_request_put(struct vfio_user_request *req);
+int vfio_user_send_request(struct vfio_user_conn *conn,
+			   struct vfio_user_request *req, u16 cmd,
+			   const void *payload, size_t len,
+			   const int *fds, unsigned int nr_fds);
+int vfio_user_send_posted(struct vfio_user_conn *conn, u16 cmd,
+			  const void *payload, size_t len);
+int vfio_user_call(struct vfio_user_conn *conn, u16 cmd, const void *payload,
+		   size_t len, const int *fds, unsigned int nr_fds,
+		   size_t reply_max, struct vfio_user_request **reply);
+
+/* attach.c */
+int vfio_user_attach(struct vfio_user_device *vdev,
+		     struct vfio_user_attach __user *uarg);
+void vfio_user_detach(struct vfio_user_device *vdev);
+
+/* device.c */
+long vfio_user_device_ioctl(struct vfio_user_device *vdev, unsigned int cmd,
+			    unsigned long arg);
+ssize_t vfio_user_device_rw(struct vfio_user_device *vdev, char __user *buf,
+			    size_t count, loff_t pos, bool write);
+int vfio_user_device_mmap(struct vfio_user_device *vdev,
+			  struct vm_area_struct *vma);
+void vfio_user_device_signal_broken(struct vfio_user_device *vdev);
+void vfio_user_device_release_irqs(struct vfio_user_device *vdev);
 
 #endif /* _VFIO_USER_INTERNAL_H */

@@ -1102,10 +1102,277 @@ VFIO_USER_ASSERT_OFFSET(struct vfio_user_mig_data, data, 8);
 
 /* -------- /dev/vfio-user ioctls -------- */
 
-/*
- * Add the ioctls of /dev/vfio-user here, above the #undefs below, so that
- * they can use VFIO_USER_ASSERT_SIZE() and VFIO_USER_ASSERT_OFFSET().
+/**
+ * DOC: /dev/vfio-user
+ *
+ * One open of /dev/vfio-user is one device connection. The VMM (usually
+ * through libvfio-user-client) connects to the server, negotiates and
+ * discovers the device in userspace, because those replies carry file
+ * descriptors the kernel cannot receive. It then hands the connected socket,
+ * the negotiated limits and the discovery results to the kernel with
+ * VFIO_USER_ATTACH. From then on the kernel owns the socket and the fd is
+ * driven like a VFIO device fd: VFIO_DEVICE_GET_INFO,
+ * VFIO_DEVICE_GET_REGION_INFO, VFIO_DEVICE_GET_IRQ_INFO,
+ * VFIO_DEVICE_SET_IRQS and VFIO_DEVICE_RESET with their <linux/vfio.h>
+ * numbers and structs, pread()/pwrite() at
+ * VFIO_USER_REGION_OFFSET(index) + offset, mmap() of mappable regions and
+ * poll(). The ioctls below are specific to vfio-user.
+ *
+ * The ioctls follow VFIO's conventions: _IO() numbers, a struct that starts
+ * with @argsz (the size userspace passes, at least the struct's size up to
+ * its last known field) and @flags; unknown flags and non-zero reserved
+ * fields are rejected with EINVAL.
+ *
+ * Every wait for the server is bounded (VFIO_USER_SET_TIMEOUT). A timeout, an
+ * end of file or a malformed message from the server breaks the connection:
+ * calls in flight fail at once (ETIMEDOUT, ENOTCONN or EPROTO), later calls
+ * fail with the same error, poll() reports EPOLLHUP | EPOLLERR, and the
+ * eventfds set for the ERR and REQ interrupt indexes are signalled.
  */
+#define VFIO_USER_TYPE		(';')
+#define VFIO_USER_BASE		200	/* above the numbers VFIO uses */
+
+/* Region @index of the device fd starts at this file offset. */
+#define VFIO_USER_REGION_SHIFT		40
+#define VFIO_USER_REGION_OFFSET(index)	((__u64)(index) << VFIO_USER_REGION_SHIFT)
+
+/**
+ * struct vfio_user_attach_io_fd - an io-fd sub-region for VFIO_USER_ATTACH
+ * @type: VFIO_USER_IO_FD_TYPE_IOEVENTFD or VFIO_USER_IO_FD_TYPE_IOREGIONFD
+ * @flags: VFIO_USER_IOEVENTFD_FLAG_* or VFIO_USER_IOREGIONFD_FLAG_*, as
+ *	the server sent them
+ * @offset: start of the sub-region within its region
+ * @size: bytes (0 for an ioeventfd: any access size)
+ * @datamatch: ioeventfd with VFIO_USER_IOEVENTFD_FLAG_DATAMATCH: the value
+ * @user_data: ioregionfd: the value to echo in its commands
+ * @fd: the fd the server sent for it
+ * @reserved: must be 0
+ */
+struct vfio_user_attach_io_fd {
+	__u32		type;
+	__u32		flags;
+	__aligned_u64	offset;
+	__aligned_u64	size;
+	__aligned_u64	datamatch;
+	__aligned_u64	user_data;
+	__s32		fd;
+	__u32		reserved;
+};
+
+VFIO_USER_ASSERT_SIZE(struct vfio_user_attach_io_fd, 48);
+
+/* Bits of vfio_user_attach_region.attach_flags */
+#define VFIO_USER_ATTACH_REGION_POSTED_WRITES	(1 << 0)
+
+/**
+ * struct vfio_user_attach_region - one region for VFIO_USER_ATTACH
+ * @flags: VFIO_REGION_INFO_FLAG_* as the server reported them
+ * @fd: the region's mmap fd from the server, or -1; required with
+ *	VFIO_REGION_INFO_FLAG_MMAP
+ * @size: region size
+ * @offset: offset of the region in @fd, for mmap
+ * @cap_size: bytes at @caps (0: no capabilities, and
+ *	VFIO_REGION_INFO_FLAG_CAPS must be clear)
+ * @nr_io_fds: entries at @io_fds
+ * @caps: user pointer to the bytes that followed the 32-byte struct
+ *	vfio_region_info in the server's reply, capability chain included.
+ *	Offsets in the chain are relative to the start of the region info, so
+ *	byte 0 at @caps is at offset 32.
+ * @io_fds: user pointer to @nr_io_fds struct vfio_user_attach_io_fd
+ * @attach_flags: VFIO_USER_ATTACH_REGION_POSTED_WRITES: writes to this region
+ *	are sent without waiting for a reply (not for the config space, and
+ *	only until the VMM mmaps a region of the device: a read through a
+ *	mapping could pass a posted write)
+ * @cap_offset: offset of the first capability from the start of the region
+ *	info, as the server sent it (0 when @cap_size is 0)
+ */
+struct vfio_user_attach_region {
+	__u32		flags;
+	__s32		fd;
+	__aligned_u64	size;
+	__aligned_u64	offset;
+	__u32		cap_size;
+	__u32		nr_io_fds;
+	__aligned_u64	caps;
+	__aligned_u64	io_fds;
+	__u32		attach_flags;
+	__u32		cap_offset;
+};
+
+VFIO_USER_ASSERT_SIZE(struct vfio_user_attach_region, 56);
+
+/**
+ * struct vfio_user_attach - argument of VFIO_USER_ATTACH
+ * @argsz: sizeof(struct vfio_user_attach)
+ * @flags: must be 0
+ * @sock_fd: the connected vfio-user socket (AF_UNIX, SOCK_STREAM)
+ * @twin_fd: the twin socket the server sent in its VERSION reply, or -1
+ * @major: negotiated protocol major version (0)
+ * @minor: negotiated protocol minor version
+ * @max_msg_fds: the server's "max_msg_fds"
+ * @max_data_xfer_size: the server's "max_data_xfer_size": the largest data
+ *	count the kernel sends in one message
+ * @client_max_data_xfer_size: the "max_data_xfer_size" the client offered:
+ *	the largest data count the server may send in one message
+ * @max_dma_maps: the server's "max_dma_maps"
+ * @pgsizes: the server's "pgsizes"
+ * @device_flags: VFIO_DEVICE_FLAGS_* from VFIO_USER_DEVICE_GET_INFO
+ * @num_regions: entries at @regions, as in VFIO_USER_DEVICE_GET_INFO
+ * @num_irqs: entries at @irqs, as in VFIO_USER_DEVICE_GET_INFO
+ * @regions: user pointer to @num_regions struct vfio_user_attach_region,
+ *	in index order
+ * @irqs: user pointer to @num_irqs struct vfio_irq_info, in index order
+ *
+ * The kernel checks all of it (sizes, capability chains, sub-regions, fds)
+ * and takes its own references on every fd; the caller may close its copies
+ * afterwards. The socket must not be attached elsewhere and must not be read
+ * or written by anyone else from now on.
+ */
+struct vfio_user_attach {
+	__u32		argsz;
+	__u32		flags;
+	__s32		sock_fd;
+	__s32		twin_fd;
+	__u16		major;
+	__u16		minor;
+	__u32		max_msg_fds;
+	__u32		max_data_xfer_size;
+	__u32		client_max_data_xfer_size;
+	__u32		max_dma_maps;
+	__u32		device_flags;
+	__aligned_u64	pgsizes;
+	__u32		num_regions;
+	__u32		num_irqs;
+	__aligned_u64	regions;
+	__aligned_u64	irqs;
+};
+
+VFIO_USER_ASSERT_SIZE(struct vfio_user_attach, 72);
+
+/*
+ * VFIO_USER_ATTACH - _IO(VFIO_USER_TYPE, VFIO_USER_BASE + 0,
+ *			  struct vfio_user_attach)
+ *
+ * Hand a negotiated vfio-user connection to the kernel. Once per open.
+ * Return: 0; EBUSY if already attached or the socket is attached elsewhere;
+ * ENOTSOCK, EINVAL for a socket that is not a connected UNIX stream socket;
+ * EINVAL for anything inconsistent; EBADF for a bad fd.
+ */
+#define VFIO_USER_ATTACH	_IO(VFIO_USER_TYPE, VFIO_USER_BASE + 0)
+
+/**
+ * struct vfio_user_timeout - argument of VFIO_USER_SET_TIMEOUT
+ * @argsz: sizeof(struct vfio_user_timeout)
+ * @flags: must be 0
+ * @timeout_ms: new bound on every wait for the server, 1..600000 ms
+ * @reserved: must be 0
+ */
+struct vfio_user_timeout {
+	__u32	argsz;
+	__u32	flags;
+	__u32	timeout_ms;
+	__u32	reserved;
+};
+
+VFIO_USER_ASSERT_SIZE(struct vfio_user_timeout, 16);
+
+/*
+ * VFIO_USER_SET_TIMEOUT - _IO(VFIO_USER_TYPE, VFIO_USER_BASE + 1,
+ *			       struct vfio_user_timeout)
+ *
+ * Set this device's reply timeout (the module parameter reply_timeout_ms is
+ * the default). Allowed before and after VFIO_USER_ATTACH.
+ */
+#define VFIO_USER_SET_TIMEOUT	_IO(VFIO_USER_TYPE, VFIO_USER_BASE + 1)
+
+/**
+ * struct vfio_user_stats - argument of VFIO_USER_GET_STATS
+ * @argsz: sizeof(struct vfio_user_stats)
+ * @flags: must be 0 on input; VFIO_USER_STATS_BROKEN on output when the
+ *	connection is broken
+ * @broken_errno: why the connection broke (a positive errno), or 0
+ * @reserved: 0
+ * @msgs_sent: messages sent to the server (commands and replies)
+ * @msgs_received: messages received from the server
+ * @bytes_sent: bytes sent, headers included
+ * @bytes_received: bytes received, headers included
+ * @error_replies: replies with VFIO_USER_F_ERROR
+ * @timeouts: waits that ran out of time
+ * @protocol_errors: malformed or unexpected messages from the server
+ * @server_requests: commands received from the server (DMA_READ/DMA_WRITE)
+ * @posted_writes: region writes sent without waiting for a reply
+ */
+struct vfio_user_stats {
+	__u32		argsz;
+	__u32		flags;
+	__u32		broken_errno;
+	__u32		reserved;
+	__aligned_u64	msgs_sent;
+	__aligned_u64	msgs_received;
+	__aligned_u64	bytes_sent;
+	__aligned_u64	bytes_received;
+	__aligned_u64	error_replies;
+	__aligned_u64	timeouts;
+	__aligned_u64	protocol_errors;
+	__aligned_u64	server_requests;
+	__aligned_u64	posted_writes;
+};
+
+VFIO_USER_ASSERT_SIZE(struct vfio_user_stats, 88);
+
+#define VFIO_USER_STATS_BROKEN	(1 << 0)
+
+/*
+ * VFIO_USER_GET_STATS - _IO(VFIO_USER_TYPE, VFIO_USER_BASE + 2,
+ *			     struct vfio_user_stats)
+ *
+ * Read the device's counters. Works on a broken connection too.
+ */
+#define VFIO_USER_GET_STATS	_IO(VFIO_USER_TYPE, VFIO_USER_BASE + 2)
+
+/**
+ * struct vfio_user_raw_msg - argument of VFIO_USER_RAW_MSG
+ * @argsz: sizeof(struct vfio_user_raw_msg)
+ * @flags: must be 0
+ * @cmd: VFIO_USER_DEVICE_FEATURE, VFIO_USER_MIG_DATA_READ or
+ *	VFIO_USER_MIG_DATA_WRITE
+ * @reserved: must be 0
+ * @request_size: payload bytes at @request (header excluded), at most the
+ *	server's max_data_xfer_size + VFIO_USER_RAW_MSG_OVERHEAD
+ * @reply_size: in: room at @reply, at most the client's max_data_xfer_size
+ *	+ VFIO_USER_RAW_MSG_OVERHEAD; out: payload bytes of the reply
+ * @reserved2: must be 0
+ * @request: user pointer to the request payload
+ * @reply: user pointer to the reply payload buffer
+ *
+ * Commands the kernel does not interpret travel through this ioctl; the
+ * kernel still owns the message id and the socket. An error reply from the
+ * server fails the ioctl with the server's errno. A reply longer than
+ * @reply_size is a protocol error.
+ */
+struct vfio_user_raw_msg {
+	__u32		argsz;
+	__u32		flags;
+	__u16		cmd;
+	__u16		reserved;
+	__u32		request_size;
+	__u32		reply_size;
+	__u32		reserved2;
+	__aligned_u64	request;
+	__aligned_u64	reply;
+};
+
+VFIO_USER_ASSERT_SIZE(struct vfio_user_raw_msg, 40);
+
+#define VFIO_USER_RAW_MSG_OVERHEAD	4096
+
+/*
+ * VFIO_USER_RAW_MSG - _IO(VFIO_USER_TYPE, VFIO_USER_BASE + 3,
+ *			   struct vfio_user_raw_msg)
+ *
+ * Send one allow-listed command that carries no fds and return its reply.
+ */
+#define VFIO_USER_RAW_MSG	_IO(VFIO_USER_TYPE, VFIO_USER_BASE + 3)
 
 #undef VFIO_USER_ASSERT_VALUE
 #undef VFIO_USER_ASSERT_OFFSET

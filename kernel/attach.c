@@ -1,0 +1,565 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * vfio-user client in the kernel: VFIO_USER_ATTACH.
+ *
+ * The library negotiates and discovers the device in userspace (those
+ * replies carry fds the kernel cannot receive) and hands the results over
+ * here. They come from the VMM and, through it, from the server: nothing is
+ * trusted. Everything is copied once, then checked, then cached.
+ */
+
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/eventfd.h>
+#include <linux/file.h>
+#include <linux/net.h>
+#include <linux/nospec.h>
+#include <linux/overflow.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <net/sock.h>
+
+#include "vfio_user.h"
+
+/* Sockets attached to some device; a socket may serve one device only. */
+static DEFINE_MUTEX(vfio_user_sockets_lock);
+static LIST_HEAD(vfio_user_sockets);
+
+struct vfio_user_claim {
+	struct list_head node;
+	struct sock *sk;
+};
+
+static int vfio_user_claim_socket(struct socket *sock)
+{
+	struct vfio_user_claim *claim, *it;
+
+	claim = kmalloc(sizeof(*claim), GFP_KERNEL_ACCOUNT);
+	if (!claim)
+		return -ENOMEM;
+	claim->sk = sock->sk;
+
+	mutex_lock(&vfio_user_sockets_lock);
+	list_for_each_entry(it, &vfio_user_sockets, node) {
+		if (it->sk == sock->sk) {
+			mutex_unlock(&vfio_user_sockets_lock);
+			kfree(claim);
+			return -EBUSY;
+		}
+	}
+	list_add(&claim->node, &vfio_user_sockets);
+	mutex_unlock(&vfio_user_sockets_lock);
+	return 0;
+}
+
+static void vfio_user_unclaim_socket(struct socket *sock)
+{
+	struct vfio_user_claim *it;
+
+	mutex_lock(&vfio_user_sockets_lock);
+	list_for_each_entry(it, &vfio_user_sockets, node) {
+		if (it->sk == sock->sk) {
+			list_del(&it->node);
+			kfree(it);
+			break;
+		}
+	}
+	mutex_unlock(&vfio_user_sockets_lock);
+}
+
+/* A connected AF_UNIX stream socket not used by another device. */
+static struct socket *vfio_user_get_socket(int fd)
+{
+	struct socket *sock;
+	int err;
+
+	sock = sockfd_lookup(fd, &err);
+	if (!sock)
+		return ERR_PTR(err);
+	if (sock->sk->sk_family != AF_UNIX || sock->type != SOCK_STREAM ||
+	    sock->state != SS_CONNECTED) {
+		sockfd_put(sock);
+		return ERR_PTR(-EINVAL);
+	}
+	err = vfio_user_claim_socket(sock);
+	if (err) {
+		sockfd_put(sock);
+		return ERR_PTR(err);
+	}
+	return sock;
+}
+
+static void vfio_user_put_socket(struct socket *sock)
+{
+	vfio_user_unclaim_socket(sock);
+	sockfd_put(sock);
+}
+
+/* Regions */
+
+static void vfio_user_free_region(struct vfio_user_region *region)
+{
+	u32 i;
+
+	for (i = 0; i < region->nr_io_fds; i++)
+		fput(region->io_fds[i].file);
+	kfree(region->io_fds);
+	kfree(region->areas);
+	kfree(region->caps);
+	if (region->file)
+		fput(region->file);
+}
+
+static int vfio_user_check_io_fd(const struct vfio_user_region *region,
+				 const struct vfio_user_attach_io_fd *io)
+{
+	u64 end;
+
+	if (io->reserved)
+		return -EINVAL;
+	if (check_add_overflow(io->offset, io->size, &end) ||
+	    end > region->info.size || io->offset >= region->info.size)
+		return -EINVAL;
+
+	switch (io->type) {
+	case VFIO_USER_IO_FD_TYPE_IOEVENTFD:
+		if (io->flags & ~(VFIO_USER_IOEVENTFD_FLAG_DATAMATCH |
+				  VFIO_USER_IOEVENTFD_FLAG_PIO))
+			return -EINVAL;
+		/* The widths KVM accepts; no length cannot match data. */
+		if (io->size != 0 && io->size != 1 && io->size != 2 &&
+		    io->size != 4 && io->size != 8)
+			return -EINVAL;
+		if (!io->size && (io->flags & VFIO_USER_IOEVENTFD_FLAG_DATAMATCH))
+			return -EINVAL;
+		if (!(io->flags & VFIO_USER_IOEVENTFD_FLAG_DATAMATCH) &&
+		    io->datamatch)
+			return -EINVAL;
+		if (io->user_data)
+			return -EINVAL;
+		break;
+	case VFIO_USER_IO_FD_TYPE_IOREGIONFD:
+		if (io->flags & ~(VFIO_USER_IOREGIONFD_FLAG_PIO |
+				  VFIO_USER_IOREGIONFD_FLAG_POSTED_WRITES))
+			return -EINVAL;
+		if (!io->size || io->datamatch)
+			return -EINVAL;
+		break;
+	default:
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int vfio_user_attach_io_fds(struct vfio_user_region *region,
+				   const struct vfio_user_attach_region *ar)
+{
+	struct vfio_user_attach_io_fd *uio;
+	u32 i;
+	int ret;
+
+	if (!ar->nr_io_fds)
+		return 0;
+	if (ar->nr_io_fds > VFIO_USER_MAX_IO_FDS)
+		return -EINVAL;
+
+	uio = memdup_user(u64_to_user_ptr(ar->io_fds),
+			  array_size(ar->nr_io_fds, sizeof(*uio)));
+	if (IS_ERR(uio))
+		return PTR_ERR(uio);
+	region->io_fds = kcalloc(ar->nr_io_fds, sizeof(*region->io_fds),
+				 GFP_KERNEL_ACCOUNT);
+	if (!region->io_fds) {
+		ret = -ENOMEM;
+		goto out_free;
+	}
+
+	for (i = 0; i < ar->nr_io_fds; i++) {
+		struct vfio_user_io_fd *io = &region->io_fds[i];
+
+		ret = vfio_user_check_io_fd(region, &uio[i]);
+		if (ret)
+			goto out_free;
+		io->file = fget(uio[i].fd);
+		if (!io->file) {
+			ret = -EBADF;
+			goto out_free;
+		}
+		region->nr_io_fds++;
+		if (uio[i].type == VFIO_USER_IO_FD_TYPE_IOEVENTFD) {
+			struct eventfd_ctx *ctx = eventfd_ctx_fileget(io->file);
+
+			if (IS_ERR(ctx)) {
+				ret = PTR_ERR(ctx);
+				goto out_free;
+			}
+			eventfd_ctx_put(ctx);
+		}
+		io->type = uio[i].type;
+		io->flags = uio[i].flags;
+		io->offset = uio[i].offset;
+		io->size = uio[i].size;
+		io->datamatch = uio[i].datamatch;
+		io->user_data = uio[i].user_data;
+	}
+	ret = 0;
+out_free:
+	kfree(uio);
+	return ret;
+}
+
+/* Check the sparse mmap capability at @pos (its header already checked). */
+static int vfio_user_parse_sparse(struct vfio_user_region *region, u32 pos,
+				  u32 end)
+{
+	struct vfio_region_info_cap_sparse_mmap sparse;
+	struct vfio_region_sparse_mmap_area *areas;
+	u8 *caps = region->caps;
+	size_t size;
+	u32 i;
+
+	if (region->areas || end - pos < sizeof(sparse))
+		return -EINVAL;
+	memcpy(&sparse, caps + pos, sizeof(sparse));
+	if (sparse.header.version != 1 ||
+	    check_mul_overflow((size_t)sparse.nr_areas, sizeof(*areas), &size) ||
+	    size > end - pos - sizeof(sparse))
+		return -EINVAL;
+	if (!sparse.nr_areas)
+		return 0;
+
+	areas = kmemdup(caps + pos + sizeof(sparse), size, GFP_KERNEL_ACCOUNT);
+	if (!areas)
+		return -ENOMEM;
+	for (i = 0; i < sparse.nr_areas; i++) {
+		u64 area_end;
+
+		if (check_add_overflow(areas[i].offset, areas[i].size,
+				       &area_end) ||
+		    area_end > region->info.size) {
+			kfree(areas);
+			return -EINVAL;
+		}
+	}
+	region->areas = areas;
+	region->nr_areas = sparse.nr_areas;
+	return 0;
+}
+
+/*
+ * Walk the capability chain: every header inside the buffer, every link
+ * forward (so it ends), known capabilities well formed.
+ */
+static int vfio_user_check_caps(struct vfio_user_region *region,
+				u32 cap_offset)
+{
+	const u32 base = sizeof(struct vfio_region_info);
+	const u32 limit = base + region->cap_size;
+	u32 pos = cap_offset;
+	int ret;
+
+	if (pos < base)
+		return -EINVAL;
+	while (pos) {
+		struct vfio_info_cap_header hdr;
+		u32 end;
+
+		if (pos < base || pos > limit - sizeof(hdr))
+			return -EINVAL;
+		memcpy(&hdr, (u8 *)region->caps + pos - base, sizeof(hdr));
+		if (hdr.next && hdr.next <= pos)
+			return -EINVAL;
+		end = hdr.next ? min(hdr.next, limit) : limit;
+
+		switch (hdr.id) {
+		case VFIO_REGION_INFO_CAP_SPARSE_MMAP:
+			ret = vfio_user_parse_sparse(region, pos - base,
+						     end - base);
+			if (ret)
+				return ret;
+			break;
+		case VFIO_REGION_INFO_CAP_TYPE:
+			if (end - pos < sizeof(struct vfio_region_info_cap_type))
+				return -EINVAL;
+			break;
+		default:
+			/* Passed to the VMM as is. */
+			break;
+		}
+		pos = hdr.next;
+	}
+	return 0;
+}
+
+static int vfio_user_attach_region(struct vfio_user_region *region, u32 index,
+				   const struct vfio_user_attach_region *ar,
+				   u32 device_flags)
+{
+	const u32 known = VFIO_REGION_INFO_FLAG_READ |
+			  VFIO_REGION_INFO_FLAG_WRITE |
+			  VFIO_REGION_INFO_FLAG_MMAP |
+			  VFIO_REGION_INFO_FLAG_CAPS;
+	bool is_config = (device_flags & VFIO_DEVICE_FLAGS_PCI) &&
+			 index == VFIO_PCI_CONFIG_REGION_INDEX;
+	bool has_fd = ar->fd >= 0;
+	int ret;
+
+	if (ar->flags & ~known)
+		return -EINVAL;
+	if (ar->attach_flags & ~VFIO_USER_ATTACH_REGION_POSTED_WRITES)
+		return -EINVAL;
+	if (!!(ar->flags & VFIO_REGION_INFO_FLAG_CAPS) != !!ar->cap_size ||
+	    (!ar->cap_size && ar->cap_offset))
+		return -EINVAL;
+	if (!(ar->flags & VFIO_REGION_INFO_FLAG_MMAP) != !has_fd)
+		return -EINVAL;
+	if ((ar->flags & VFIO_REGION_INFO_FLAG_MMAP) &&
+	    (!PAGE_ALIGNED(ar->offset) || !ar->size))
+		return -EINVAL;
+	if (ar->cap_size > VFIO_USER_MAX_CAP_SIZE)
+		return -EINVAL;
+	if ((ar->attach_flags & VFIO_USER_ATTACH_REGION_POSTED_WRITES) &&
+	    (is_config || !(ar->flags & VFIO_REGION_INFO_FLAG_WRITE)))
+		return -EINVAL;
+
+	region->info.argsz = sizeof(region->info) + ar->cap_size;
+	region->info.flags = ar->flags;
+	region->info.index = index;
+	region->info.cap_offset = ar->cap_offset;
+	region->info.size = ar->size;
+	region->info.offset = ar->offset;
+	region->posted_writes = ar->attach_flags &
+				VFIO_USER_ATTACH_REGION_POSTED_WRITES;
+
+	if (ar->cap_size) {
+		region->caps = memdup_user(u64_to_user_ptr(ar->caps),
+					   ar->cap_size);
+		if (IS_ERR(region->caps)) {
+			ret = PTR_ERR(region->caps);
+			region->caps = NULL;
+			return ret;
+		}
+		region->cap_size = ar->cap_size;
+		ret = vfio_user_check_caps(region, ar->cap_offset);
+		if (ret)
+			return ret;
+	}
+
+	if (ar->fd >= 0) {
+		region->file = fget(ar->fd);
+		if (!region->file)
+			return -EBADF;
+		if (!region->file->f_op->mmap)
+			return -EINVAL;
+		/* A mappable region without sparse areas maps whole. */
+		if (!region->areas) {
+			region->areas = kzalloc(sizeof(*region->areas),
+						GFP_KERNEL_ACCOUNT);
+			if (!region->areas)
+				return -ENOMEM;
+			region->areas[0].size = region->info.size;
+			region->nr_areas = 1;
+		}
+	}
+
+	return vfio_user_attach_io_fds(region, ar);
+}
+
+static int vfio_user_attach_regions(struct vfio_user_device *vdev,
+				    const struct vfio_user_attach *arg)
+{
+	struct vfio_user_attach_region *uregions;
+	u32 i;
+	int ret;
+
+	uregions = memdup_user(u64_to_user_ptr(arg->regions),
+			       array_size(arg->num_regions, sizeof(*uregions)));
+	if (IS_ERR(uregions))
+		return PTR_ERR(uregions);
+
+	vdev->regions = kcalloc(arg->num_regions, sizeof(*vdev->regions),
+				GFP_KERNEL_ACCOUNT);
+	if (!vdev->regions) {
+		ret = -ENOMEM;
+		goto out_free;
+	}
+	vdev->num_regions = arg->num_regions;
+	for (i = 0; i < arg->num_regions; i++) {
+		ret = vfio_user_attach_region(&vdev->regions[i], i,
+					      &uregions[i], arg->device_flags);
+		if (ret)
+			goto out_free;
+	}
+	ret = 0;
+out_free:
+	kfree(uregions);
+	return ret;
+}
+
+static int vfio_user_attach_irqs(struct vfio_user_device *vdev,
+				 const struct vfio_user_attach *arg)
+{
+	const u32 known = VFIO_IRQ_INFO_EVENTFD | VFIO_IRQ_INFO_MASKABLE |
+			  VFIO_IRQ_INFO_AUTOMASKED | VFIO_IRQ_INFO_NORESIZE;
+	struct vfio_irq_info *irqs;
+	u32 i;
+
+	irqs = memdup_user(u64_to_user_ptr(arg->irqs),
+			   array_size(arg->num_irqs, sizeof(*irqs)));
+	if (IS_ERR(irqs))
+		return PTR_ERR(irqs);
+	for (i = 0; i < arg->num_irqs; i++) {
+		if (irqs[i].flags & ~known || irqs[i].index != i ||
+		    irqs[i].count > VFIO_USER_MAX_IRQ_COUNT) {
+			kfree(irqs);
+			return -EINVAL;
+		}
+		irqs[i].argsz = sizeof(irqs[i]);
+	}
+	vdev->irqs = irqs;
+	vdev->num_irqs = arg->num_irqs;
+	return 0;
+}
+
+static int vfio_user_check_attach(const struct vfio_user_attach *arg)
+{
+	const u32 known_device_flags = VFIO_DEVICE_FLAGS_RESET |
+				       VFIO_DEVICE_FLAGS_PCI;
+
+	if (arg->flags)
+		return -EINVAL;
+	if (arg->major != VFIO_USER_VERSION_MAJOR ||
+	    arg->minor > VFIO_USER_VERSION_MINOR)
+		return -EINVAL;
+	if (arg->max_msg_fds > VFIO_USER_MAX_MSG_FDS)
+		return -EINVAL;
+	if (arg->max_data_xfer_size < VFIO_USER_MIN_XFER ||
+	    arg->max_data_xfer_size > VFIO_USER_MAX_XFER ||
+	    arg->client_max_data_xfer_size < VFIO_USER_MIN_XFER ||
+	    arg->client_max_data_xfer_size > VFIO_USER_MAX_XFER)
+		return -EINVAL;
+	if (!arg->max_dma_maps)
+		return -EINVAL;
+	/* Page sizes start at 4 KiB. */
+	if (!arg->pgsizes || (arg->pgsizes & (SZ_4K - 1)))
+		return -EINVAL;
+	if (arg->device_flags & ~known_device_flags)
+		return -EINVAL;
+	if (!arg->num_regions || arg->num_regions > VFIO_USER_MAX_REGIONS ||
+	    arg->num_irqs > VFIO_USER_MAX_IRQS)
+		return -EINVAL;
+	if ((arg->device_flags & VFIO_DEVICE_FLAGS_PCI) &&
+	    arg->num_regions <= VFIO_PCI_CONFIG_REGION_INDEX)
+		return -EINVAL;
+	if (arg->twin_fd < -1 || arg->sock_fd < 0)
+		return -EINVAL;
+	return 0;
+}
+
+/* Undo everything vfio_user_attach() cached; the connection is stopped. */
+static void vfio_user_free_attach_state(struct vfio_user_device *vdev)
+{
+	u32 i;
+
+	for (i = 0; i < vdev->num_regions; i++)
+		vfio_user_free_region(&vdev->regions[i]);
+	kfree(vdev->regions);
+	vdev->regions = NULL;
+	vdev->num_regions = 0;
+	kfree(vdev->irqs);
+	vdev->irqs = NULL;
+	vdev->num_irqs = 0;
+}
+
+/**
+ * vfio_user_attach() - VFIO_USER_ATTACH
+ * @vdev: the device of this open file
+ * @uarg: the user's struct vfio_user_attach
+ *
+ * Return: 0 or a negative errno; on failure nothing is kept.
+ */
+int vfio_user_attach(struct vfio_user_device *vdev,
+		     struct vfio_user_attach __user *uarg)
+{
+	const size_t minsz = offsetofend(struct vfio_user_attach, irqs);
+	struct socket *sock, *twin = NULL;
+	struct vfio_user_attach arg;
+	int ret;
+
+	if (copy_from_user(&arg, uarg, minsz))
+		return -EFAULT;
+	if (arg.argsz < minsz)
+		return -EINVAL;
+	ret = vfio_user_check_attach(&arg);
+	if (ret)
+		return ret;
+
+	mutex_lock(&vdev->lock);
+	if (vdev->attached) {
+		ret = -EBUSY;
+		goto out_unlock;
+	}
+
+	ret = vfio_user_attach_regions(vdev, &arg);
+	if (ret)
+		goto err_free_state;
+	ret = vfio_user_attach_irqs(vdev, &arg);
+	if (ret)
+		goto err_free_state;
+
+	sock = vfio_user_get_socket(arg.sock_fd);
+	if (IS_ERR(sock)) {
+		ret = PTR_ERR(sock);
+		goto err_free_state;
+	}
+	if (arg.twin_fd >= 0) {
+		twin = vfio_user_get_socket(arg.twin_fd);
+		if (IS_ERR(twin)) {
+			ret = PTR_ERR(twin);
+			goto err_put_sock;
+		}
+	}
+
+	vdev->device_flags = arg.device_flags;
+	vdev->conn.max_msg_fds = arg.max_msg_fds;
+	vdev->conn.max_xfer = arg.max_data_xfer_size;
+	vdev->conn.client_max_xfer = arg.client_max_data_xfer_size;
+	ret = vfio_user_conn_start(vdev, sock, twin);
+	if (ret)
+		goto err_put_twin;
+	/* Pairs with vfio_user_attached(): publish the cached state. */
+	smp_store_release(&vdev->attached, true);
+	mutex_unlock(&vdev->lock);
+	return 0;
+
+err_put_twin:
+	if (twin)
+		vfio_user_put_socket(twin);
+err_put_sock:
+	vfio_user_put_socket(sock);
+err_free_state:
+	vfio_user_free_attach_state(vdev);
+out_unlock:
+	mutex_unlock(&vdev->lock);
+	return ret;
+}
+
+/**
+ * vfio_user_detach() - stop the connection and drop what attach cached
+ * @vdev: the device, on its way out (no other users left)
+ */
+void vfio_user_detach(struct vfio_user_device *vdev)
+{
+	struct socket *sock = vdev->conn.sock, *twin = vdev->conn.twin;
+
+	if (!vdev->attached)
+		return;
+	/* Unclaim while the conn still holds its references. */
+	vfio_user_unclaim_socket(sock);
+	if (twin)
+		vfio_user_unclaim_socket(twin);
+	vfio_user_conn_stop(&vdev->conn);
+	vfio_user_device_release_irqs(vdev);
+	vfio_user_free_attach_state(vdev);
+	vdev->attached = false;
+}

@@ -1,0 +1,752 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * vfio-user client in the kernel: the connection.
+ *
+ * Owns the socket(s) after attach: framing, message ids, the table of
+ * requests waiting for replies, the receive workers, timeouts and the broken
+ * state. Requests are found by id through the table, never by a pointer the
+ * server could make stale; a waiter and the receive worker each hold a
+ * reference on a request, so either may go first.
+ */
+
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/cgroup.h>
+#include <linux/kthread.h>
+#include <linux/net.h>
+#include <linux/sched/mm.h>
+#include <linux/slab.h>
+#include <linux/socket.h>
+#include <net/sock.h>
+
+#include "vfio_user.h"
+
+static struct vfio_user_device *conn_to_vdev(struct vfio_user_conn *conn)
+{
+	return container_of(conn, struct vfio_user_device, conn);
+}
+
+static bool vfio_user_valid_errno(u32 error_no)
+{
+	return error_no > 0 && error_no < MAX_ERRNO;
+}
+
+/* Requests */
+
+/**
+ * vfio_user_request_alloc() - allocate a request with room for its reply
+ * @reply_max: payload bytes the reply may have
+ *
+ * Return: the request with one reference, or NULL.
+ */
+struct vfio_user_request *vfio_user_request_alloc(size_t reply_max)
+{
+	struct vfio_user_request *req;
+
+	req = kvmalloc(struct_size(req, reply, reply_max), GFP_KERNEL_ACCOUNT);
+	if (!req)
+		return NULL;
+	kref_init(&req->kref);
+	init_completion(&req->done);
+	req->abandoned = false;
+	req->status = 0;
+	req->reply_max = reply_max;
+	req->reply_len = 0;
+	return req;
+}
+
+static void vfio_user_request_free(struct kref *kref)
+{
+	kvfree(container_of(kref, struct vfio_user_request, kref));
+}
+
+/**
+ * vfio_user_request_put() - drop a reference on a request
+ * @req: the request
+ */
+void vfio_user_request_put(struct vfio_user_request *req)
+{
+	kref_put(&req->kref, vfio_user_request_free);
+}
+
+/* Finish @req with @status; the caller holds the xa_lock. */
+static void vfio_user_request_finish(struct vfio_user_request *req, int status)
+{
+	req->status = status;
+	complete(&req->done);
+}
+
+/* Broken state */
+
+/**
+ * vfio_user_conn_break() - fail the connection for good
+ * @conn: the connection
+ * @err: why, a negative errno
+ *
+ * Every waiter fails at once with @err, later calls fail with it, the
+ * sockets are shut down (which also stops the receive workers), poll()
+ * reports an error and the ERR/REQ eventfds fire. Only the first call has
+ * an effect.
+ */
+void vfio_user_conn_break(struct vfio_user_conn *conn, int err)
+{
+	struct vfio_user_request *req;
+	unsigned long id;
+
+	xa_lock(&conn->pending);
+	if (conn->broken) {
+		xa_unlock(&conn->pending);
+		return;
+	}
+	WRITE_ONCE(conn->broken, err);
+	/* No request enters the table from now on; empty it. */
+	for (;;) {
+		id = 0;
+		req = xa_find(&conn->pending, &id, ULONG_MAX, XA_PRESENT);
+		if (!req)
+			break;
+		__xa_erase(&conn->pending, id);
+		vfio_user_request_finish(req, err);
+		/* The last put may vfree(): not under the spinlock. */
+		xa_unlock(&conn->pending);
+		vfio_user_request_put(req);
+		xa_lock(&conn->pending);
+	}
+	xa_unlock(&conn->pending);
+
+	kernel_sock_shutdown(conn->sock, SHUT_RDWR);
+	if (conn->twin)
+		kernel_sock_shutdown(conn->twin, SHUT_RDWR);
+	wake_up_all(&conn->poll_wq);
+	vfio_user_device_signal_broken(conn_to_vdev(conn));
+}
+
+/**
+ * vfio_user_conn_status() - is the connection usable?
+ * @conn: the connection
+ *
+ * Return: 0, or the negative errno that broke it.
+ */
+int vfio_user_conn_status(struct vfio_user_conn *conn)
+{
+	return READ_ONCE(conn->broken);
+}
+
+static void vfio_user_protocol_error(struct vfio_user_conn *conn,
+				     const char *what, u16 cmd, u16 id)
+{
+	atomic64_inc(&conn->stats.protocol_errors);
+	pr_warn_ratelimited("protocol error from server: %s (command %u, id %u); connection closed\n",
+			    what, cmd, id);
+	vfio_user_conn_break(conn, -EPROTO);
+}
+
+/* Sending */
+
+/*
+ * Send one whole message with a single sendmsg(): header, payload and fds
+ * together, as real servers require. Fd numbers are resolved in the
+ * caller's fd table, so only the VMM's own syscalls may pass fds.
+ */
+static int vfio_user_send_msg(struct vfio_user_conn *conn,
+			      struct socket *sock,
+			      const struct vfio_user_header *hdr,
+			      const void *payload, size_t len,
+			      const int *fds, unsigned int nr_fds)
+{
+	struct kvec vec[2] = {
+		{ .iov_base = (void *)hdr, .iov_len = sizeof(*hdr) },
+		{ .iov_base = (void *)payload, .iov_len = len },
+	};
+	size_t total = sizeof(*hdr) + len, sent = 0;
+	struct cmsghdr *cmsg = NULL;
+	struct msghdr msg = { };
+	size_t cmsg_size = 0;
+	int ret = 0;
+
+	if (nr_fds) {
+		cmsg_size = CMSG_SPACE(array_size(nr_fds, sizeof(int)));
+		cmsg = kzalloc(cmsg_size, GFP_KERNEL);
+		if (!cmsg)
+			return -ENOMEM;
+		cmsg->cmsg_level = SOL_SOCKET;
+		cmsg->cmsg_type = SCM_RIGHTS;
+		cmsg->cmsg_len = CMSG_LEN(nr_fds * sizeof(int));
+		memcpy(CMSG_DATA(cmsg), fds, nr_fds * sizeof(int));
+	}
+
+	mutex_lock(&conn->send_lock);
+	while (sent < total) {
+		struct kvec *v = vec;
+		size_t nr = 2;
+
+		/* The fds ride with the first byte only. */
+		msg.msg_control = sent ? NULL : cmsg;
+		msg.msg_controllen = sent ? 0 : cmsg_size;
+		msg.msg_flags = MSG_NOSIGNAL;
+		if (sent >= sizeof(*hdr)) {
+			vec[1].iov_base = (u8 *)payload + (sent - sizeof(*hdr));
+			vec[1].iov_len = total - sent;
+			v = &vec[1];
+			nr = 1;
+		} else if (sent) {
+			vec[0].iov_base = (u8 *)hdr + sent;
+			vec[0].iov_len = sizeof(*hdr) - sent;
+		}
+		ret = kernel_sendmsg(sock, &msg, v, len ? nr : 1, total - sent);
+		if (ret > 0) {
+			sent += ret;
+			continue;
+		}
+		if (ret == 0)
+			ret = -EPIPE;
+		/* Nothing sent yet: the call may simply be restarted. */
+		if (!sent && (ret == -ERESTARTSYS || ret == -EINTR))
+			break;
+		/* A partial message would desynchronise the stream. */
+		if ((ret == -ERESTARTSYS || ret == -EINTR) &&
+		    !fatal_signal_pending(current))
+			continue;
+		if (ret == -EAGAIN)
+			ret = -ETIMEDOUT;
+		break;
+	}
+	mutex_unlock(&conn->send_lock);
+	kfree(cmsg);
+
+	if (sent == total) {
+		atomic64_inc(&conn->stats.msgs_sent);
+		atomic64_add(total, &conn->stats.bytes_sent);
+		return 0;
+	}
+	if (sent || (ret != -ERESTARTSYS && ret != -EINTR && ret != -EBADF &&
+		     ret != -ENOMEM)) {
+		if (ret == -ETIMEDOUT)
+			atomic64_inc(&conn->stats.timeouts);
+		vfio_user_conn_break(conn, sent ? -EPIPE : ret);
+	}
+	return ret;
+}
+
+static void vfio_user_init_header(struct vfio_user_header *hdr, u16 id,
+				  u16 cmd, size_t len, u32 flags)
+{
+	hdr->msg_id = id;
+	hdr->cmd = cmd;
+	hdr->msg_size = sizeof(*hdr) + len;
+	hdr->flags = VFIO_USER_F_TYPE_COMMAND | flags;
+	hdr->error_no = 0;
+}
+
+/**
+ * vfio_user_send_request() - send a command whose reply @req will receive
+ * @conn: the connection
+ * @req: the request, with room for the reply; the caller keeps its reference
+ * @cmd: the command
+ * @payload: the command's payload
+ * @len: bytes at @payload, at most the server's limit plus headers
+ * @fds: fds of the caller to pass along, or NULL
+ * @nr_fds: entries at @fds
+ *
+ * Return: 0 once sent (then wait on @req->done), or a negative errno.
+ */
+int vfio_user_send_request(struct vfio_user_conn *conn,
+			   struct vfio_user_request *req, u16 cmd,
+			   const void *payload, size_t len,
+			   const int *fds, unsigned int nr_fds)
+{
+	struct vfio_user_header hdr;
+	u32 id;
+	int ret;
+
+	if (nr_fds > conn->max_msg_fds)
+		return -EINVAL;
+
+	req->cmd = cmd;
+	/* The table's reference. */
+	kref_get(&req->kref);
+	xa_lock(&conn->pending);
+	ret = conn->broken;
+	if (!ret)
+		ret = __xa_alloc_cyclic(&conn->pending, &id, req,
+					XA_LIMIT(0, U16_MAX), &conn->next_id,
+					GFP_KERNEL_ACCOUNT);
+	if (ret >= 0 && conn->broken) {
+		/* Broke while the allocation dropped the lock. */
+		__xa_erase(&conn->pending, id);
+		ret = conn->broken;
+	}
+	xa_unlock(&conn->pending);
+	if (ret < 0) {
+		vfio_user_request_put(req);
+		return ret == -EBUSY ? -EAGAIN : ret;
+	}
+	req->id = id;
+
+	vfio_user_init_header(&hdr, id, cmd, len, 0);
+	ret = vfio_user_send_msg(conn, conn->sock, &hdr, payload, len, fds,
+				 nr_fds);
+	if (ret) {
+		struct vfio_user_request *old;
+
+		xa_lock(&conn->pending);
+		old = __xa_erase(&conn->pending, id);
+		xa_unlock(&conn->pending);
+		if (old == req)
+			vfio_user_request_put(req);
+	}
+	return ret;
+}
+
+/**
+ * vfio_user_send_posted() - send a command that asks for no reply
+ * @conn: the connection
+ * @cmd: the command
+ * @payload: its payload
+ * @len: bytes at @payload
+ *
+ * Return: 0 once sent, or a negative errno.
+ */
+int vfio_user_send_posted(struct vfio_user_conn *conn, u16 cmd,
+			  const void *payload, size_t len)
+{
+	struct vfio_user_header hdr;
+	int ret;
+
+	ret = vfio_user_conn_status(conn);
+	if (ret)
+		return ret;
+	vfio_user_init_header(&hdr, (u16)atomic_inc_return(&conn->posted_id),
+			      cmd, len, VFIO_USER_F_NO_REPLY);
+	ret = vfio_user_send_msg(conn, conn->sock, &hdr, payload, len, NULL, 0);
+	if (!ret)
+		atomic64_inc(&conn->stats.posted_writes);
+	return ret;
+}
+
+/* Wait for @req's reply; on timeout the connection breaks. */
+static int vfio_user_wait_reply(struct vfio_user_conn *conn,
+				struct vfio_user_request *req)
+{
+	unsigned long timeout = msecs_to_jiffies(READ_ONCE(conn->timeout_ms));
+	long left;
+
+	left = wait_for_completion_killable_timeout(&req->done, timeout);
+	if (left > 0)
+		return req->status;
+	if (left == 0) {
+		atomic64_inc(&conn->stats.timeouts);
+		vfio_user_conn_break(conn, -ETIMEDOUT);
+		/* The break finished the request, unless a reply beat it. */
+		wait_for_completion(&req->done);
+		return req->status;
+	}
+	/* Killed: leave the id in the table so its reply is dropped. */
+	xa_lock(&conn->pending);
+	req->abandoned = true;
+	xa_unlock(&conn->pending);
+	return -EINTR;
+}
+
+/**
+ * vfio_user_call() - send a command and wait for its reply
+ * @conn: the connection
+ * @cmd: the command
+ * @payload: its payload
+ * @len: bytes at @payload
+ * @fds: caller's fds to pass along, or NULL
+ * @nr_fds: entries at @fds
+ * @reply_max: largest reply payload accepted
+ * @reply: on success, the request holding the reply (put it when done);
+ *	NULL if the caller does not need the payload
+ *
+ * Return: 0, the server's error as a negative errno, or a transport error.
+ */
+int vfio_user_call(struct vfio_user_conn *conn, u16 cmd, const void *payload,
+		   size_t len, const int *fds, unsigned int nr_fds,
+		   size_t reply_max, struct vfio_user_request **reply)
+{
+	struct vfio_user_request *req;
+	int ret;
+
+	req = vfio_user_request_alloc(reply_max);
+	if (!req)
+		return -ENOMEM;
+	ret = vfio_user_send_request(conn, req, cmd, payload, len, fds, nr_fds);
+	if (!ret)
+		ret = vfio_user_wait_reply(conn, req);
+	if (!ret && reply) {
+		*reply = req;
+		return 0;
+	}
+	vfio_user_request_put(req);
+	return ret;
+}
+
+/* Receiving */
+
+/*
+ * Receive exactly @len bytes. No control buffer: the kernel cannot receive
+ * fds, and without one the socket layer releases any fds the server sends
+ * (and says so with MSG_CTRUNC), which is a protocol error here.
+ *
+ * Return: 0; -EAGAIN if nothing arrived within the socket's receive
+ * timeout and @idle_ok; -ENOTCONN at end of file; -EPROTO for fds;
+ * -ETIMEDOUT when a message stalls half-way; another negative errno.
+ */
+static int vfio_user_recv_exact(struct vfio_user_conn *conn,
+				struct socket *sock, void *buf, size_t len,
+				bool idle_ok)
+{
+	size_t got = 0;
+	int ret;
+
+	while (got < len) {
+		struct kvec vec = { .iov_base = buf + got, .iov_len = len - got };
+		struct msghdr msg = { };
+
+		ret = kernel_recvmsg(sock, &msg, &vec, 1, len - got,
+				     MSG_WAITALL);
+		if (msg.msg_flags & MSG_CTRUNC) {
+			atomic64_inc(&conn->stats.protocol_errors);
+			return -EPROTO;
+		}
+		if (ret > 0) {
+			got += ret;
+			continue;
+		}
+		if (ret == 0)
+			return -ENOTCONN;
+		if (ret == -EAGAIN && !got && idle_ok)
+			return -EAGAIN;
+		if (ret == -EAGAIN) {
+			atomic64_inc(&conn->stats.timeouts);
+			return -ETIMEDOUT;
+		}
+		if (ret == -EINTR || ret == -ERESTARTSYS)
+			continue;
+		return ret;
+	}
+	atomic64_add(len, &conn->stats.bytes_received);
+	return 0;
+}
+
+/* Read and throw away @len bytes of a message body. */
+static int vfio_user_discard(struct vfio_user_conn *conn, struct socket *sock,
+			     size_t len)
+{
+	u8 *scratch;
+	int ret = 0;
+
+	scratch = kmalloc(PAGE_SIZE, GFP_KERNEL);
+	if (!scratch)
+		return -ENOMEM;
+	while (len && !ret) {
+		size_t step = min_t(size_t, len, PAGE_SIZE);
+
+		ret = vfio_user_recv_exact(conn, sock, scratch, step, false);
+		len -= step;
+	}
+	kfree(scratch);
+	return ret;
+}
+
+/* A reply arrived on the main socket: hand it to the request with its id. */
+static int vfio_user_handle_reply(struct vfio_user_conn *conn,
+				  struct socket *sock,
+				  const struct vfio_user_header *hdr)
+{
+	size_t len = hdr->msg_size - sizeof(*hdr);
+	struct vfio_user_request *req;
+	bool error = hdr->flags & VFIO_USER_F_ERROR;
+	int ret;
+
+	xa_lock(&conn->pending);
+	req = xa_load(&conn->pending, hdr->msg_id);
+	if (!req || req->cmd != hdr->cmd ||
+	    (!error && !req->abandoned && len > req->reply_max)) {
+		xa_unlock(&conn->pending);
+		if (!req)
+			vfio_user_protocol_error(conn, "reply to no pending request",
+						 hdr->cmd, hdr->msg_id);
+		else if (req->cmd != hdr->cmd)
+			vfio_user_protocol_error(conn, "reply with the wrong command",
+						 hdr->cmd, hdr->msg_id);
+		else
+			vfio_user_protocol_error(conn, "reply larger than the request allows",
+						 hdr->cmd, hdr->msg_id);
+		return -EPROTO;
+	}
+	/* Claimed: a late timeout or a second reply cannot reach it now. */
+	__xa_erase(&conn->pending, hdr->msg_id);
+	xa_unlock(&conn->pending);
+
+	if (error || req->abandoned) {
+		/* libvfio-user may send a payload with an error: consume it. */
+		ret = vfio_user_discard(conn, sock, len);
+		if (error) {
+			atomic64_inc(&conn->stats.error_replies);
+			req->status = vfio_user_valid_errno(hdr->error_no) ?
+				      -(int)hdr->error_no : -EIO;
+		}
+	} else {
+		ret = vfio_user_recv_exact(conn, sock, req->reply, len, false);
+		req->reply_len = len;
+		req->status = ret;
+	}
+	complete(&req->done);
+	vfio_user_request_put(req);
+	return ret;
+}
+
+/*
+ * A command from the server. Serving DMA_READ/DMA_WRITE needs the DMA map,
+ * which is not there yet: every access lies outside it. Other commands are
+ * not for a client.
+ */
+static int vfio_user_handle_server_cmd(struct vfio_user_conn *conn,
+				       struct socket *sock,
+				       const struct vfio_user_header *hdr)
+{
+	size_t len = hdr->msg_size - sizeof(*hdr);
+	struct vfio_user_header reply;
+	u32 error_no;
+	int ret;
+
+	atomic64_inc(&conn->stats.server_requests);
+	/* QEMU answers commands a client does not serve the same way. */
+	if (hdr->cmd == VFIO_USER_DMA_READ || hdr->cmd == VFIO_USER_DMA_WRITE)
+		error_no = EFAULT;
+	else
+		error_no = EOPNOTSUPP;
+
+	ret = vfio_user_discard(conn, sock, len);
+	if (ret || (hdr->flags & VFIO_USER_F_NO_REPLY))
+		return ret;
+
+	reply.msg_id = hdr->msg_id;
+	reply.cmd = hdr->cmd;
+	reply.msg_size = sizeof(reply);
+	reply.flags = VFIO_USER_F_TYPE_REPLY | VFIO_USER_F_ERROR;
+	reply.error_no = error_no;
+	return vfio_user_send_msg(conn, sock, &reply, NULL, 0, NULL, 0);
+}
+
+/* Receive and dispatch one message from @sock. */
+static int vfio_user_recv_one(struct vfio_user_conn *conn, struct socket *sock,
+			      bool replies)
+{
+	struct vfio_user_header hdr;
+	size_t limit;
+	u32 type;
+	int ret;
+
+	ret = vfio_user_recv_exact(conn, sock, &hdr, sizeof(hdr), true);
+	if (ret)
+		return ret;
+	atomic64_inc(&conn->stats.msgs_received);
+
+	type = hdr.flags & VFIO_USER_F_TYPE_MASK;
+	/* The largest legitimate payload: data plus a 16-byte access header. */
+	limit = (size_t)max(conn->client_max_xfer, conn->max_xfer) + 256;
+	if (hdr.msg_size < sizeof(hdr) || hdr.msg_size - sizeof(hdr) > limit) {
+		vfio_user_protocol_error(conn, "bad message size", hdr.cmd,
+					 hdr.msg_id);
+		return -EPROTO;
+	}
+	if (hdr.flags & ~(VFIO_USER_F_TYPE_MASK | VFIO_USER_F_NO_REPLY |
+			  VFIO_USER_F_ERROR)) {
+		vfio_user_protocol_error(conn, "unknown flags", hdr.cmd,
+					 hdr.msg_id);
+		return -EPROTO;
+	}
+
+	if (type == VFIO_USER_F_TYPE_REPLY && replies)
+		return vfio_user_handle_reply(conn, sock, &hdr);
+	if (type == VFIO_USER_F_TYPE_COMMAND &&
+	    !(hdr.flags & VFIO_USER_F_ERROR))
+		return vfio_user_handle_server_cmd(conn, sock, &hdr);
+
+	vfio_user_protocol_error(conn, "unexpected message type", hdr.cmd,
+				 hdr.msg_id);
+	return -EPROTO;
+}
+
+/*
+ * The receive worker: a kthread in the owner's address space and cgroups
+ * (as vhost's worker on 6.1), so serving the server's DMA requests later
+ * touches the VMM's memory and is accounted to it.
+ */
+struct vfio_user_worker_args {
+	struct vfio_user_conn *conn;
+	struct socket *sock;
+	bool replies;
+};
+
+static int vfio_user_worker(void *data)
+{
+	struct vfio_user_worker_args *args = data;
+	struct vfio_user_conn *conn = args->conn;
+	struct socket *sock = args->sock;
+	bool replies = args->replies;
+	int ret;
+
+	kfree(args);
+	ret = cgroup_attach_task_all(conn->owner, current);
+	if (ret)
+		pr_warn_ratelimited("receive worker stays outside the owner's cgroups: %d\n",
+				    ret);
+	kthread_use_mm(conn->mm);
+
+	for (;;) {
+		if (kthread_should_stop())
+			break;
+		ret = vfio_user_recv_one(conn, sock, replies);
+		if (ret == -EAGAIN)
+			continue;
+		if (ret) {
+			if (ret == -EPROTO && !vfio_user_conn_status(conn))
+				atomic64_inc(&conn->stats.protocol_errors);
+			vfio_user_conn_break(conn, ret == -ENOTCONN ||
+					     ret == -EPIPE ||
+					     ret == -ECONNRESET ?
+					     -ENOTCONN : ret);
+			break;
+		}
+	}
+
+	kthread_unuse_mm(conn->mm);
+	/* Stay until stopped, so release always finds us. */
+	set_current_state(TASK_INTERRUPTIBLE);
+	while (!kthread_should_stop()) {
+		schedule();
+		set_current_state(TASK_INTERRUPTIBLE);
+	}
+	__set_current_state(TASK_RUNNING);
+	return 0;
+}
+
+static struct task_struct *vfio_user_start_worker(struct vfio_user_conn *conn,
+						  struct socket *sock,
+						  bool replies,
+						  const char *what)
+{
+	struct vfio_user_worker_args *args;
+	struct task_struct *task;
+
+	args = kmalloc(sizeof(*args), GFP_KERNEL);
+	if (!args)
+		return ERR_PTR(-ENOMEM);
+	args->conn = conn;
+	args->sock = sock;
+	args->replies = replies;
+	task = kthread_create(vfio_user_worker, args, "vfio-user%s-%d", what,
+			      task_pid_nr(current));
+	if (IS_ERR(task)) {
+		kfree(args);
+		return task;
+	}
+	wake_up_process(task);
+	return task;
+}
+
+static void vfio_user_sock_setup(struct vfio_user_conn *conn,
+				 struct socket *sock)
+{
+	lock_sock(sock->sk);
+	sock->sk->sk_rcvtimeo = msecs_to_jiffies(conn->timeout_ms);
+	sock->sk->sk_sndtimeo = msecs_to_jiffies(conn->timeout_ms);
+	sock->sk->sk_allocation = GFP_KERNEL_ACCOUNT;
+	release_sock(sock->sk);
+}
+
+/**
+ * vfio_user_conn_start() - take over the sockets and start receiving
+ * @vdev: the device; its conn limits are already set
+ * @sock: the main socket (the caller's reference passes to the connection)
+ * @twin: the twin socket or NULL (likewise)
+ *
+ * Called in the owner's ioctl.
+ *
+ * Return: 0 or a negative errno; on failure the sockets remain the caller's.
+ */
+int vfio_user_conn_start(struct vfio_user_device *vdev, struct socket *sock,
+			 struct socket *twin)
+{
+	struct vfio_user_conn *conn = &vdev->conn;
+	int ret;
+
+	conn->sock = sock;
+	conn->twin = twin;
+	vfio_user_sock_setup(conn, sock);
+	if (twin)
+		vfio_user_sock_setup(conn, twin);
+
+	conn->mm = get_task_mm(current);
+	if (!conn->mm)
+		return -ESRCH;
+	get_task_struct(current);
+	conn->owner = current;
+
+	conn->worker = vfio_user_start_worker(conn, sock, true, "");
+	if (IS_ERR(conn->worker)) {
+		ret = PTR_ERR(conn->worker);
+		goto err_put_owner;
+	}
+	get_task_struct(conn->worker);
+	if (twin) {
+		conn->twin_worker = vfio_user_start_worker(conn, twin, false,
+							   "-twin");
+		if (IS_ERR(conn->twin_worker)) {
+			ret = PTR_ERR(conn->twin_worker);
+			goto err_stop_worker;
+		}
+		get_task_struct(conn->twin_worker);
+	}
+	return 0;
+
+err_stop_worker:
+	conn->twin_worker = NULL;
+	kernel_sock_shutdown(sock, SHUT_RDWR);
+	kthread_stop(conn->worker);
+	put_task_struct(conn->worker);
+	conn->worker = NULL;
+err_put_owner:
+	put_task_struct(conn->owner);
+	conn->owner = NULL;
+	mmput(conn->mm);
+	conn->mm = NULL;
+	conn->sock = NULL;
+	conn->twin = NULL;
+	return ret;
+}
+
+/**
+ * vfio_user_conn_stop() - close the connection and release its resources
+ * @conn: a started connection
+ *
+ * Fails every waiter, shuts the sockets down (the server sees end of file),
+ * stops the workers and drops the sockets, the owner and its mm.
+ */
+void vfio_user_conn_stop(struct vfio_user_conn *conn)
+{
+	vfio_user_conn_break(conn, -ENOTCONN);
+	if (conn->twin_worker) {
+		kthread_stop(conn->twin_worker);
+		put_task_struct(conn->twin_worker);
+		conn->twin_worker = NULL;
+	}
+	kthread_stop(conn->worker);
+	put_task_struct(conn->worker);
+	conn->worker = NULL;
+
+	if (conn->twin)
+		sockfd_put(conn->twin);
+	sockfd_put(conn->sock);
+	conn->sock = NULL;
+	conn->twin = NULL;
+	put_task_struct(conn->owner);
+	conn->owner = NULL;
+	mmput(conn->mm);
+	conn->mm = NULL;
+}
