@@ -575,23 +575,17 @@ static int vfio_user_recv_one(struct vfio_user_conn *conn, struct socket *sock,
 /*
  * The receive worker: a kthread in the owner's address space and cgroups
  * (as vhost's worker on 6.1), so serving the server's DMA requests later
- * touches the VMM's memory and is accounted to it.
+ * touches the VMM's memory and is accounted to it. It may be stopped
+ * before it ever runs, so it owns nothing it would have to free.
  */
-struct vfio_user_worker_args {
-	struct vfio_user_conn *conn;
-	struct socket *sock;
-	bool replies;
-};
-
 static int vfio_user_worker(void *data)
 {
-	struct vfio_user_worker_args *args = data;
-	struct vfio_user_conn *conn = args->conn;
-	struct socket *sock = args->sock;
-	bool replies = args->replies;
+	struct vfio_user_worker *worker = data;
+	struct vfio_user_conn *conn = worker->conn;
+	struct socket *sock = worker->sock;
+	bool replies = worker->replies;
 	int ret;
 
-	kfree(args);
 	ret = cgroup_attach_task_all(conn->owner, current);
 	if (ret)
 		pr_warn_ratelimited("receive worker stays outside the owner's cgroups: %d\n",
@@ -626,28 +620,34 @@ static int vfio_user_worker(void *data)
 	return 0;
 }
 
-static struct task_struct *vfio_user_start_worker(struct vfio_user_conn *conn,
-						  struct socket *sock,
-						  bool replies,
-						  const char *what)
+static int vfio_user_start_worker(struct vfio_user_conn *conn,
+				  struct vfio_user_worker *worker,
+				  struct socket *sock, bool replies,
+				  const char *what)
 {
-	struct vfio_user_worker_args *args;
 	struct task_struct *task;
 
-	args = kmalloc(sizeof(*args), GFP_KERNEL);
-	if (!args)
-		return ERR_PTR(-ENOMEM);
-	args->conn = conn;
-	args->sock = sock;
-	args->replies = replies;
-	task = kthread_create(vfio_user_worker, args, "vfio-user%s-%d", what,
+	worker->conn = conn;
+	worker->sock = sock;
+	worker->replies = replies;
+	task = kthread_create(vfio_user_worker, worker, "vfio-user%s-%d", what,
 			      task_pid_nr(current));
-	if (IS_ERR(task)) {
-		kfree(args);
-		return task;
-	}
+	if (IS_ERR(task))
+		return PTR_ERR(task);
+	/* kthread_stop() needs the task even after the worker returned. */
+	get_task_struct(task);
+	worker->task = task;
 	wake_up_process(task);
-	return task;
+	return 0;
+}
+
+static void vfio_user_stop_worker(struct vfio_user_worker *worker)
+{
+	if (!worker->task)
+		return;
+	kthread_stop(worker->task);
+	put_task_struct(worker->task);
+	worker->task = NULL;
 }
 
 static void vfio_user_sock_setup(struct vfio_user_conn *conn,
@@ -688,29 +688,20 @@ int vfio_user_conn_start(struct vfio_user_device *vdev, struct socket *sock,
 	get_task_struct(current);
 	conn->owner = current;
 
-	conn->worker = vfio_user_start_worker(conn, sock, true, "");
-	if (IS_ERR(conn->worker)) {
-		ret = PTR_ERR(conn->worker);
+	ret = vfio_user_start_worker(conn, &conn->worker, sock, true, "");
+	if (ret)
 		goto err_put_owner;
-	}
-	get_task_struct(conn->worker);
 	if (twin) {
-		conn->twin_worker = vfio_user_start_worker(conn, twin, false,
-							   "-twin");
-		if (IS_ERR(conn->twin_worker)) {
-			ret = PTR_ERR(conn->twin_worker);
+		ret = vfio_user_start_worker(conn, &conn->twin_worker, twin,
+					     false, "-twin");
+		if (ret)
 			goto err_stop_worker;
-		}
-		get_task_struct(conn->twin_worker);
 	}
 	return 0;
 
 err_stop_worker:
-	conn->twin_worker = NULL;
 	kernel_sock_shutdown(sock, SHUT_RDWR);
-	kthread_stop(conn->worker);
-	put_task_struct(conn->worker);
-	conn->worker = NULL;
+	vfio_user_stop_worker(&conn->worker);
 err_put_owner:
 	put_task_struct(conn->owner);
 	conn->owner = NULL;
@@ -731,14 +722,8 @@ err_put_owner:
 void vfio_user_conn_stop(struct vfio_user_conn *conn)
 {
 	vfio_user_conn_break(conn, -ENOTCONN);
-	if (conn->twin_worker) {
-		kthread_stop(conn->twin_worker);
-		put_task_struct(conn->twin_worker);
-		conn->twin_worker = NULL;
-	}
-	kthread_stop(conn->worker);
-	put_task_struct(conn->worker);
-	conn->worker = NULL;
+	vfio_user_stop_worker(&conn->twin_worker);
+	vfio_user_stop_worker(&conn->worker);
 
 	if (conn->twin)
 		sockfd_put(conn->twin);

@@ -126,6 +126,20 @@ struct vfio_user_request {
 };
 
 /**
+ * struct vfio_user_worker - a receive worker
+ * @conn: its connection
+ * @sock: the socket it reads
+ * @replies: replies may arrive here (the main socket), not only commands
+ * @task: the kthread (a reference), or NULL
+ */
+struct vfio_user_worker {
+	struct vfio_user_conn *conn;
+	struct socket *sock;
+	bool replies;
+	struct task_struct *task;
+};
+
+/**
  * struct vfio_user_conn - the socket(s) of an attached device
  * @sock: the main socket: our commands and their replies (and the server's
  *	commands when there is no twin socket)
@@ -141,7 +155,7 @@ struct vfio_user_request {
  * @max_xfer: largest data count we send in one message (the server's)
  * @client_max_xfer: largest data count the server may send us
  * @worker: receive worker for @sock
- * @twin_worker: receive worker for @twin, or NULL
+ * @twin_worker: receive worker for @twin (no task without one)
  * @owner: the task that attached; its mm and cgroups are the workers'
  * @mm: the owner's address space (a users reference)
  * @poll_wq: woken when the connection breaks
@@ -159,8 +173,8 @@ struct vfio_user_conn {
 	u32 max_msg_fds;
 	u32 max_xfer;
 	u32 client_max_xfer;
-	struct task_struct *worker;
-	struct task_struct *twin_worker;
+	struct vfio_user_worker worker;
+	struct vfio_user_worker twin_worker;
 	struct task_struct *owner;
 	struct mm_struct *mm;
 	wait_queue_head_t poll_wq;
