@@ -32,6 +32,10 @@ struct vuc_device;
 
 /* Do not offer the twin_socket capability. */
 #define VUC_OPT_NO_TWIN_SOCKET	(1u << 0)
+/* Never attach to the kernel: drive the device over the socket from here. */
+#define VUC_OPT_USERSPACE	(1u << 1)
+/* Attach to the kernel or fail (default: attach when /dev/vfio-user exists). */
+#define VUC_OPT_KERNEL		(1u << 2)
 
 /**
  * struct vuc_options - how to talk to the server; zero means default
@@ -39,11 +43,15 @@ struct vuc_device;
  * @flags: VUC_OPT_*; unknown bits make vuc_device_new() fail with EINVAL
  * @max_data_xfer_size: our receive limit for data in one message, offered
  *	to the server (default and maximum 1 MiB)
+ * @posted_write_regions: bit i set: writes to region i are posted (sent
+ *	without waiting for the reply) by the kernel; not for the config space
+ *	and not once a region of the device is mmapped. Kernel backend only.
  */
 struct vuc_options {
 	unsigned int timeout_ms;
 	unsigned int flags;
 	uint32_t max_data_xfer_size;
+	uint32_t posted_write_regions;
 };
 
 /* A new, unconnected handle; NULL with errno set on failure. */
@@ -53,8 +61,9 @@ struct vuc_device *vuc_device_new(const struct vuc_options *opts);
 void vuc_device_free(struct vuc_device *dev);
 
 /*
- * Connect to the server listening at @socket_path, negotiate and discover
- * the device. After a failure the handle can only be freed.
+ * Connect to the server listening at @socket_path, negotiate, discover the
+ * device and (unless VUC_OPT_USERSPACE) attach it to the kernel. After a
+ * failure the handle can only be freed.
  */
 int vuc_connect(struct vuc_device *dev, const char *socket_path);
 
@@ -96,8 +105,18 @@ const struct vuc_caps *vuc_get_caps(const struct vuc_device *dev);
 /* The server's socket for its own commands, -1 without twin socket. */
 int vuc_twin_socket_fd(const struct vuc_device *dev);
 
-/* The main socket, -1 when not connected. */
+/* The main socket, -1 when not connected or owned by the kernel. */
 int vuc_socket_fd(const struct vuc_device *dev);
+
+/*
+ * The attached /dev/vfio-user fd, -1 on the userspace backend. It is a VFIO
+ * device fd: VFIO_DEVICE_* ioctls, pread/pwrite at
+ * VFIO_USER_REGION_OFFSET(index) + offset, mmap, poll. Owned by the handle.
+ */
+int vuc_device_fd(const struct vuc_device *dev);
+
+/* The kernel's counters for this device (kernel backend only). */
+int vuc_get_stats(struct vuc_device *dev, struct vfio_user_stats *stats);
 
 /* DEVICE_GET_INFO as the server answered it. */
 const struct vfio_user_device_info *vuc_get_device_info(const struct vuc_device *dev);

@@ -1,0 +1,148 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * libvfio-user-client internals, shared by the library's source files:
+ *
+ *   client.c     handle, options, errors, connect, getters
+ *   request.c    send one command, wait for its reply
+ *   negotiate.c  VERSION and its JSON capabilities
+ *   discover.c   device, region, io-fd and IRQ discovery
+ *   region.c     region access, interrupts, reset
+ *   kernel.c     attaching to vfio_user.ko, and the kernel backend
+ *
+ * Not part of the public API.
+ */
+#ifndef VUC_INTERNAL_H
+#define VUC_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vfio-user-client.h"
+#include "wire.h"
+
+/* Limits on what a server may claim; beyond them it is broken or hostile. */
+#define VUC_MAX_REGIONS		100	/* QEMU's VFIO_USER_MAX_REGIONS */
+#define VUC_MAX_IRQS		50	/* QEMU's VFIO_USER_MAX_IRQS */
+#define VUC_MAX_INFO_ARGSZ	(64 * 1024)	/* region info, io-fds replies */
+#define VUC_MAX_VERSION_REPLY	(16 * 1024)	/* VERSION reply payload */
+#define VUC_MAX_MSG_FDS_LIMIT	VFIO_USER_LIBVFIO_USER_MAX_MSG_FDS
+#define VUC_MIN_XFER		512	/* smallest sane max_data_xfer_size */
+#define VUC_MAX_XFER		VFIO_USER_DEFAULT_MAX_DATA_XFER_SIZE
+/* Room for a command's fixed part on top of max_data_xfer_size of data. */
+#define VUC_HDR_ALLOWANCE	64
+
+/* Where a handle is in its life. */
+enum vuc_state {
+	VUC_NEW,	/* not connected yet */
+	VUC_CONNECTING,	/* negotiating and discovering */
+	VUC_READY,	/* connected and discovered */
+	VUC_FAILED,	/* connect failed, or the connection broke */
+};
+
+/*
+ * struct vuc_region_store - a region and the memory behind its public view
+ * @pub: what vuc_get_region() hands out; its pointers alias the fields below
+ * @caps: owned copy of the capability chain
+ * @areas: owned sparse areas
+ * @io_fds: owned io-fd sub-regions
+ * @fds: every fd of the GET_REGION_IO_FDS reply; io_fds[i].fd points into
+ *	it, so entries may share an fd and each fd is closed exactly once
+ * @nr_fds: entries in @fds
+ */
+struct vuc_region_store {
+	struct vuc_region pub;
+	void *caps;
+	struct vuc_sparse_area *areas;
+	struct vuc_io_fd *io_fds;
+	int *fds;
+	unsigned int nr_fds;
+};
+
+struct vuc_device {
+	/* options, defaults filled in */
+	unsigned int timeout_ms;
+	unsigned int flags;
+	uint32_t max_data_xfer_size;
+
+	enum vuc_state state;
+	int sock;
+	int twin;
+	int kfd;		/* attached /dev/vfio-user fd, or -1 */
+	uint32_t posted_write_regions;
+	uint16_t next_msg_id;
+	bool server_error;	/* the last vuc_call() got an error reply */
+
+	struct vuc_caps caps;
+	struct vfio_user_device_info info;
+	struct vuc_region_store *regions;	/* info.num_regions entries */
+	struct vfio_irq_info *irqs;		/* info.num_irqs entries */
+
+	char errmsg[512];	/* what the last failing call went wrong with */
+	char broken[512];	/* why the connection became unusable */
+};
+
+/* client.c: errors */
+
+/* Record a failure of the current call; returns @err (a negative errno). */
+int vuc_fail(struct vuc_device *dev, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/*
+ * As vuc_fail(), and the connection is unusable from now on: the stream may
+ * be out of step, so every later call fails fast with -ENOTCONN. The socket
+ * is shut down so the server sees the end too; the fds stay open (their
+ * numbers reserved) until vuc_device_free().
+ */
+int vuc_break(struct vuc_device *dev, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* 0 if requests may be sent, else a vuc_fail()ed -ENOTCONN. */
+int vuc_check_usable(struct vuc_device *dev);
+
+/* "Invalid argument (EINVAL)" for a positive errno. */
+const char *vuc_errname(int err, char *buf, size_t len);
+
+/* request.c */
+
+/**
+ * vuc_call() - send a command and wait for its reply
+ * @dev: the handle
+ * @cmd: VFIO_USER_* command
+ * @req: request payload (@len bytes)
+ * @len: payload length
+ * @fds: fds to pass with the request
+ * @nr_fds: number of @fds
+ * @max_fds: most fds the reply may carry; more is a protocol error
+ * @max_reply: largest reply payload the caller can take; the receive bound
+ *	is at least our max_data_xfer_size plus VUC_HDR_ALLOWANCE
+ * @reply: the reply on success; release it with vu_msg_release()
+ *
+ * Returns 0 on a successful reply, the server's -errno for an error reply
+ * (dev->server_error set; the connection stays usable), -EPROTO for a reply
+ * with too many fds (connection usable), or another -errno after which the
+ * connection is broken (see vuc_break()). Server commands arriving on the
+ * main socket meanwhile are answered with an error and the wait goes on.
+ */
+int vuc_call(struct vuc_device *dev, uint16_t cmd, const void *req,
+	     size_t len, const int *fds, unsigned int nr_fds,
+	     unsigned int max_fds, size_t max_reply, struct vu_msg *reply);
+
+/* negotiate.c */
+int vuc_negotiate(struct vuc_device *dev);
+
+/* discover.c */
+int vuc_discover(struct vuc_device *dev);
+void vuc_forget_device(struct vuc_device *dev);
+
+/* kernel.c: the kernel backend, used once dev->kfd >= 0 */
+int vuc_kernel_attach(struct vuc_device *dev);
+ssize_t vuc_kernel_region_rw(struct vuc_device *dev, unsigned int index,
+			     uint64_t offset, void *buf, size_t count,
+			     bool write);
+int vuc_kernel_set_irqs(struct vuc_device *dev, uint32_t flags,
+			uint32_t index, uint32_t start, uint32_t count,
+			const void *data, size_t data_size);
+int vuc_kernel_reset(struct vuc_device *dev);
+
+#endif /* VUC_INTERNAL_H */
