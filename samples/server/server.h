@@ -1,0 +1,235 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * vfio-user-sample-server: internal interfaces.
+ *
+ * The server is one process, one thread, one poll() loop (main.c). It
+ * serves one client at a time and emulates the PCI device described in
+ * samples/sample-device.h:
+ *
+ *   main.c     options, signals, listen/accept, the poll loop, the
+ *              lifetime of a connection
+ *   version.c  VERSION negotiation (JSON capabilities, twin socket)
+ *   proto.c    message dispatch and every other command's wire format
+ *   pci.c      the device model: config space, BAR0 registers, BAR1
+ *              (MSI-X table and PBA), BAR2 (memfd), reset
+ *   irq.c      interrupt eventfds, masks, pending bits, SET_IRQS
+ *   io_fds.c   doorbell ioeventfds and the mailbox ioregionfd
+ *   dma.c      the DMA_MAP window table
+ *
+ * Everything lives in one struct server, passed explicitly; there is no
+ * other mutable state.
+ */
+#ifndef VFIO_USER_SAMPLE_SERVER_H
+#define VFIO_USER_SAMPLE_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <linux/vfio_user.h>
+
+#include "sample-device.h"
+#include "wire.h"
+
+/* What the server advertises in its VERSION reply. */
+#define SERVER_MAX_MSG_FDS	8
+#define SERVER_MAX_DATA_XFER	VFIO_USER_DEFAULT_MAX_DATA_XFER_SIZE
+#define SERVER_MAX_DMA_MAPS	1024
+#define SERVER_PGSIZES		4096
+
+/*
+ * Largest payload accepted: a REGION_WRITE of SERVER_MAX_DATA_XFER bytes
+ * plus its 16-byte access header (libvfio-user's limit too). A longer
+ * message is not read: the connection is closed.
+ */
+#define SERVER_MAX_PAYLOAD	(SERVER_MAX_DATA_XFER + 16)
+
+/* How long a message may take to arrive or leave once started. */
+#define SERVER_IO_TIMEOUT_MS	5000
+
+/* Most fds the server attaches to one reply (GET_REGION_IO_FDS). */
+#define SERVER_MAX_REPLY_FDS	3
+
+/* Vectors of each IRQ index: INTx, MSI, MSI-X, ERR, REQ. */
+#define IRQ_MAX_VECTORS		SAMPLE_MSIX_VECTORS
+
+enum io_fds_layout {
+	IO_FDS_LAYOUT_SPEC,	/* 40-byte ioeventfd entries, as specified */
+	IO_FDS_LAYOUT_LVU,	/* 48-byte entries, as libvfio-user sends */
+};
+
+struct options {
+	const char *socket_path;	/* --socket-path, or NULL */
+	int fd;				/* --fd, or -1 */
+	bool once;
+	bool verbose;
+	bool no_twin_socket;
+	enum io_fds_layout io_fds_layout;
+};
+
+/* One interrupt vector as the client configured it. */
+struct irq_vector {
+	int efd;	/* client's eventfd, -1 if none */
+	bool masked;	/* VFIO_IRQ_SET_ACTION_MASK */
+	bool pending;	/* raised while masked; delivered on unmask */
+	bool pending_counts;	/* ...by the device: count it in IRQ_COUNT */
+};
+
+/* The emulated device. Persists across clients. */
+struct device {
+	uint8_t config[SAMPLE_CONFIG_SIZE];
+	uint8_t config_wmask[SAMPLE_CONFIG_SIZE];  /* writable bits per byte */
+
+	struct {
+		uint32_t scratch;
+		uint64_t scratch64;
+		uint32_t irq_count;
+		uint32_t doorbell_count;
+		uint32_t doorbell_dm_count;
+		uint32_t reset_count;
+	} regs;
+	uint8_t mailbox[SAMPLE_MAILBOX_SIZE];
+	uint8_t scratch_ram[SAMPLE_SCRATCH_RAM_SIZE];
+
+	uint8_t bar1[SAMPLE_BAR1_SIZE];	/* MSI-X table; PBA is computed */
+
+	int bar2_fd;			/* sealed memfd, sent to clients */
+	uint8_t *bar2;			/* our shared mapping of it */
+
+	struct irq_vector irq[SAMPLE_NUM_IRQS][IRQ_MAX_VECTORS];
+};
+
+/* One window of DMA_MAP. */
+struct dma_region {
+	uint64_t addr;
+	uint64_t size;
+	uint64_t offset;	/* in fd */
+	uint32_t flags;		/* VFIO_USER_F_DMA_REGION_* */
+	bool fd_backed;		/* false: reachable by DMA_READ/WRITE only */
+	int fd;			/* kept for FILE_IO only, else -1 */
+	dev_t st_dev;		/* identity of the file, for idempotent re-maps */
+	ino_t st_ino;
+	void *map;		/* mmap() of fd, or NULL (FILE_IO, no fd) */
+	size_t map_len;
+	void *base;		/* map + (offset - page-aligned offset) */
+};
+
+struct dma_table {
+	struct dma_region *regions;
+	unsigned int nr;
+	unsigned int cap;
+};
+
+/* Doorbells and mailbox of one connection. */
+struct io_fds {
+	int doorbell_efd;	/* ioeventfd of SAMPLE_REG_DOORBELL */
+	int doorbell_dm_efd;	/* ioeventfd of SAMPLE_REG_DOORBELL_DM */
+	int mailbox_fd;		/* our end of the ioregionfd socket pair */
+	int mailbox_peer;	/* the client's end, kept to send again */
+	uint8_t cmd_buf[32];	/* partial struct ioregionfd_cmd */
+	size_t cmd_len;
+};
+
+/* The client currently served. */
+struct conn {
+	int sock;			/* -1: no client */
+	int twin;			/* our end of the twin socket, or -1 */
+	bool negotiated;		/* VERSION done */
+	unsigned int client_max_fds;	/* fds the client takes per message */
+	uint64_t client_max_xfer;	/* for DMA_READ/WRITE, later */
+	struct io_fds io;
+	struct dma_table dma;
+};
+
+struct server {
+	struct options opts;
+	int sigfd;		/* SIGINT/SIGTERM */
+	int listen_fd;		/* -1 with --fd */
+	struct device dev;
+	struct conn conn;
+};
+
+/*
+ * A reply under construction. Handlers fill @payload (malloc'ed, freed by
+ * the dispatcher) and @fds; the fds are borrowed unless @fds_owned.
+ */
+struct reply {
+	void *payload;
+	size_t len;
+	int fds[SERVER_MAX_REPLY_FDS];
+	unsigned int nr_fds;
+	bool fds_owned;		/* close @fds once sent */
+	bool close_conn;	/* close the connection after the reply */
+};
+
+/* main.c */
+void srv_log(const struct server *srv, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void srv_debug(const struct server *srv, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* proto.c */
+int proto_handle_client(struct server *srv);
+void proto_handle_twin(struct server *srv);
+void *reply_alloc(struct reply *reply, size_t len);
+
+/* version.c */
+int version_negotiate(struct server *srv, const struct vu_msg *msg,
+		      struct reply *reply);
+
+/* pci.c */
+struct sparse_area {
+	uint64_t offset;
+	uint64_t size;
+};
+
+struct region_desc {
+	uint64_t size;
+	uint32_t flags;		/* VFIO_REGION_INFO_FLAG_READ/WRITE/MMAP */
+	const struct sparse_area *areas;
+	unsigned int nr_areas;
+};
+
+int dev_init(struct device *dev);
+void dev_destroy(struct device *dev);
+void dev_reset(struct device *dev);
+const struct region_desc *dev_region(unsigned int index);
+int dev_region_access(struct device *dev, unsigned int index, uint64_t offset,
+		      void *buf, uint32_t count, bool write);
+bool dev_msix_enabled(const struct device *dev);
+bool dev_msix_function_masked(const struct device *dev);
+bool dev_intx_disabled(const struct device *dev);
+void dev_doorbell(struct device *dev, uint64_t n);
+void dev_doorbell_dm(struct device *dev, uint64_t n);
+int dev_mailbox_access(struct device *dev, uint64_t offset, void *buf,
+		       uint32_t count, bool write);
+
+/* irq.c */
+unsigned int irq_count(unsigned int index);
+uint32_t irq_info_flags(unsigned int index);
+void irq_init(struct device *dev);
+void irq_reset(struct device *dev);
+void irq_release(struct device *dev);
+int irq_set(struct device *dev, struct vu_msg *msg);
+bool irq_raise(struct device *dev, unsigned int index, unsigned int vec);
+void irq_deliver_pending(struct device *dev);
+uint64_t irq_msix_pending(const struct device *dev);
+
+/* io_fds.c */
+void io_fds_init(struct io_fds *io);
+int io_fds_open(struct io_fds *io);
+void io_fds_close(struct io_fds *io);
+void io_fds_doorbell_ready(struct server *srv, bool dm);
+void io_fds_mailbox_ready(struct server *srv);
+void io_fds_drain(struct server *srv);
+int io_fds_get(struct server *srv, const struct vu_msg *msg,
+	       struct reply *reply);
+
+/* dma.c */
+void dma_init(struct dma_table *tbl);
+int dma_map(struct dma_table *tbl, const struct vfio_user_dma_map *req,
+	    int fd);
+int dma_unmap(struct dma_table *tbl, uint64_t addr, uint64_t size);
+void dma_unmap_all(struct dma_table *tbl);
+
+#endif /* VFIO_USER_SAMPLE_SERVER_H */
