@@ -91,10 +91,13 @@ LIBSO	:= $(BUILD)/lib/libvfio-user-client.so.0
 SERVER	:= $(BUILD)/bin/vfio-user-sample-server
 CTL	:= $(BUILD)/bin/vfio-user-ctl
 HOST_TESTS := $(patsubst lib/test/%.c,$(BUILD)/host-tests/%,$(HOST_TEST_SRCS))
+CTL_TEST_SRCS := $(wildcard tools/vfio-user-ctl/test/test-*.c)
+CTL_TESTS := $(patsubst tools/vfio-user-ctl/test/%.c,$(BUILD)/host-tests/ctl-%,$(CTL_TEST_SRCS))
 
 USER_TARGETS := $(if $(LIB_SRCS),$(LIBA) $(LIBSO)) \
 		$(if $(SERVER_SRCS),$(SERVER)) $(if $(CTL_SRCS),$(CTL)) \
-		$(if $(HOST_TEST_SRCS),$(HOST_TESTS) $(BUILD)/host-tests/run-list)
+		$(if $(HOST_TEST_SRCS)$(CTL_TEST_SRCS),$(HOST_TESTS) $(CTL_TESTS) \
+			$(BUILD)/host-tests/run-list)
 
 .PHONY: userspace
 userspace: deps $(KSFT_HEADERS)
@@ -138,8 +141,16 @@ $(BUILD)/host-tests/%: $(call asan_obj,lib/test/%.c $(HOST_TEST_COMMON) $(LIB_SR
 	@echo "  LD      host-tests/$(notdir $@)"
 	$(Q)$(CC) $(ASAN_CFLAGS) $^ $(JSON_LIBS) -lpthread -o $@
 
-$(BUILD)/host-tests/run-list: $(HOST_TESTS)
-	$(Q)printf '%s\n' $(notdir $(HOST_TESTS)) >$@
+$(BUILD)/host-tests/ctl-%: $(call asan_obj,tools/vfio-user-ctl/test/%.c \
+		tools/vfio-user-ctl/pci.c tools/vfio-user-ctl/format.c)
+	@mkdir -p $(dir $@)
+	@echo "  LD      host-tests/$(notdir $@)"
+	$(Q)$(CC) $(ASAN_CFLAGS) $^ -o $@
+
+$(BUILD)/host-tests/run-list: $(HOST_TESTS) $(CTL_TESTS)
+	$(Q)printf '%s\n' $(notdir $(HOST_TESTS) $(CTL_TESTS)) >$@
+
+.SECONDARY:
 
 -include $(shell find $(BUILD)/obj $(BUILD)/asan -name '*.d' 2>/dev/null)
 
@@ -149,10 +160,11 @@ $(KSFT_HEADERS): | deps
 	$(Q)mkdir -p $(BUILD)/ksft
 	$(Q)cp $(LINUX_SRC)/tools/testing/selftests/$(notdir $@) $@
 
-selftests: deps $(KSFT_HEADERS)
+selftests: deps $(KSFT_HEADERS) userspace
 	$(Q)mkdir -p $(BUILD)/selftests/vfio_user
 	$(Q)$(MAKE) -s -C selftests/vfio_user OUTPUT=$(BUILD)/selftests/vfio_user \
-		KSFT_INCLUDE=$(BUILD)/ksft KHDR_INCLUDES=-I$(TOP)/uapi \
+		KSFT_INCLUDE=$(BUILD)/ksft KHDR_INCLUDES="-I$(TOP)/uapi -I$(TOP)/samples" \
+		VFIO_USER_CLIENT_INCLUDE=$(TOP)/lib VFIO_USER_CLIENT_LIB=$(LIBA) \
 		INSTALL_PATH=$(BUILD)/selftests-install/vfio_user install
 
 # Checks -----------------------------------------------------------------

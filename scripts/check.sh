@@ -35,11 +35,9 @@ framed lint "$logs/lint.log" make -s -C "$top" lint
 stage "build"
 framed build "$logs/build.log" make -s -C "$top" all
 
-if [ -d "$top/build/host-tests" ]; then
-	stage "host tests"
-	"$top/scripts/ksft-run.sh" -l host "$top/build/host-tests" 2>&1 |
-		tee "$logs/host.log"
-fi
+stage "host tests"
+"$top/scripts/ksft-run.sh" -l host "$top/build/host-tests" \
+	"$top/tools/vfio-user-ctl/test-info.sh" 2>&1 | tee "$logs/host.log"
 
 for kernel in debian debug; do
 	stage "selftests in the VM, $kernel kernel"

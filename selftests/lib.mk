@@ -31,6 +31,6 @@ clean:
 		$(EXTRA_CLEAN)
 
 $(OUTPUT)/%: %.c
-	$(CC) $(CFLAGS) $(LDFLAGS) $< $(LDLIBS) -o $@
+	$(CC) $(CFLAGS) $(LDFLAGS) $(filter %.c,$^) $(LDLIBS) -o $@
 
 .PHONY: all install clean

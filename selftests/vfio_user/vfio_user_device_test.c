@@ -1,0 +1,516 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The VFIO device API of an attached device, against the sample server:
+ * device, region and IRQ info; region reads and writes with their data
+ * checked, split by the server's transfer limit; mmap of the sparse areas;
+ * interrupts arriving on eventfds; reset; posted writes; many threads and
+ * many devices at once.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "sample-device.h"
+#include "vfio_user_util.h"
+
+#define CFG	VFIO_PCI_CONFIG_REGION_INDEX
+
+FIXTURE(sample)
+{
+	struct vu_server srv;
+	struct vuc_device *dev;
+	int fd;
+};
+
+FIXTURE_VARIANT(sample)
+{
+	unsigned int lib_flags;
+	const char *server_arg;
+};
+
+FIXTURE_VARIANT_ADD(sample, twin_socket)
+{
+	.lib_flags = 0,
+	.server_arg = NULL,
+};
+
+FIXTURE_VARIANT_ADD(sample, one_socket)
+{
+	.lib_flags = VUC_OPT_NO_TWIN_SOCKET,
+	.server_arg = NULL,
+};
+
+FIXTURE_VARIANT_ADD(sample, lvu_io_fds_layout)
+{
+	.lib_flags = 0,
+	.server_arg = "--io-fds-layout=lvu",
+};
+
+FIXTURE_SETUP(sample)
+{
+	const char *args[] = { variant->server_arg, NULL };
+	struct vuc_options opts = { .flags = variant->lib_flags };
+
+	if (access(VFIO_USER_DEV, F_OK))
+		SKIP(return, "%s missing: vfio_user module not loaded", VFIO_USER_DEV);
+	ASSERT_EQ(0, vu_server_start(&self->srv, args));
+	self->dev = vu_attach(self->srv.path, &opts);
+	ASSERT_NE(NULL, self->dev);
+	self->fd = vuc_device_fd(self->dev);
+	ASSERT_LE(0, self->fd);
+}
+
+FIXTURE_TEARDOWN(sample)
+{
+	if (self->dev)
+		vuc_device_free(self->dev);
+	/* The server must see the end of the connection and exit cleanly. */
+	if (self->srv.pid > 0)
+		EXPECT_EQ(0, vu_server_stop(&self->srv));
+}
+
+static uint32_t cfg_read32(int fd, uint32_t off)
+{
+	uint32_t v = 0xdeadbeef;
+
+	if (pread(fd, &v, 4, vu_region_off(CFG, off)) != 4)
+		return 0xdeadbeef;
+	return v;
+}
+
+static int cfg_write16(int fd, uint32_t off, uint16_t v)
+{
+	return pwrite(fd, &v, 2, vu_region_off(CFG, off)) == 2 ? 0 : -errno;
+}
+
+static uint32_t bar0_read32(int fd, uint32_t off)
+{
+	uint32_t v = 0xdeadbeef;
+
+	if (pread(fd, &v, 4, vu_region_off(0, off)) != 4)
+		return 0xdeadbeef;
+	return v;
+}
+
+static int bar0_write32(int fd, uint32_t off, uint32_t v)
+{
+	return pwrite(fd, &v, 4, vu_region_off(0, off)) == 4 ? 0 : -errno;
+}
+
+TEST_F(sample, device_info)
+{
+	struct vfio_device_info info = { .argsz = sizeof(info) };
+	struct vfio_irq_info irq = { .argsz = sizeof(irq) };
+	static const uint32_t counts[] = { 1, 0, SAMPLE_MSIX_VECTORS, 1, 1 };
+	unsigned int i;
+
+	ASSERT_EQ(0, ioctl(self->fd, VFIO_DEVICE_GET_INFO, &info));
+	EXPECT_EQ(VFIO_DEVICE_FLAGS_PCI | VFIO_DEVICE_FLAGS_RESET, info.flags);
+	EXPECT_EQ(SAMPLE_NUM_REGIONS, info.num_regions);
+	EXPECT_EQ(SAMPLE_NUM_IRQS, info.num_irqs);
+
+	for (i = 0; i < SAMPLE_NUM_IRQS; i++) {
+		irq.index = i;
+		ASSERT_EQ(0, ioctl(self->fd, VFIO_DEVICE_GET_IRQ_INFO, &irq));
+		EXPECT_EQ(counts[i], irq.count);
+		EXPECT_TRUE(irq.flags & VFIO_IRQ_INFO_EVENTFD);
+	}
+	irq.index = SAMPLE_NUM_IRQS;
+	EXPECT_EQ(-1, ioctl(self->fd, VFIO_DEVICE_GET_IRQ_INFO, &irq));
+	EXPECT_EQ(EINVAL, errno);
+}
+
+TEST_F(sample, region_info_and_caps)
+{
+	struct vfio_region_info *info;
+	struct vfio_region_info_cap_sparse_mmap *sparse;
+	size_t big = 4096;
+
+	info = calloc(1, big);
+	ASSERT_NE(NULL, info);
+
+	/* First call with no room: the kernel says how much it needs. */
+	info->argsz = sizeof(*info);
+	info->index = 2;
+	ASSERT_EQ(0, ioctl(self->fd, VFIO_DEVICE_GET_REGION_INFO, info));
+	EXPECT_EQ((uint64_t)SAMPLE_BAR2_SIZE, info->size);
+	EXPECT_TRUE(info->flags & VFIO_REGION_INFO_FLAG_MMAP);
+	EXPECT_TRUE(info->flags & VFIO_REGION_INFO_FLAG_CAPS);
+	EXPECT_EQ(0U, info->cap_offset);
+	ASSERT_GT(info->argsz, sizeof(*info));
+	ASSERT_LE(info->argsz, big);
+
+	info->argsz = big;
+	ASSERT_EQ(0, ioctl(self->fd, VFIO_DEVICE_GET_REGION_INFO, info));
+	ASSERT_GE(info->cap_offset, sizeof(*info));
+	sparse = (void *)((char *)info + info->cap_offset);
+	EXPECT_EQ(VFIO_REGION_INFO_CAP_SPARSE_MMAP, sparse->header.id);
+	ASSERT_EQ(2U, sparse->nr_areas);
+	EXPECT_EQ((uint64_t)SAMPLE_BAR2_AREA0_OFFSET, sparse->areas[0].offset);
+	EXPECT_EQ((uint64_t)SAMPLE_BAR2_AREA0_SIZE, sparse->areas[0].size);
+	EXPECT_EQ((uint64_t)SAMPLE_BAR2_AREA1_OFFSET, sparse->areas[1].offset);
+	EXPECT_EQ((uint64_t)SAMPLE_BAR2_AREA1_SIZE, sparse->areas[1].size);
+
+	memset(info, 0, big);
+	info->argsz = sizeof(*info);
+	info->index = 0;
+	ASSERT_EQ(0, ioctl(self->fd, VFIO_DEVICE_GET_REGION_INFO, info));
+	EXPECT_EQ((uint64_t)SAMPLE_BAR0_SIZE, info->size);
+	EXPECT_FALSE(info->flags & VFIO_REGION_INFO_FLAG_MMAP);
+	info->index = CFG;
+	ASSERT_EQ(0, ioctl(self->fd, VFIO_DEVICE_GET_REGION_INFO, info));
+	EXPECT_EQ((uint64_t)SAMPLE_CONFIG_SIZE, info->size);
+	info->index = 4;
+	ASSERT_EQ(0, ioctl(self->fd, VFIO_DEVICE_GET_REGION_INFO, info));
+	EXPECT_EQ(0ULL, info->size);
+	free(info);
+}
+
+TEST_F(sample, config_space)
+{
+	uint32_t id = cfg_read32(self->fd, 0);
+	uint8_t cap = 0;
+
+	EXPECT_EQ(SAMPLE_VENDOR_ID, id & 0xffff);
+	EXPECT_EQ(SAMPLE_DEVICE_ID, id >> 16);
+	EXPECT_EQ((uint32_t)SAMPLE_CLASS_CODE, cfg_read32(self->fd, 8) >> 8);
+	ASSERT_EQ(1, pread(self->fd, &cap, 1, vu_region_off(CFG, 0x34)));
+	EXPECT_EQ(SAMPLE_CAP_MSIX_OFFSET, cap);
+	/* Past the end of the region, and a region that cannot be read. */
+	EXPECT_EQ(-1, pread(self->fd, &id, 4, vu_region_off(CFG, SAMPLE_CONFIG_SIZE)));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, pread(self->fd, &id, 4, vu_region_off(SAMPLE_NUM_REGIONS, 0)));
+	EXPECT_EQ(EINVAL, errno);
+}
+
+TEST_F(sample, registers)
+{
+	uint64_t v64 = 0x0123456789abcdefULL, r64 = 0;
+
+	EXPECT_EQ(SAMPLE_ID_VALUE, bar0_read32(self->fd, SAMPLE_REG_ID));
+	ASSERT_EQ(0, bar0_write32(self->fd, SAMPLE_REG_SCRATCH, 0xfeedf00d));
+	EXPECT_EQ(0xfeedf00d, bar0_read32(self->fd, SAMPLE_REG_SCRATCH));
+	ASSERT_EQ(8, pwrite(self->fd, &v64, 8, vu_region_off(0, SAMPLE_REG_SCRATCH64)));
+	ASSERT_EQ(8, pread(self->fd, &r64, 8, vu_region_off(0, SAMPLE_REG_SCRATCH64)));
+	EXPECT_EQ(v64, r64);
+	/* The server refuses a read-only register write: its errno comes back. */
+	EXPECT_EQ(-EINVAL, bar0_write32(self->fd, SAMPLE_REG_ID, 1));
+}
+
+/* Writes and reads larger than the server's 1 MiB transfer limit... */
+TEST_F(sample, bulk_data_through_messages)
+{
+	size_t size = SAMPLE_BAR2_SIZE;
+	uint8_t *out, *in;
+	size_t i;
+
+	out = malloc(size);
+	in = malloc(size);
+	ASSERT_NE(NULL, out);
+	ASSERT_NE(NULL, in);
+	for (i = 0; i < size; i++)
+		out[i] = (uint8_t)(i * 7 + 3);
+	ASSERT_EQ((ssize_t)size, pwrite(self->fd, out, size, vu_region_off(2, 0)));
+	memset(in, 0, size);
+	ASSERT_EQ((ssize_t)size, pread(self->fd, in, size, vu_region_off(2, 0)));
+	EXPECT_EQ(0, memcmp(in, out, size));
+
+	/* ...and odd sizes at odd offsets in the scratch RAM. */
+	ASSERT_EQ(333, pwrite(self->fd, out + 5, 333,
+			      vu_region_off(0, SAMPLE_SCRATCH_RAM_OFFSET + 17)));
+	ASSERT_EQ(333, pread(self->fd, in, 333,
+			     vu_region_off(0, SAMPLE_SCRATCH_RAM_OFFSET + 17)));
+	EXPECT_EQ(0, memcmp(in, out + 5, 333));
+	free(out);
+	free(in);
+}
+
+TEST_F(sample, mmap_sparse_areas)
+{
+	uint8_t *a0, *a1, buf[16];
+	long page = sysconf(_SC_PAGESIZE);
+
+	a0 = mmap(NULL, SAMPLE_BAR2_AREA0_SIZE, PROT_READ | PROT_WRITE,
+		  MAP_SHARED, self->fd, vu_region_off(2, SAMPLE_BAR2_AREA0_OFFSET));
+	ASSERT_NE(MAP_FAILED, a0);
+	a1 = mmap(NULL, SAMPLE_BAR2_AREA1_SIZE, PROT_READ | PROT_WRITE,
+		  MAP_SHARED, self->fd, vu_region_off(2, SAMPLE_BAR2_AREA1_OFFSET));
+	ASSERT_NE(MAP_FAILED, a1);
+
+	/* A store through the mapping is what the server reads. */
+	memcpy(a0 + 100, "through-mmap-000", 16);
+	ASSERT_EQ(16, pread(self->fd, buf, 16, vu_region_off(2, 100)));
+	EXPECT_EQ(0, memcmp(buf, "through-mmap-000", 16));
+	/* A message write is what the mapping shows. */
+	ASSERT_EQ(16, pwrite(self->fd, "through-message!", 16,
+			     vu_region_off(2, SAMPLE_BAR2_AREA1_OFFSET + 64)));
+	EXPECT_EQ(0, memcmp(a1 + 64, "through-message!", 16));
+
+	/* Outside the areas (the hole), private, or across an area's end. */
+	EXPECT_EQ(MAP_FAILED, mmap(NULL, page, PROT_READ, MAP_SHARED, self->fd,
+				   vu_region_off(2, SAMPLE_BAR2_AREA0_SIZE)));
+	EXPECT_EQ(MAP_FAILED, mmap(NULL, page, PROT_READ, MAP_PRIVATE, self->fd,
+				   vu_region_off(2, 0)));
+	EXPECT_EQ(MAP_FAILED, mmap(NULL, SAMPLE_BAR2_AREA0_SIZE + page, PROT_READ,
+				   MAP_SHARED, self->fd, vu_region_off(2, 0)));
+	/* Regions that are not mappable. */
+	EXPECT_EQ(MAP_FAILED, mmap(NULL, page, PROT_READ, MAP_SHARED, self->fd,
+				   vu_region_off(0, 0)));
+	EXPECT_EQ(MAP_FAILED, mmap(NULL, page, PROT_READ, MAP_SHARED, self->fd,
+				   vu_region_off(CFG, 0)));
+	munmap(a0, SAMPLE_BAR2_AREA0_SIZE);
+	munmap(a1, SAMPLE_BAR2_AREA1_SIZE);
+}
+
+static int set_irq_eventfds(int fd, uint32_t index, uint32_t start,
+			    uint32_t count, const int32_t *fds)
+{
+	char buf[sizeof(struct vfio_irq_set) + 64 * sizeof(int32_t)];
+	struct vfio_irq_set *set = (void *)buf;
+
+	set->argsz = sizeof(*set) + count * sizeof(int32_t);
+	set->flags = VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER;
+	set->index = index;
+	set->start = start;
+	set->count = count;
+	memcpy(set->data, fds, count * sizeof(int32_t));
+	return ioctl(fd, VFIO_DEVICE_SET_IRQS, set) ? -errno : 0;
+}
+
+TEST_F(sample, msix_interrupts_on_eventfds)
+{
+	int32_t efd[SAMPLE_MSIX_VECTORS];
+	uint16_t ctrl = 0;
+	int i;
+
+	for (i = 0; i < SAMPLE_MSIX_VECTORS; i++) {
+		efd[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		ASSERT_LE(0, efd[i]);
+	}
+	ASSERT_EQ(0, set_irq_eventfds(self->fd, VFIO_PCI_MSIX_IRQ_INDEX, 0,
+				      SAMPLE_MSIX_VECTORS, efd));
+	/* Enable MSI-X in the capability's message control. */
+	ASSERT_EQ(2, pread(self->fd, &ctrl, 2,
+			   vu_region_off(CFG, SAMPLE_CAP_MSIX_OFFSET + 2)));
+	ASSERT_EQ(0, cfg_write16(self->fd, SAMPLE_CAP_MSIX_OFFSET + 2,
+				 ctrl | 0x8000));
+
+	for (i = 0; i < SAMPLE_MSIX_VECTORS; i++) {
+		ASSERT_EQ(0, bar0_write32(self->fd, SAMPLE_REG_IRQ_TRIGGER, i));
+		ASSERT_EQ(1, vu_wait_readable(efd[i], 3000)) TH_LOG("vector %d", i);
+		EXPECT_EQ(1ULL, vu_eventfd_read(efd[i]));
+	}
+	EXPECT_EQ((uint32_t)SAMPLE_MSIX_VECTORS,
+		  bar0_read32(self->fd, SAMPLE_REG_IRQ_COUNT));
+
+	/* De-assign vector 1 (-1): its trigger no longer reaches us. */
+	efd[0] = -1;
+	ASSERT_EQ(0, set_irq_eventfds(self->fd, VFIO_PCI_MSIX_IRQ_INDEX, 1, 1, efd));
+	ASSERT_EQ(0, bar0_write32(self->fd, SAMPLE_REG_IRQ_TRIGGER, 1));
+	EXPECT_EQ(0, vu_wait_readable(efd[1], 200));
+
+	/* Out of range, and not an eventfd. */
+	EXPECT_EQ(-EINVAL, set_irq_eventfds(self->fd, VFIO_PCI_MSIX_IRQ_INDEX,
+					    SAMPLE_MSIX_VECTORS, 1, efd + 2));
+	efd[0] = self->fd;
+	EXPECT_EQ(-EINVAL, set_irq_eventfds(self->fd, VFIO_PCI_MSIX_IRQ_INDEX,
+					    0, 1, efd));
+	for (i = 1; i < SAMPLE_MSIX_VECTORS; i++)
+		close(efd[i]);
+}
+
+TEST_F(sample, intx_interrupt)
+{
+	int32_t efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+
+	ASSERT_LE(0, efd);
+	ASSERT_EQ(0, set_irq_eventfds(self->fd, VFIO_PCI_INTX_IRQ_INDEX, 0, 1, &efd));
+	ASSERT_EQ(0, bar0_write32(self->fd, SAMPLE_REG_IRQ_TRIGGER, 0));
+	ASSERT_EQ(1, vu_wait_readable(efd, 3000));
+	EXPECT_EQ(1ULL, vu_eventfd_read(efd));
+	close(efd);
+}
+
+TEST_F(sample, reset)
+{
+	uint32_t resets = bar0_read32(self->fd, SAMPLE_REG_RESET_COUNT);
+
+	ASSERT_EQ(0, bar0_write32(self->fd, SAMPLE_REG_SCRATCH, 0x1234));
+	ASSERT_EQ(0, ioctl(self->fd, VFIO_DEVICE_RESET));
+	EXPECT_EQ(resets + 1, bar0_read32(self->fd, SAMPLE_REG_RESET_COUNT));
+	EXPECT_EQ(0U, bar0_read32(self->fd, SAMPLE_REG_SCRATCH));
+}
+
+TEST_F(sample, stats_count_messages)
+{
+	struct vfio_user_stats a = { .argsz = sizeof(a) }, b = { .argsz = sizeof(b) };
+
+	ASSERT_EQ(0, ioctl(self->fd, VFIO_USER_GET_STATS, &a));
+	bar0_read32(self->fd, SAMPLE_REG_ID);
+	ASSERT_EQ(0, ioctl(self->fd, VFIO_USER_GET_STATS, &b));
+	EXPECT_EQ(a.msgs_sent + 1, b.msgs_sent);
+	EXPECT_EQ(a.msgs_received + 1, b.msgs_received);
+	EXPECT_EQ(a.bytes_sent + 32, b.bytes_sent);
+	EXPECT_EQ(a.bytes_received + 36, b.bytes_received);
+	EXPECT_EQ(0U, b.flags);
+}
+
+struct rw_thread {
+	int fd;
+	unsigned int id;
+	int errors;
+};
+
+static void *rw_worker(void *arg)
+{
+	struct rw_thread *t = arg;
+	uint64_t base = (uint64_t)t->id * 0x10000 + 0x1000;
+	uint8_t out[4096], in[4096];
+	int round;
+	size_t i;
+
+	for (round = 0; round < 50; round++) {
+		for (i = 0; i < sizeof(out); i++)
+			out[i] = (uint8_t)(t->id * 31 + round * 7 + i);
+		if (pwrite(t->fd, out, sizeof(out), vu_region_off(2, base)) !=
+		    sizeof(out) ||
+		    pread(t->fd, in, sizeof(in), vu_region_off(2, base)) !=
+		    sizeof(in) || memcmp(in, out, sizeof(in)))
+			t->errors++;
+	}
+	return NULL;
+}
+
+TEST_F(sample, eight_threads_keep_data_intact)
+{
+	struct rw_thread t[8];
+	pthread_t tid[8];
+	int i;
+
+	for (i = 0; i < 8; i++) {
+		t[i] = (struct rw_thread){ .fd = self->fd, .id = i };
+		ASSERT_EQ(0, pthread_create(&tid[i], NULL, rw_worker, &t[i]));
+	}
+	for (i = 0; i < 8; i++) {
+		pthread_join(tid[i], NULL);
+		EXPECT_EQ(0, t[i].errors) TH_LOG("thread %d", i);
+	}
+}
+
+TEST_F(sample, err_eventfd_fires_when_server_dies)
+{
+	int32_t efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	struct pollfd pfd = { .fd = self->fd, .events = POLLIN };
+	uint32_t v;
+
+	ASSERT_LE(0, efd);
+	ASSERT_EQ(0, set_irq_eventfds(self->fd, VFIO_PCI_ERR_IRQ_INDEX, 0, 1, &efd));
+	kill(self->srv.pid, SIGKILL);
+	waitpid(self->srv.pid, NULL, 0);
+	self->srv.pid = 0;
+
+	ASSERT_EQ(1, vu_wait_readable(efd, 3000));
+	ASSERT_EQ(1, poll(&pfd, 1, 3000));
+	EXPECT_EQ(POLLHUP | POLLERR, pfd.revents & (POLLHUP | POLLERR));
+	EXPECT_EQ(-1, pread(self->fd, &v, 4, vu_region_off(0, 0)));
+	EXPECT_EQ(ENOTCONN, errno);
+	close(efd);
+}
+
+/* Posted writes need a device the VMM has not mapped: their own fixture. */
+FIXTURE(posted)
+{
+	struct vu_server srv;
+	struct vuc_device *dev;
+	int fd;
+};
+
+FIXTURE_SETUP(posted)
+{
+	struct vuc_options opts = { .posted_write_regions = 1U << 0 };
+
+	if (access(VFIO_USER_DEV, F_OK))
+		SKIP(return, "%s missing: vfio_user module not loaded", VFIO_USER_DEV);
+	ASSERT_EQ(0, vu_server_start(&self->srv, NULL));
+	self->dev = vu_attach(self->srv.path, &opts);
+	ASSERT_NE(NULL, self->dev);
+	self->fd = vuc_device_fd(self->dev);
+}
+
+FIXTURE_TEARDOWN(posted)
+{
+	if (self->dev)
+		vuc_device_free(self->dev);
+	if (self->srv.pid > 0)
+		EXPECT_EQ(0, vu_server_stop(&self->srv));
+}
+
+TEST_F(posted, write_visible_to_next_read)
+{
+	struct vfio_user_stats st = { .argsz = sizeof(st) };
+	uint32_t i;
+	void *map;
+
+	for (i = 0; i < 100; i++) {
+		ASSERT_EQ(0, bar0_write32(self->fd, SAMPLE_REG_SCRATCH, i));
+		ASSERT_EQ(i, bar0_read32(self->fd, SAMPLE_REG_SCRATCH));
+	}
+	ASSERT_EQ(0, ioctl(self->fd, VFIO_USER_GET_STATS, &st));
+	EXPECT_EQ(100ULL, st.posted_writes);
+
+	/* Once the device is mapped, writes wait for their replies. */
+	map = mmap(NULL, 4096, PROT_READ, MAP_SHARED, self->fd,
+		   vu_region_off(2, 0));
+	ASSERT_NE(MAP_FAILED, map);
+	ASSERT_EQ(0, bar0_write32(self->fd, SAMPLE_REG_SCRATCH, 7));
+	ASSERT_EQ(0, ioctl(self->fd, VFIO_USER_GET_STATS, &st));
+	EXPECT_EQ(100ULL, st.posted_writes);
+	/* A refused posted write cannot report; a waited one does. */
+	EXPECT_EQ(-EINVAL, bar0_write32(self->fd, SAMPLE_REG_ID, 1));
+	munmap(map, 4096);
+}
+
+TEST(sixty_four_devices_at_once)
+{
+	enum { NR = 64 };
+	struct vu_server *srv = calloc(NR, sizeof(*srv));
+	struct vuc_device **dev = calloc(NR, sizeof(*dev));
+	int i;
+
+	if (access(VFIO_USER_DEV, F_OK))
+		SKIP(return, "%s missing: vfio_user module not loaded", VFIO_USER_DEV);
+	ASSERT_NE(NULL, srv);
+	ASSERT_NE(NULL, dev);
+	for (i = 0; i < NR; i++) {
+		ASSERT_EQ(0, vu_server_start(&srv[i], NULL)) TH_LOG("server %d", i);
+		dev[i] = vu_attach(srv[i].path, NULL);
+		ASSERT_NE(NULL, dev[i]) TH_LOG("device %d", i);
+	}
+	for (i = 0; i < NR; i++) {
+		int fd = vuc_device_fd(dev[i]);
+
+		ASSERT_EQ(0, bar0_write32(fd, SAMPLE_REG_SCRATCH, 0x1000 + i));
+	}
+	for (i = 0; i < NR; i++) {
+		int fd = vuc_device_fd(dev[i]);
+
+		EXPECT_EQ(SAMPLE_ID_VALUE, bar0_read32(fd, SAMPLE_REG_ID));
+		EXPECT_EQ(0x1000U + i, bar0_read32(fd, SAMPLE_REG_SCRATCH));
+	}
+	for (i = 0; i < NR; i++) {
+		vuc_device_free(dev[i]);
+		EXPECT_EQ(0, vu_server_stop(&srv[i]));
+	}
+	free(srv);
+	free(dev);
+}
+
+TEST_HARNESS_MAIN
