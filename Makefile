@@ -80,6 +80,7 @@ module-debug: deps
 LIB_SRCS	:= $(wildcard lib/*.c)
 SERVER_SRCS	:= $(wildcard samples/server/*.c)
 CTL_SRCS	:= $(wildcard tools/vfio-user-ctl/*.c)
+DEMO_SRCS	:= $(wildcard samples/demo/*.c)
 HOST_TEST_SRCS	:= $(wildcard lib/test/test_*.c)
 HOST_TEST_COMMON := $(filter-out $(HOST_TEST_SRCS),$(wildcard lib/test/*.c))
 
@@ -90,12 +91,14 @@ LIBA	:= $(BUILD)/lib/libvfio-user-client.a
 LIBSO	:= $(BUILD)/lib/libvfio-user-client.so.0
 SERVER	:= $(BUILD)/bin/vfio-user-sample-server
 CTL	:= $(BUILD)/bin/vfio-user-ctl
+DEMO	:= $(BUILD)/bin/vfio-user-demo
 HOST_TESTS := $(patsubst lib/test/%.c,$(BUILD)/host-tests/%,$(HOST_TEST_SRCS))
 CTL_TEST_SRCS := $(wildcard tools/vfio-user-ctl/test/test-*.c)
 CTL_TESTS := $(patsubst tools/vfio-user-ctl/test/%.c,$(BUILD)/host-tests/ctl-%,$(CTL_TEST_SRCS))
 
 USER_TARGETS := $(if $(LIB_SRCS),$(LIBA) $(LIBSO)) \
 		$(if $(SERVER_SRCS),$(SERVER)) $(if $(CTL_SRCS),$(CTL)) \
+		$(if $(DEMO_SRCS),$(DEMO)) \
 		$(if $(HOST_TEST_SRCS)$(CTL_TEST_SRCS),$(HOST_TESTS) $(CTL_TESTS) \
 			$(BUILD)/host-tests/run-list)
 
@@ -127,6 +130,11 @@ $(LIBSO): $(call obj,$(LIB_SRCS))
 	$(Q)ln -sf libvfio-user-client.so.0 $(BUILD)/lib/libvfio-user-client.so
 
 $(SERVER): $(call obj,$(SERVER_SRCS) lib/wire.c)
+	@mkdir -p $(dir $@)
+	@echo "  LD      $(notdir $@)"
+	$(Q)$(CC) $^ $(JSON_LIBS) -o $@
+
+$(DEMO): $(call obj,$(DEMO_SRCS)) $(LIBA)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $(notdir $@)"
 	$(Q)$(CC) $^ $(JSON_LIBS) -o $@

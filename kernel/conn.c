@@ -407,10 +407,9 @@ static int vfio_user_recv_exact(struct vfio_user_conn *conn,
 
 		ret = kernel_recvmsg(sock, &msg, &vec, 1, len - got,
 				     MSG_WAITALL);
-		if (msg.msg_flags & MSG_CTRUNC) {
-			atomic64_inc(&conn->stats.protocol_errors);
+		/* The worker counts it when it breaks the connection. */
+		if (msg.msg_flags & MSG_CTRUNC)
 			return -EPROTO;
-		}
 		if (ret > 0) {
 			got += ret;
 			continue;

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # The demo (make run): boot the test VM on Debian's 6.1 kernel with
-# vfio_user.ko loaded and show what the module offers so far.
+# vfio_user.ko loaded, start the sample vfio-user server, and drive its
+# device through the kernel.
 
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -10,22 +11,33 @@ here=$(cd "$(dirname "$0")" && pwd)
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 mkdir -p "$stage/usr/bin"
-cat >"$stage/usr/bin/vfio-user-demo" <<'DEMO'
+cat >"$stage/usr/bin/vfio-user-demo-tour" <<'DEMO'
 #!/bin/sh
-step() { printf '\n== %s\n' "$*"; }
-step "kernel"
-uname -r
-step "the module is loaded"
-grep '^vfio_user ' /proc/modules
-step "/dev/vfio-user is there (misc device, root only)"
-ls -l /dev/vfio-user
-step "module parameters"
-for p in /sys/module/vfio_user/parameters/*; do
-	echo "$(basename "$p") = $(cat "$p")"
-done
-step "open, release, unknown ioctls (ENOTTY), the module pin of an open fd"
-/selftests/vfio_user/vfio_user_dev_test | grep -E '^(not )?ok'
-DEMO
-chmod +x "$stage/usr/bin/vfio-user-demo"
+step() { printf '\n######## %s\n' "$*"; }
+sock=/tmp/sample.sock
 
-exec "$here/vm-run.sh" --kernel debian --add "$stage" -- vfio-user-demo
+step "vfio_user.ko is loaded; /dev/vfio-user is its device"
+grep '^vfio_user ' /proc/modules
+ls -l /dev/vfio-user
+
+step "start the sample vfio-user server (a PCI device emulated in a process)"
+vfio-user-sample-server --socket-path=$sock 2>/tmp/server.log &
+server=$!
+i=0
+while [ ! -S $sock ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+sleep 0.2
+
+step "vfio-user-ctl info: negotiate, discover, attach to the kernel, decode"
+vfio-user-ctl info $sock || exit 1
+
+step "region access, mmap and an MSI-X interrupt, through the kernel"
+vfio-user-demo $sock || exit 1
+
+kill $server
+wait $server
+step "server log"
+cat /tmp/server.log
+DEMO
+chmod +x "$stage/usr/bin/vfio-user-demo-tour"
+
+exec "$here/vm-run.sh" --kernel debian --add "$stage" -- vfio-user-demo-tour

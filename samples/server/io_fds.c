@@ -156,7 +156,7 @@ static bool mailbox_cmd_valid(const struct ioregionfd_cmd *cmd)
  */
 static int mailbox_serve(struct server *srv, const struct ioregionfd_cmd *cmd)
 {
-	struct ioregionfd_resp resp = { .data = ~0ULL };
+	struct ioregionfd_resp resp = { 0 };
 	uint32_t size = 1u << (cmd->info & IOREGIONFD_INFO_SIZE_MASK);
 	bool write = cmd->cmd == IOREGIONFD_CMD_WRITE;
 	__u64 data = cmd->data;
@@ -167,18 +167,18 @@ static int mailbox_serve(struct server *srv, const struct ioregionfd_cmd *cmd)
 	if (mailbox_cmd_valid(cmd))
 		ret = dev_mailbox_access(&srv->dev, cmd->offset,
 					 write ? &data : &resp.data, size, write);
-	if (ret)
+	if (ret) {
 		srv_log(srv, "mailbox: bad command %u info %#x user_data %#llx offset %#llx",
 			cmd->cmd, cmd->info, (unsigned long long)cmd->user_data,
 			(unsigned long long)cmd->offset);
-	else
+		resp.data = write ? 0 : ~0ULL;
+	} else {
 		srv_debug(srv, "mailbox: %s offset %#llx size %u",
 			  write ? "write" : "read",
 			  (unsigned long long)cmd->offset, size);
+	}
 	if (!(cmd->info & IOREGIONFD_INFO_RESP))
 		return 0;
-	if (!ret && write)
-		resp.data = 0;
 	n = send(srv->conn.io.mailbox_fd, &resp, sizeof(resp),
 		 MSG_DONTWAIT | MSG_NOSIGNAL);
 	if (n == (ssize_t)sizeof(resp))

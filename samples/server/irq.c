@@ -240,12 +240,13 @@ static void set_eventfds(struct device *dev, const struct vfio_irq_set *set,
 int irq_set(struct device *dev, struct vu_msg *msg)
 {
 	const struct vfio_irq_set *set = msg->payload;
-	const uint8_t *data = (const uint8_t *)msg->payload + sizeof(*set);
+	const uint8_t *data;
 	uint32_t action, i;
 	int ret;
 
 	if (msg->len < sizeof(*set))
 		return -EINVAL;
+	data = (const uint8_t *)msg->payload + sizeof(*set);
 	ret = set_irqs_validate(set, data, msg->len - sizeof(*set), msg->nr_fds);
 	if (ret)
 		return ret;

@@ -32,7 +32,8 @@
 
 /* ---- Logging ---- */
 
-static void vlog(const char *fmt, va_list ap)
+static __attribute__((format(printf, 1, 0)))
+void vlog(const char *fmt, va_list ap)
 {
 	fprintf(stderr, PROG ": ");
 	vfprintf(stderr, fmt, ap);
@@ -153,7 +154,7 @@ static int parse_options(int argc, char **argv, struct options *opts)
 		fprintf(stderr, PROG ": unexpected argument '%s'\n", argv[optind]);
 		return -1;
 	}
-	if (!opts->socket_path == (opts->fd < 0)) {
+	if ((opts->socket_path != NULL) == (opts->fd >= 0)) {
 		fprintf(stderr, PROG ": give one of --socket-path and --fd\n");
 		return -1;
 	}

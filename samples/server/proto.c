@@ -69,28 +69,24 @@ static int handle_dma_unmap(struct server *srv, struct vu_msg *msg,
 {
 	const struct vfio_user_dma_unmap *req = msg->payload;
 	struct vfio_user_dma_unmap *out;
-	int ret = 0;
+	bool all;
 
 	/* No dirty logging here, so no GET_DIRTY_BITMAP and no bitmap. */
-	if (msg->len != sizeof(*req) || req->argsz < sizeof(*req))
+	if (msg->len != sizeof(*req) || req->argsz < sizeof(*req) ||
+	    req->flags & ~VFIO_USER_F_DMA_UNMAP_ALL)
 		return -EINVAL;
-	if (req->flags == VFIO_USER_F_DMA_UNMAP_ALL) {
-		if (req->addr || req->size)
-			return -EINVAL;
-		dma_unmap_all(&srv->conn.dma);
-	} else if (req->flags) {
+	all = req->flags & VFIO_USER_F_DMA_UNMAP_ALL;
+	if (all && (req->addr || req->size))
 		return -EINVAL;
-	} else {
-		ret = dma_unmap(&srv->conn.dma, req->addr, req->size);
-		if (ret)
-			return ret;
-	}
 
 	out = reply_alloc(reply, sizeof(*out));
 	if (!out)
 		return -ENOMEM;
 	*out = *req;
 	out->argsz = sizeof(*out);
+	if (!all)
+		return dma_unmap(&srv->conn.dma, req->addr, req->size);
+	dma_unmap_all(&srv->conn.dma);
 	return 0;
 }
 
@@ -350,6 +346,11 @@ static void log_recv_error(const struct server *srv, int err)
 			SERVER_MAX_PAYLOAD + (unsigned int)sizeof(struct vfio_user_header));
 	else if (err == -EPROTO)
 		srv_log(srv, "malformed message, closing the connection");
+	else if (err == -EPIPE)
+		srv_log(srv, "client disconnected in the middle of a message");
+	else if (err == -ETIMEDOUT)
+		srv_log(srv, "message incomplete after %d ms, closing the connection",
+			SERVER_IO_TIMEOUT_MS);
 	else
 		srv_log(srv, "receive failed: %s, closing the connection",
 			strerror(-err));

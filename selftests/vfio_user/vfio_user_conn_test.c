@@ -161,6 +161,38 @@ TEST_F(conn, ends_as_documented)
 		usleep((VU_FAKE_LATE_MS + 200) * 1000);
 }
 
+/* A server that stops reading: sends block, then time out and break. */
+TEST(stuck_send_times_out)
+{
+	struct vuc_options opts = {
+		.timeout_ms = TIMEOUT_MS, .posted_write_regions = 1,
+	};
+	uint8_t buf[VU_FAKE_REGION_SIZE] = { 0 };
+	struct vu_server srv;
+	struct vuc_device *dev;
+	struct timespec t0;
+	int fd, i;
+
+	if (access(VFIO_USER_DEV, F_OK))
+		SKIP(return, "%s missing: vfio_user module not loaded", VFIO_USER_DEV);
+	ASSERT_EQ(0, vu_fake_start(&srv, VU_FAKE_STALL));
+	dev = vu_attach(srv.path, &opts);
+	ASSERT_NE(NULL, dev);
+	fd = vuc_device_fd(dev);
+
+	/* Posted writes fill the socket until a send has to wait. */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (i = 0; i < 100000; i++)
+		if (pwrite(fd, buf, sizeof(buf), vu_region_off(0, 0)) < 0)
+			break;
+	EXPECT_LT(i, 100000);
+	EXPECT_EQ(ETIMEDOUT, errno);
+	EXPECT_LT(elapsed_ms(&t0), 10 * TIMEOUT_MS + 2000);
+	EXPECT_EQ(-1, pwrite(fd, buf, 4, vu_region_off(0, 0)));
+	vuc_device_free(dev);
+	vu_server_stop(&srv);
+}
+
 /* The VMM dies while a call waits for the server: nothing is left behind. */
 TEST(vmm_dies_with_request_in_flight)
 {

@@ -327,6 +327,136 @@ TEST_F(sample, msix_interrupts_on_eventfds)
 		close(efd[i]);
 }
 
+static int set_irqs_plain(int fd, uint32_t flags, uint32_t index,
+			  uint32_t start, uint32_t count, const uint8_t *bools)
+{
+	char buf[sizeof(struct vfio_irq_set) + 64];
+	struct vfio_irq_set *set = (void *)buf;
+
+	set->argsz = sizeof(*set) + (bools ? count : 0);
+	set->flags = flags;
+	set->index = index;
+	set->start = start;
+	set->count = count;
+	if (bools)
+		memcpy(set->data, bools, count);
+	return ioctl(fd, VFIO_DEVICE_SET_IRQS, set) ? -errno : 0;
+}
+
+/* The DATA and ACTION combinations VFIO allows reach the server intact. */
+TEST_F(sample, irq_actions)
+{
+	const uint32_t msix = VFIO_PCI_MSIX_IRQ_INDEX;
+	int32_t efd[2];
+	uint8_t on[2] = { 1, 0 };
+	uint16_t ctrl = 0x8000 | (SAMPLE_MSIX_VECTORS - 1);
+
+	efd[0] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	efd[1] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	ASSERT_LE(0, efd[0]);
+	ASSERT_LE(0, efd[1]);
+	ASSERT_EQ(0, set_irq_eventfds(self->fd, msix, 0, 2, efd));
+	ASSERT_EQ(0, cfg_write16(self->fd, SAMPLE_CAP_MSIX_OFFSET + 2, ctrl));
+
+	/* DATA_NONE | TRIGGER fires both; DATA_BOOL | TRIGGER only the set one. */
+	ASSERT_EQ(0, set_irqs_plain(self->fd, VFIO_IRQ_SET_DATA_NONE |
+				    VFIO_IRQ_SET_ACTION_TRIGGER, msix, 0, 2, NULL));
+	ASSERT_EQ(1, vu_wait_readable(efd[0], 3000));
+	ASSERT_EQ(1, vu_wait_readable(efd[1], 3000));
+	vu_eventfd_read(efd[0]);
+	vu_eventfd_read(efd[1]);
+	ASSERT_EQ(0, set_irqs_plain(self->fd, VFIO_IRQ_SET_DATA_BOOL |
+				    VFIO_IRQ_SET_ACTION_TRIGGER, msix, 0, 2, on));
+	ASSERT_EQ(1, vu_wait_readable(efd[0], 3000));
+	EXPECT_EQ(0, vu_wait_readable(efd[1], 200));
+	vu_eventfd_read(efd[0]);
+
+	/* A masked vector holds its interrupt until unmasked. */
+	ASSERT_EQ(0, set_irqs_plain(self->fd, VFIO_IRQ_SET_DATA_NONE |
+				    VFIO_IRQ_SET_ACTION_MASK, msix, 0, 1, NULL));
+	ASSERT_EQ(0, bar0_write32(self->fd, SAMPLE_REG_IRQ_TRIGGER, 0));
+	EXPECT_EQ(0, vu_wait_readable(efd[0], 200));
+	ASSERT_EQ(0, set_irqs_plain(self->fd, VFIO_IRQ_SET_DATA_NONE |
+				    VFIO_IRQ_SET_ACTION_UNMASK, msix, 0, 1, NULL));
+	ASSERT_EQ(1, vu_wait_readable(efd[0], 3000));
+	vu_eventfd_read(efd[0]);
+
+	/* Count 0 with DATA_NONE | TRIGGER turns the whole index off. */
+	ASSERT_EQ(0, set_irqs_plain(self->fd, VFIO_IRQ_SET_DATA_NONE |
+				    VFIO_IRQ_SET_ACTION_TRIGGER, msix, 0, 0, NULL));
+	ASSERT_EQ(0, bar0_write32(self->fd, SAMPLE_REG_IRQ_TRIGGER, 1));
+	EXPECT_EQ(0, vu_wait_readable(efd[1], 200));
+
+	/* What VFIO refuses, the kernel refuses before the server sees it. */
+	EXPECT_EQ(-EINVAL, set_irqs_plain(self->fd, VFIO_IRQ_SET_DATA_NONE |
+					  VFIO_IRQ_SET_DATA_BOOL |
+					  VFIO_IRQ_SET_ACTION_TRIGGER, msix, 0, 1, NULL));
+	EXPECT_EQ(-EINVAL, set_irqs_plain(self->fd, VFIO_IRQ_SET_DATA_NONE |
+					  VFIO_IRQ_SET_ACTION_MASK |
+					  VFIO_IRQ_SET_ACTION_TRIGGER, msix, 0, 1, NULL));
+	EXPECT_EQ(-EINVAL, set_irqs_plain(self->fd, VFIO_IRQ_SET_DATA_NONE |
+					  VFIO_IRQ_SET_ACTION_TRIGGER | (1U << 10),
+					  msix, 0, 1, NULL));
+	EXPECT_EQ(-EINVAL, set_irqs_plain(self->fd, VFIO_IRQ_SET_DATA_NONE |
+					  VFIO_IRQ_SET_ACTION_TRIGGER, msix, 3, 2, NULL));
+	EXPECT_EQ(-EINVAL, set_irqs_plain(self->fd, VFIO_IRQ_SET_DATA_NONE |
+					  VFIO_IRQ_SET_ACTION_TRIGGER, 9, 0, 1, NULL));
+	EXPECT_EQ(-EINVAL, set_irqs_plain(self->fd, VFIO_IRQ_SET_DATA_BOOL |
+					  VFIO_IRQ_SET_ACTION_MASK, 0, 0, 0, NULL));
+	close(efd[0]);
+	close(efd[1]);
+}
+
+TEST_F(sample, msix_table_bar)
+{
+	uint32_t entry[4] = { 0xfee00000, 0, 0x4041, 0 }, back[4] = { 0 };
+
+	ASSERT_EQ(16, pwrite(self->fd, entry, 16, vu_region_off(SAMPLE_MSIX_TABLE_BAR,
+					SAMPLE_MSIX_TABLE_OFFSET + 16)));
+	ASSERT_EQ(16, pread(self->fd, back, 16, vu_region_off(SAMPLE_MSIX_TABLE_BAR,
+					SAMPLE_MSIX_TABLE_OFFSET + 16)));
+	EXPECT_EQ(0, memcmp(entry, back, 16));
+}
+
+/* Commands the kernel does not interpret go through VFIO_USER_RAW_MSG. */
+TEST_F(sample, raw_message)
+{
+	struct vfio_user_device_feature feat = {
+		.argsz = sizeof(feat) + 8,
+		.flags = VFIO_DEVICE_FEATURE_PROBE | VFIO_DEVICE_FEATURE_GET | 1,
+	};
+	uint8_t reply[64];
+	struct vfio_user_raw_msg m = {
+		.argsz = sizeof(m), .cmd = VFIO_USER_DEVICE_FEATURE,
+		.request_size = sizeof(feat), .reply_size = sizeof(reply),
+		.request = (uintptr_t)&feat, .reply = (uintptr_t)reply,
+	};
+	struct vfio_user_raw_msg bad;
+
+	/* The sample has no migration yet: the server's EINVAL comes back... */
+	EXPECT_EQ(-1, ioctl(self->fd, VFIO_USER_RAW_MSG, &m));
+	EXPECT_EQ(EINVAL, errno);
+	/* ...and the connection stays healthy. */
+	EXPECT_EQ(SAMPLE_ID_VALUE, bar0_read32(self->fd, SAMPLE_REG_ID));
+
+	bad = m;
+	bad.cmd = VFIO_USER_REGION_READ;	/* not on the allow-list */
+	EXPECT_EQ(-1, ioctl(self->fd, VFIO_USER_RAW_MSG, &bad));
+	EXPECT_EQ(EPERM, errno);
+	bad = m;
+	bad.cmd = VFIO_USER_DEVICE_SET_IRQS;	/* carries fds: never raw */
+	EXPECT_EQ(-1, ioctl(self->fd, VFIO_USER_RAW_MSG, &bad));
+	EXPECT_EQ(EPERM, errno);
+	bad = m;
+	bad.request_size = 64 << 20;
+	EXPECT_EQ(-1, ioctl(self->fd, VFIO_USER_RAW_MSG, &bad));
+	EXPECT_EQ(EINVAL, errno);
+	bad = m;
+	bad.reserved = 1;
+	EXPECT_EQ(-1, ioctl(self->fd, VFIO_USER_RAW_MSG, &bad));
+	EXPECT_EQ(EINVAL, errno);
+}
+
 TEST_F(sample, intx_interrupt)
 {
 	int32_t efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -405,19 +535,25 @@ TEST_F(sample, eight_threads_keep_data_intact)
 	}
 }
 
-TEST_F(sample, err_eventfd_fires_when_server_dies)
+TEST_F(sample, err_req_eventfds_fire_when_server_dies)
 {
 	int32_t efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	int32_t rfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	struct pollfd pfd = { .fd = self->fd, .events = POLLIN };
 	uint32_t v;
 
 	ASSERT_LE(0, efd);
+	ASSERT_LE(0, rfd);
 	ASSERT_EQ(0, set_irq_eventfds(self->fd, VFIO_PCI_ERR_IRQ_INDEX, 0, 1, &efd));
+	ASSERT_EQ(0, set_irq_eventfds(self->fd, VFIO_PCI_REQ_IRQ_INDEX, 0, 1, &rfd));
+	EXPECT_EQ(0, vu_wait_readable(efd, 0));
 	kill(self->srv.pid, SIGKILL);
 	waitpid(self->srv.pid, NULL, 0);
 	self->srv.pid = 0;
 
 	ASSERT_EQ(1, vu_wait_readable(efd, 3000));
+	ASSERT_EQ(1, vu_wait_readable(rfd, 3000));
+	close(rfd);
 	ASSERT_EQ(1, poll(&pfd, 1, 3000));
 	EXPECT_EQ(POLLHUP | POLLERR, pfd.revents & (POLLHUP | POLLERR));
 	EXPECT_EQ(-1, pread(self->fd, &v, 4, vu_region_off(0, 0)));

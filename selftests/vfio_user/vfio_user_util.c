@@ -109,7 +109,7 @@ int vu_server_stop(struct vu_server *srv)
 
 struct fake_msg {
 	struct vfio_user_header hdr;
-	uint8_t payload[4096];
+	uint8_t payload[2 * VU_FAKE_REGION_SIZE];
 };
 
 static int fake_send(int sock, uint16_t id, uint16_t cmd, uint32_t flags,
@@ -332,6 +332,8 @@ static void fake_serve(int sock, enum vu_fake_mode mode)
 				goto out;
 			break;
 		case VFIO_USER_REGION_WRITE:
+			if (mode == VU_FAKE_STALL)
+				pause();
 			fake_reply(sock, m, m->payload,
 				   sizeof(struct vfio_user_region_access));
 			break;

@@ -47,6 +47,7 @@ enum vu_fake_mode {
 	VU_FAKE_LATE_REPLY,	/* answers after VU_FAKE_LATE_MS */
 	VU_FAKE_ERROR_PAYLOAD,	/* error reply (EIO) that carries a payload */
 	VU_FAKE_UNEXPECTED_CMD,	/* sends DMA_READ first, expects its error reply */
+	VU_FAKE_STALL,		/* stops reading at the first REGION_WRITE */
 };
 
 #define VU_FAKE_REGION_SIZE	4096
