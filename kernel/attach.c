@@ -426,7 +426,7 @@ static int vfio_user_check_attach(const struct vfio_user_attach *arg)
 	const u32 known_device_flags = VFIO_DEVICE_FLAGS_RESET |
 				       VFIO_DEVICE_FLAGS_PCI;
 
-	if (arg->flags)
+	if (arg->flags & ~VFIO_USER_ATTACH_NO_FD_SHARING)
 		return -EINVAL;
 	if (arg->major != VFIO_USER_VERSION_MAJOR ||
 	    arg->minor > VFIO_USER_VERSION_MINOR)
@@ -521,6 +521,9 @@ int vfio_user_attach(struct vfio_user_device *vdev,
 	}
 
 	vdev->device_flags = arg.device_flags;
+	vdev->pgsizes = arg.pgsizes;
+	vdev->max_dma_maps = arg.max_dma_maps;
+	vdev->no_fd_sharing = arg.flags & VFIO_USER_ATTACH_NO_FD_SHARING;
 	vdev->conn.max_msg_fds = arg.max_msg_fds;
 	vdev->conn.max_xfer = arg.max_data_xfer_size;
 	vdev->conn.client_max_xfer = arg.client_max_data_xfer_size;
@@ -559,6 +562,7 @@ void vfio_user_detach(struct vfio_user_device *vdev)
 	if (twin)
 		vfio_user_unclaim_socket(twin);
 	vfio_user_conn_stop(&vdev->conn);
+	vfio_user_dma_release(vdev);
 	vfio_user_device_release_irqs(vdev);
 	vfio_user_free_attach_state(vdev);
 	vdev->attached = false;

@@ -149,7 +149,7 @@ static void vfio_user_protocol_error(struct vfio_user_conn *conn,
  * caller's fd table, so only the VMM's own syscalls may pass fds.
  */
 static int vfio_user_send_msg(struct vfio_user_conn *conn,
-			      struct socket *sock,
+			      struct socket *sock, struct mutex *lock,
 			      const struct vfio_user_header *hdr,
 			      const void *payload, size_t len,
 			      const int *fds, unsigned int nr_fds)
@@ -175,7 +175,8 @@ static int vfio_user_send_msg(struct vfio_user_conn *conn,
 		memcpy(CMSG_DATA(cmsg), fds, nr_fds * sizeof(int));
 	}
 
-	mutex_lock(&conn->send_lock);
+	if (lock)
+		mutex_lock(lock);
 	while (sent < total) {
 		struct kvec *v = vec;
 		size_t nr = 2;
@@ -211,7 +212,8 @@ static int vfio_user_send_msg(struct vfio_user_conn *conn,
 			ret = -ETIMEDOUT;
 		break;
 	}
-	mutex_unlock(&conn->send_lock);
+	if (lock)
+		mutex_unlock(lock);
 	kfree(cmsg);
 
 	if (sent == total) {
@@ -284,8 +286,8 @@ int vfio_user_send_request(struct vfio_user_conn *conn,
 	req->id = id;
 
 	vfio_user_init_header(&hdr, id, cmd, len, 0);
-	ret = vfio_user_send_msg(conn, conn->sock, &hdr, payload, len, fds,
-				 nr_fds);
+	ret = vfio_user_send_msg(conn, conn->sock, &conn->send_lock, &hdr,
+				 payload, len, fds, nr_fds);
 	if (ret) {
 		struct vfio_user_request *old;
 
@@ -318,7 +320,8 @@ int vfio_user_send_posted(struct vfio_user_conn *conn, u16 cmd,
 		return ret;
 	vfio_user_init_header(&hdr, (u16)atomic_inc_return(&conn->posted_id),
 			      cmd, len, VFIO_USER_F_NO_REPLY);
-	ret = vfio_user_send_msg(conn, conn->sock, &hdr, payload, len, NULL, 0);
+	ret = vfio_user_send_msg(conn, conn->sock, &conn->send_lock, &hdr,
+				 payload, len, NULL, 0);
 	if (!ret)
 		atomic64_inc(&conn->stats.posted_writes);
 	return ret;
@@ -499,42 +502,82 @@ static int vfio_user_handle_reply(struct vfio_user_conn *conn,
 }
 
 /*
- * A command from the server. Serving DMA_READ/DMA_WRITE needs the DMA map,
- * which is not there yet: every access lies outside it. Other commands are
- * not for a client.
+ * Serve the DMA_READ or DMA_WRITE in @buf, leaving the reply payload there.
+ * Return: 0 with *@reply_len set, or the negative errno to answer with.
  */
-static int vfio_user_handle_server_cmd(struct vfio_user_conn *conn,
-				       struct socket *sock,
+static int vfio_user_serve_dma(struct vfio_user_conn *conn,
+			       const struct vfio_user_header *hdr, u8 *buf,
+			       size_t len, size_t *reply_len)
+{
+	struct vfio_user_dma_region_access acc;
+	bool write = hdr->cmd == VFIO_USER_DMA_WRITE;
+
+	if (len < sizeof(acc))
+		return -EINVAL;
+	memcpy(&acc, buf, sizeof(acc));
+	if (!acc.count)
+		return -EINVAL;
+	if (acc.count > conn->client_max_xfer)
+		return -E2BIG;
+	if (len != sizeof(acc) + (write ? acc.count : 0))
+		return -EINVAL;
+	*reply_len = sizeof(acc) + (write ? 0 : acc.count);
+	return vfio_user_dma_rw(conn_to_vdev(conn), acc.addr,
+				buf + sizeof(acc), acc.count, write);
+}
+
+/*
+ * A command from the server: DMA_READ and DMA_WRITE are served from the
+ * DMA map; other commands are not for a client, and are refused as QEMU
+ * refuses them. Refusals leave the connection healthy.
+ */
+static int vfio_user_handle_server_cmd(struct vfio_user_worker *worker,
 				       const struct vfio_user_header *hdr)
 {
-	size_t len = hdr->msg_size - sizeof(*hdr);
+	struct vfio_user_conn *conn = worker->conn;
+	size_t len = hdr->msg_size - sizeof(*hdr), reply_len = 0;
 	struct vfio_user_header reply;
 	u32 error_no;
 	int ret;
 
 	atomic64_inc(&conn->stats.server_requests);
-	/* QEMU answers commands a client does not serve the same way. */
+	if (len > worker->buf_size) {
+		vfio_user_protocol_error(conn, "server command too large",
+					 hdr->cmd, hdr->msg_id);
+		return -EPROTO;
+	}
+	ret = vfio_user_recv_exact(conn, worker->sock, worker->buf, len, false);
+	if (ret)
+		return ret;
+
 	if (hdr->cmd == VFIO_USER_DMA_READ || hdr->cmd == VFIO_USER_DMA_WRITE)
-		error_no = EFAULT;
+		error_no = -vfio_user_serve_dma(conn, hdr, worker->buf, len,
+						&reply_len);
 	else
 		error_no = EOPNOTSUPP;
-
-	ret = vfio_user_discard(conn, sock, len);
-	if (ret || (hdr->flags & VFIO_USER_F_NO_REPLY))
-		return ret;
+	if (hdr->flags & VFIO_USER_F_NO_REPLY)
+		return 0;
 
 	reply.msg_id = hdr->msg_id;
 	reply.cmd = hdr->cmd;
-	reply.msg_size = sizeof(reply);
-	reply.flags = VFIO_USER_F_TYPE_REPLY | VFIO_USER_F_ERROR;
+	reply.flags = VFIO_USER_F_TYPE_REPLY;
 	reply.error_no = error_no;
-	return vfio_user_send_msg(conn, sock, &reply, NULL, 0, NULL, 0);
+	if (error_no) {
+		reply.flags |= VFIO_USER_F_ERROR;
+		reply_len = 0;
+	}
+	reply.msg_size = sizeof(reply) + reply_len;
+	/* Only this worker sends on the twin socket. */
+	return vfio_user_send_msg(conn, worker->sock,
+				  worker->replies ? &conn->send_lock : NULL,
+				  &reply, worker->buf, reply_len, NULL, 0);
 }
 
-/* Receive and dispatch one message from @sock. */
-static int vfio_user_recv_one(struct vfio_user_conn *conn, struct socket *sock,
-			      bool replies)
+/* Receive and dispatch one message from the worker's socket. */
+static int vfio_user_recv_one(struct vfio_user_worker *worker)
 {
+	struct vfio_user_conn *conn = worker->conn;
+	struct socket *sock = worker->sock;
 	struct vfio_user_header hdr;
 	size_t limit;
 	u32 type;
@@ -560,11 +603,11 @@ static int vfio_user_recv_one(struct vfio_user_conn *conn, struct socket *sock,
 		return -EPROTO;
 	}
 
-	if (type == VFIO_USER_F_TYPE_REPLY && replies)
+	if (type == VFIO_USER_F_TYPE_REPLY && worker->replies)
 		return vfio_user_handle_reply(conn, sock, &hdr);
 	if (type == VFIO_USER_F_TYPE_COMMAND &&
 	    !(hdr.flags & VFIO_USER_F_ERROR))
-		return vfio_user_handle_server_cmd(conn, sock, &hdr);
+		return vfio_user_handle_server_cmd(worker, &hdr);
 
 	vfio_user_protocol_error(conn, "unexpected message type", hdr.cmd,
 				 hdr.msg_id);
@@ -581,8 +624,6 @@ static int vfio_user_worker(void *data)
 {
 	struct vfio_user_worker *worker = data;
 	struct vfio_user_conn *conn = worker->conn;
-	struct socket *sock = worker->sock;
-	bool replies = worker->replies;
 	int ret;
 
 	ret = cgroup_attach_task_all(conn->owner, current);
@@ -594,7 +635,7 @@ static int vfio_user_worker(void *data)
 	for (;;) {
 		if (kthread_should_stop())
 			break;
-		ret = vfio_user_recv_one(conn, sock, replies);
+		ret = vfio_user_recv_one(worker);
 		if (ret == -EAGAIN)
 			continue;
 		if (ret) {
@@ -629,10 +670,19 @@ static int vfio_user_start_worker(struct vfio_user_conn *conn,
 	worker->conn = conn;
 	worker->sock = sock;
 	worker->replies = replies;
+	/* A DMA_WRITE with the most data we offered to take, or its reply. */
+	worker->buf_size = sizeof(struct vfio_user_dma_region_access) +
+			   conn->client_max_xfer;
+	worker->buf = kvmalloc(worker->buf_size, GFP_KERNEL_ACCOUNT);
+	if (!worker->buf)
+		return -ENOMEM;
 	task = kthread_create(vfio_user_worker, worker, "vfio-user%s-%d", what,
 			      task_pid_nr(current));
-	if (IS_ERR(task))
+	if (IS_ERR(task)) {
+		kvfree(worker->buf);
+		worker->buf = NULL;
 		return PTR_ERR(task);
+	}
 	/* kthread_stop() needs the task even after the worker returned. */
 	get_task_struct(task);
 	worker->task = task;
@@ -647,6 +697,8 @@ static void vfio_user_stop_worker(struct vfio_user_worker *worker)
 	kthread_stop(worker->task);
 	put_task_struct(worker->task);
 	worker->task = NULL;
+	kvfree(worker->buf);
+	worker->buf = NULL;
 }
 
 static void vfio_user_sock_setup(struct vfio_user_conn *conn,

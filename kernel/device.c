@@ -643,6 +643,10 @@ long vfio_user_device_ioctl(struct vfio_user_device *vdev, unsigned int cmd,
 	case VFIO_DEVICE_SET_IRQS:
 	case VFIO_DEVICE_RESET:
 	case VFIO_USER_RAW_MSG:
+	case VFIO_USER_MAP_DMA:
+	case VFIO_USER_UNMAP_DMA:
+	case VFIO_USER_DIRTY_LOG:
+	case VFIO_USER_DIRTY_REPORT:
 		break;
 	default:
 		return -ENOTTY;
@@ -662,7 +666,9 @@ long vfio_user_device_ioctl(struct vfio_user_device *vdev, unsigned int cmd,
 		return vfio_user_set_irqs(vdev, uarg);
 	case VFIO_DEVICE_RESET:
 		return vfio_user_reset(vdev);
-	default:
+	case VFIO_USER_RAW_MSG:
 		return vfio_user_raw_msg(vdev, uarg);
+	default:
+		return vfio_user_dma_ioctl(vdev, cmd, uarg);
 	}
 }

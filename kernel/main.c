@@ -71,6 +71,10 @@ static struct vfio_user_device *vfio_user_device_alloc(void)
 	kref_init(&vdev->kref);
 	mutex_init(&vdev->lock);
 	mutex_init(&vdev->irq_lock);
+	mutex_init(&vdev->dma_ops_lock);
+	init_rwsem(&vdev->dma_lock);
+	vdev->dma_tree = RB_ROOT_CACHED;
+	spin_lock_init(&vdev->dirty_lock);
 	mutex_init(&vdev->conn.send_lock);
 	xa_init_flags(&vdev->conn.pending, XA_FLAGS_ALLOC);
 	init_waitqueue_head(&vdev->conn.poll_wq);
@@ -84,6 +88,7 @@ static void vfio_user_device_free(struct kref *kref)
 		container_of(kref, struct vfio_user_device, kref);
 
 	mutex_destroy(&vdev->conn.send_lock);
+	mutex_destroy(&vdev->dma_ops_lock);
 	mutex_destroy(&vdev->irq_lock);
 	mutex_destroy(&vdev->lock);
 	kfree(vdev);

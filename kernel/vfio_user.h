@@ -8,6 +8,9 @@
 #include <linux/completion.h>
 #include <linux/kref.h>
 #include <linux/mutex.h>
+#include <linux/rbtree.h>
+#include <linux/rwsem.h>
+#include <linux/spinlock.h>
 #include <linux/types.h>
 #include <linux/vfio.h>
 #include <linux/vfio_user.h>
@@ -131,12 +134,16 @@ struct vfio_user_request {
  * @sock: the socket it reads
  * @replies: replies may arrive here (the main socket), not only commands
  * @task: the kthread (a reference), or NULL
+ * @buf: room for one server command and its reply
+ * @buf_size: bytes at @buf
  */
 struct vfio_user_worker {
 	struct vfio_user_conn *conn;
 	struct socket *sock;
 	bool replies;
 	struct task_struct *task;
+	void *buf;
+	size_t buf_size;
 };
 
 /**
@@ -194,6 +201,17 @@ struct vfio_user_conn {
  * @num_irqs: entries in @irqs
  * @irqs: IRQ infos
  * @mmapped: a region was mmapped: posted writes are off from now on
+ * @pgsizes: DMA page sizes the server supports
+ * @max_dma_maps: most mappings the server accepts
+ * @no_fd_sharing: never pass memory fds to the server
+ * @dma_ops_lock: serializes map, unmap and dirty-log changes, which may
+ *	wait for the server
+ * @dma_lock: protects @dma_tree, @nr_dmas and the mappings' state; held
+ *	only briefly by map and unmap, for reading while serving DMA
+ * @dma_tree: the mappings, by DMA address
+ * @nr_dmas: mappings in @dma_tree
+ * @dirty_lock: protects the dirty bitmaps and @dirty_pgsize changes
+ * @dirty_pgsize: page size of the dirty log, 0 while logging is off
  * @irq_lock: protects @err_trigger and @req_trigger
  * @err_trigger: eventfd of the ERR IRQ index, signalled when the
  *	connection breaks
@@ -210,6 +228,15 @@ struct vfio_user_device {
 	u32 num_irqs;
 	struct vfio_irq_info *irqs;
 	bool mmapped;
+	u64 pgsizes;
+	u32 max_dma_maps;
+	bool no_fd_sharing;
+	struct mutex dma_ops_lock;	/* map, unmap, dirty-log changes */
+	struct rw_semaphore dma_lock;	/* @dma_tree, @nr_dmas, mapping state */
+	struct rb_root_cached dma_tree;
+	u32 nr_dmas;
+	spinlock_t dirty_lock;		/* dirty bitmaps, @dirty_pgsize */
+	u64 dirty_pgsize;
 	struct mutex irq_lock;		/* @err_trigger, @req_trigger */
 	struct eventfd_ctx *err_trigger;
 	struct eventfd_ctx *req_trigger;
@@ -241,6 +268,13 @@ int vfio_user_call(struct vfio_user_conn *conn, u16 cmd, const void *payload,
 int vfio_user_attach(struct vfio_user_device *vdev,
 		     struct vfio_user_attach __user *uarg);
 void vfio_user_detach(struct vfio_user_device *vdev);
+
+/* dma.c */
+int vfio_user_dma_rw(struct vfio_user_device *vdev, u64 iova, void *buf,
+		     u64 count, bool write);
+long vfio_user_dma_ioctl(struct vfio_user_device *vdev, unsigned int cmd,
+			 void __user *arg);
+void vfio_user_dma_release(struct vfio_user_device *vdev);
 
 /* device.c */
 long vfio_user_device_ioctl(struct vfio_user_device *vdev, unsigned int cmd,

@@ -84,6 +84,8 @@ static int do_attach(struct vuc_device *dev, int kfd)
 {
 	struct vfio_user_attach arg = {
 		.argsz = sizeof(arg),
+		.flags = dev->flags & VUC_OPT_NO_FD_SHARING ?
+			 VFIO_USER_ATTACH_NO_FD_SHARING : 0,
 		.sock_fd = dev->sock,
 		.twin_fd = dev->twin,
 		.major = dev->caps.major,

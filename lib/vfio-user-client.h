@@ -36,6 +36,8 @@ struct vuc_device;
 #define VUC_OPT_USERSPACE	(1u << 1)
 /* Attach to the kernel or fail (default: attach when /dev/vfio-user exists). */
 #define VUC_OPT_KERNEL		(1u << 2)
+/* Never give the server memory fds: all DMA goes through the kernel. */
+#define VUC_OPT_NO_FD_SHARING	(1u << 3)
 
 /**
  * struct vuc_options - how to talk to the server; zero means default
@@ -215,6 +217,26 @@ int vuc_set_irqs(struct vuc_device *dev, uint32_t flags, uint32_t index,
 
 /* DEVICE_RESET. */
 int vuc_reset(struct vuc_device *dev);
+
+#define VUC_DMA_READ	(1u << 0)	/* the device may read the range */
+#define VUC_DMA_WRITE	(1u << 1)	/* the device may write it */
+
+/*
+ * Map [iova, iova + size) for DMA: the memory is at @vaddr in this process
+ * and, when @fd >= 0, in @fd at @fd_offset (the server may then map it;
+ * unless VUC_OPT_NO_FD_SHARING). With the kernel backend the kernel serves
+ * the server's DMA_READ/DMA_WRITE from @vaddr; on the userspace backend the
+ * server can only use ranges with an fd. Alignment: the server's smallest
+ * page size. Returns -EEXIST for overlaps, -ENOSPC beyond max_dma_maps.
+ */
+int vuc_dma_map(struct vuc_device *dev, uint64_t iova, uint64_t size,
+		void *vaddr, uint32_t flags, int fd, uint64_t fd_offset);
+
+/* Unmap a whole earlier mapping; returns once the server let go of it. */
+int vuc_dma_unmap(struct vuc_device *dev, uint64_t iova, uint64_t size);
+
+/* Unmap everything. */
+int vuc_dma_unmap_all(struct vuc_device *dev);
 
 #ifdef __cplusplus
 }

@@ -65,4 +65,36 @@
 
 #define SAMPLE_ID_VALUE			0x56555345	/* "VUSE" */
 
+/*
+ * DMA engine. Program SRC/DST/LEN (and FILL), then write a command to CMD:
+ * the transfer runs before the write completes, through the mapping when
+ * the client's DMA_MAP carried an fd, else with DMA_READ/DMA_WRITE
+ * messages (on the twin socket when there is one). On completion STATUS
+ * holds 0 or the errno of the failure, and MSI-X vector
+ * SAMPLE_DMA_MSIX_VECTOR fires when MSI-X is enabled and it has an eventfd.
+ */
+#define SAMPLE_REG_DMA_SRC		0x200	/* RW, 8 bytes: source DMA address */
+#define SAMPLE_REG_DMA_DST		0x208	/* RW, 8 bytes: destination DMA address */
+#define SAMPLE_REG_DMA_LEN		0x210	/* RW: bytes, at most SAMPLE_DMA_MAX_LEN */
+#define SAMPLE_REG_DMA_FILL		0x214	/* RW: fill byte (low 8 bits) */
+#define SAMPLE_REG_DMA_CMD		0x218	/* WO: SAMPLE_DMA_CMD_* */
+#define SAMPLE_REG_DMA_STATUS		0x21c	/* RO: 0, or the errno of the last transfer */
+#define SAMPLE_REG_DMA_RESULT		0x220	/* RO, 8 bytes: checksum of the last CHECKSUM */
+#define SAMPLE_REG_DMA_COUNT		0x228	/* RO: transfers completed without error */
+#define SAMPLE_REG_DMA_PATH		0x22c	/* RO: SAMPLE_DMA_PATH_* bits of the last transfer */
+
+#define SAMPLE_DMA_CMD_COPY		1	/* DST <- SRC, LEN bytes */
+#define SAMPLE_DMA_CMD_FILL		2	/* DST <- LEN bytes of FILL */
+#define SAMPLE_DMA_CMD_CHECKSUM		3	/* RESULT <- FNV-1a 64 of LEN bytes at SRC */
+
+#define SAMPLE_DMA_PATH_MMAP		(1 << 0)	/* moved data through a mapping */
+#define SAMPLE_DMA_PATH_MESSAGES	(1 << 1)	/* moved data with DMA_READ/DMA_WRITE */
+
+#define SAMPLE_DMA_MAX_LEN		(16 << 20)
+#define SAMPLE_DMA_MSIX_VECTOR		3
+
+/* FNV-1a, 64-bit: the checksum SAMPLE_DMA_CMD_CHECKSUM computes. */
+#define SAMPLE_FNV64_OFFSET		0xcbf29ce484222325ULL
+#define SAMPLE_FNV64_PRIME		0x100000001b3ULL
+
 #endif /* VFIO_USER_SAMPLE_DEVICE_H */

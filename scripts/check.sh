@@ -43,8 +43,9 @@ for kernel in debian debug; do
 	stage "selftests in the VM, $kernel kernel"
 	{
 		echo "# selftest: $kernel-vm"
-		"$here/vm-run.sh" --kernel "$kernel" -- \
-			ksft-run -l "$kernel" /selftests/vfio_user 2>&1
+		# Emulated debug kernels are slow: generous bounds, still bounded.
+		"$here/vm-run.sh" --kernel "$kernel" --timeout 2400 -- \
+			ksft-run -t 1200 -l "$kernel" /selftests/vfio_user 2>&1
 		rc=$?
 		# Test failures are counted per test; the VM's own verdict
 		# (splat, module stuck, timeout) counts when the tests passed.

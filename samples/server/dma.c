@@ -6,9 +6,8 @@
  *
  * Windows with an fd are mmap()ed at once (or kept for pread()/pwrite()
  * with VFIO_USER_F_DMA_REGION_FILE_IO), so that a DMA engine can reach
- * them; the others are reachable through DMA_READ/DMA_WRITE messages only.
- * Nothing touches the mappings yet. Whoever does must expect the client to
- * truncate the file under us (SIGBUS).
+ * them; the others are reachable through DMA_READ/DMA_WRITE messages only
+ * (dma_engine.c uses both).
  */
 #include <errno.h>
 #include <stdint.h>
@@ -180,6 +179,18 @@ out_close:
 	if (fd >= 0)
 		close(fd);
 	return ret;
+}
+
+/* The window holding @addr, or NULL. */
+const struct dma_region *dma_find(const struct dma_table *tbl, uint64_t addr)
+{
+	unsigned int i;
+
+	for (i = 0; i < tbl->nr; i++)
+		if (addr >= tbl->regions[i].addr &&
+		    addr - tbl->regions[i].addr < tbl->regions[i].size)
+			return &tbl->regions[i];
+	return NULL;
 }
 
 int dma_unmap(struct dma_table *tbl, uint64_t addr, uint64_t size)

@@ -270,6 +270,8 @@ static void conn_init(struct conn *conn)
 	conn->client_max_xfer = VFIO_USER_DEFAULT_MAX_DATA_XFER_SIZE;
 	io_fds_init(&conn->io);
 	dma_init(&conn->dma);
+	conn->next_dma_id = 0;
+	conn->nr_deferred = 0;
 }
 
 /* Takes @sock, closed on failure. */
@@ -294,6 +296,7 @@ static void conn_end(struct server *srv)
 {
 	struct conn *conn = &srv->conn;
 
+	proto_drop_deferred(conn);
 	dma_unmap_all(&conn->dma);
 	irq_release(&srv->dev);
 	io_fds_close(&conn->io);
@@ -384,9 +387,9 @@ static int run(struct server *srv)
 			io_fds_mailbox_ready(srv);
 		if (pfd[PFD_TWIN].revents)
 			proto_handle_twin(srv);
+		/* proto_handle_client() said why, in one line. */
 		if (pfd[PFD_CLIENT].revents && proto_handle_client(srv)) {
 			conn_end(srv);
-			srv_log(srv, "connection closed");
 			if (one_client)
 				return EXIT_SUCCESS;
 		}

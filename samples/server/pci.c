@@ -227,8 +227,16 @@ static unsigned int bar0_reg_width(uint64_t off)
 	case SAMPLE_REG_RESET_COUNT:
 	case SAMPLE_REG_DOORBELL:
 	case SAMPLE_REG_DOORBELL_DM:
+	case SAMPLE_REG_DMA_LEN:
+	case SAMPLE_REG_DMA_FILL:
+	case SAMPLE_REG_DMA_STATUS:
+	case SAMPLE_REG_DMA_COUNT:
+	case SAMPLE_REG_DMA_PATH:
 		return 4;
 	case SAMPLE_REG_SCRATCH64:
+	case SAMPLE_REG_DMA_SRC:
+	case SAMPLE_REG_DMA_DST:
+	case SAMPLE_REG_DMA_RESULT:
 		return 8;
 	default:
 		return 0;
@@ -262,6 +270,30 @@ static int bar0_reg_read(const struct device *dev, uint64_t off, uint64_t *val)
 	case SAMPLE_REG_RESET_COUNT:
 		*val = dev->regs.reset_count;
 		return 0;
+	case SAMPLE_REG_DMA_SRC:
+		*val = dev->regs.dma_src;
+		return 0;
+	case SAMPLE_REG_DMA_DST:
+		*val = dev->regs.dma_dst;
+		return 0;
+	case SAMPLE_REG_DMA_LEN:
+		*val = dev->regs.dma_len;
+		return 0;
+	case SAMPLE_REG_DMA_FILL:
+		*val = dev->regs.dma_fill;
+		return 0;
+	case SAMPLE_REG_DMA_STATUS:
+		*val = dev->regs.dma_status;
+		return 0;
+	case SAMPLE_REG_DMA_RESULT:
+		*val = dev->regs.dma_result;
+		return 0;
+	case SAMPLE_REG_DMA_COUNT:
+		*val = dev->regs.dma_count;
+		return 0;
+	case SAMPLE_REG_DMA_PATH:
+		*val = dev->regs.dma_path;
+		return 0;
 	default:
 		return -EINVAL;	/* write-only */
 	}
@@ -290,6 +322,18 @@ static int bar0_reg_write(struct device *dev, uint64_t off, uint64_t val)
 		return 0;
 	case SAMPLE_REG_SCRATCH64:
 		dev->regs.scratch64 = val;
+		return 0;
+	case SAMPLE_REG_DMA_SRC:
+		dev->regs.dma_src = val;
+		return 0;
+	case SAMPLE_REG_DMA_DST:
+		dev->regs.dma_dst = val;
+		return 0;
+	case SAMPLE_REG_DMA_LEN:
+		dev->regs.dma_len = (uint32_t)val;
+		return 0;
+	case SAMPLE_REG_DMA_FILL:
+		dev->regs.dma_fill = (uint32_t)val & 0xff;
 		return 0;
 	case SAMPLE_REG_IRQ_TRIGGER:
 		bar0_irq_trigger(dev, (uint32_t)val);

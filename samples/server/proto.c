@@ -232,6 +232,17 @@ static int handle_region_access(struct server *srv, struct vu_msg *msg,
 		return -EINVAL;
 	if (req->region == VFIO_PCI_BAR0_REGION_INDEX)
 		io_fds_drain(srv);
+	/* The DMA engine needs the connection, not just the device model. */
+	if (write && req->region == VFIO_PCI_BAR0_REGION_INDEX &&
+	    req->offset == SAMPLE_REG_DMA_CMD && req->count == 4) {
+		uint32_t cmd;
+
+		memcpy(&cmd, req->data, sizeof(cmd));
+		if (!reply_alloc(reply, sizeof(*req)))
+			return -ENOMEM;
+		memcpy(reply->payload, req, sizeof(*req));
+		return dma_engine_command(srv, cmd);
+	}
 
 	out = reply_alloc(reply, sizeof(*out) + (write ? 0 : req->count));
 	if (!out)
@@ -322,7 +333,7 @@ static int send_reply(struct server *srv, const struct vfio_user_header *req,
 	srv_debug(srv, "-> %s #%u: %s, %zu bytes, %u fds", vu_cmd_name(hdr.cmd),
 		  hdr.msg_id, err ? strerror(-err) : "ok", len, nr_fds);
 	if (ret)
-		srv_log(srv, "cannot send the reply to %s: %s",
+		srv_log(srv, "cannot send the reply to %s: %s, closing the connection",
 			vu_cmd_name(hdr.cmd), strerror(-ret));
 	return ret;
 }
@@ -356,38 +367,68 @@ static void log_recv_error(const struct server *srv, int err)
 			strerror(-err));
 }
 
-int proto_handle_client(struct server *srv)
+/* Dispatch one message, answer it, and release it. */
+static int serve(struct server *srv, struct vu_msg *msg)
 {
 	struct reply reply = { 0 };
-	struct vu_msg msg;
 	int err, ret = 0;
 
-	/* Take any number of fds: too many is an error reply, not a desync. */
-	err = vu_recv(srv->conn.sock, &msg, SERVER_MAX_PAYLOAD, VU_WIRE_MAX_FDS,
-		      SERVER_IO_TIMEOUT_MS);
-	if (err) {
-		log_recv_error(srv, err);
-		return err;
-	}
 	srv_debug(srv, "<- %s #%u: %u bytes, flags %#x, %u fds",
-		  vu_cmd_name(msg.hdr.cmd), msg.hdr.msg_id, msg.hdr.msg_size,
-		  msg.hdr.flags, msg.nr_fds);
+		  vu_cmd_name(msg->hdr.cmd), msg->hdr.msg_id, msg->hdr.msg_size,
+		  msg->hdr.flags, msg->nr_fds);
 
-	err = dispatch(srv, &msg, &reply);
+	err = dispatch(srv, msg, &reply);
 	if (err && !srv->conn.negotiated) {
 		srv_log(srv, "negotiation failed (%s), closing the connection",
 			strerror(-err));
 		reply.close_conn = true;
 	}
-	if (!(msg.hdr.flags & VFIO_USER_F_NO_REPLY))
-		ret = send_reply(srv, &msg.hdr, err, &reply);
+	if (!(msg->hdr.flags & VFIO_USER_F_NO_REPLY))
+		ret = send_reply(srv, &msg->hdr, err, &reply);
 	else if (err)
 		srv_debug(srv, "%s #%u failed: %s (no reply wanted)",
-			  vu_cmd_name(msg.hdr.cmd), msg.hdr.msg_id, strerror(-err));
+			  vu_cmd_name(msg->hdr.cmd), msg->hdr.msg_id, strerror(-err));
 	if (!ret && reply.close_conn)
 		ret = -ECONNABORTED;
 	reply_release(&reply);
-	vu_msg_release(&msg);
+	vu_msg_release(msg);
+	return ret;
+}
+
+void proto_drop_deferred(struct conn *conn)
+{
+	while (conn->nr_deferred) {
+		struct vu_msg *msg = conn->deferred[--conn->nr_deferred];
+
+		vu_msg_release(msg);
+		free(msg);
+	}
+}
+
+int proto_handle_client(struct server *srv)
+{
+	struct conn *conn = &srv->conn;
+	struct vu_msg msg;
+	int err, ret;
+
+	/* Take any number of fds: too many is an error reply, not a desync. */
+	err = vu_recv(conn->sock, &msg, SERVER_MAX_PAYLOAD, VU_WIRE_MAX_FDS,
+		      SERVER_IO_TIMEOUT_MS);
+	if (err) {
+		log_recv_error(srv, err);
+		return err;
+	}
+	ret = serve(srv, &msg);
+
+	/* Commands parked during our own DMA requests, in arrival order. */
+	while (!ret && conn->nr_deferred) {
+		struct vu_msg *next = conn->deferred[0];
+
+		memmove(conn->deferred, conn->deferred + 1,
+			--conn->nr_deferred * sizeof(conn->deferred[0]));
+		ret = serve(srv, next);
+		free(next);
+	}
 	return ret;
 }
 

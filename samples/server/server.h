@@ -15,6 +15,8 @@
  *   irq.c      interrupt eventfds, masks, pending bits, SET_IRQS
  *   io_fds.c   doorbell ioeventfds and the mailbox ioregionfd
  *   dma.c      the DMA_MAP window table
+ *   dma_engine.c  the device's DMA engine: transfers through mappings or
+ *              DMA_READ/DMA_WRITE messages
  *
  * Everything lives in one struct server, passed explicitly; there is no
  * other mutable state.
@@ -34,7 +36,7 @@
 /* What the server advertises in its VERSION reply. */
 #define SERVER_MAX_MSG_FDS	8
 #define SERVER_MAX_DATA_XFER	VFIO_USER_DEFAULT_MAX_DATA_XFER_SIZE
-#define SERVER_MAX_DMA_MAPS	1024
+#define SERVER_MAX_DMA_MAPS	VFIO_USER_DEFAULT_MAX_DMA_MAPS
 #define SERVER_PGSIZES		4096
 
 /*
@@ -87,6 +89,14 @@ struct device {
 		uint32_t doorbell_count;
 		uint32_t doorbell_dm_count;
 		uint32_t reset_count;
+		uint64_t dma_src;
+		uint64_t dma_dst;
+		uint64_t dma_result;
+		uint32_t dma_len;
+		uint32_t dma_fill;
+		uint32_t dma_status;
+		uint32_t dma_count;
+		uint32_t dma_path;
 	} regs;
 	uint8_t mailbox[SAMPLE_MAILBOX_SIZE];
 	uint8_t scratch_ram[SAMPLE_SCRATCH_RAM_SIZE];
@@ -130,6 +140,10 @@ struct io_fds {
 	size_t cmd_len;
 };
 
+/* Commands that arrived on the main socket while the server waited there
+ * for the reply to its own DMA request (no twin socket): served next. */
+#define CONN_MAX_DEFERRED	16
+
 /* The client currently served. */
 struct conn {
 	int sock;			/* -1: no client */
@@ -139,6 +153,9 @@ struct conn {
 	uint64_t client_max_xfer;	/* for DMA_READ/WRITE, later */
 	struct io_fds io;
 	struct dma_table dma;
+	uint16_t next_dma_id;		/* ids of our DMA_READ/DMA_WRITE */
+	struct vu_msg *deferred[CONN_MAX_DEFERRED];
+	unsigned int nr_deferred;
 };
 
 struct server {
@@ -170,6 +187,7 @@ void srv_debug(const struct server *srv, const char *fmt, ...)
 
 /* proto.c */
 int proto_handle_client(struct server *srv);
+void proto_drop_deferred(struct conn *conn);
 void proto_handle_twin(struct server *srv);
 void *reply_alloc(struct reply *reply, size_t len);
 
@@ -225,7 +243,11 @@ void io_fds_drain(struct server *srv);
 int io_fds_get(struct server *srv, const struct vu_msg *msg,
 	       struct reply *reply);
 
+/* dma_engine.c */
+int dma_engine_command(struct server *srv, uint32_t cmd);
+
 /* dma.c */
+const struct dma_region *dma_find(const struct dma_table *tbl, uint64_t addr);
 void dma_init(struct dma_table *tbl);
 int dma_map(struct dma_table *tbl, const struct vfio_user_dma_map *req,
 	    int fd);

@@ -184,7 +184,7 @@ TEST_F(attach, header_checks)
 	a.argsz = sizeof(a) - 8;
 	EXPECT_EQ(-EINVAL, attach(self->dev, &a));
 	a = self->arg;
-	a.flags = 1;
+	a.flags = 1U << 5;
 	EXPECT_EQ(-EINVAL, attach(self->dev, &a));
 	a = self->arg;
 	a.major = 1;

@@ -1204,7 +1204,8 @@ VFIO_USER_ASSERT_SIZE(struct vfio_user_attach_region, 56);
 /**
  * struct vfio_user_attach - argument of VFIO_USER_ATTACH
  * @argsz: sizeof(struct vfio_user_attach)
- * @flags: must be 0
+ * @flags: VFIO_USER_ATTACH_NO_FD_SHARING: never pass memory fds to the
+ *	server; every DMA goes through the kernel's DMA_READ/DMA_WRITE service
  * @sock_fd: the connected vfio-user socket (AF_UNIX, SOCK_STREAM)
  * @twin_fd: the twin socket the server sent in its VERSION reply, or -1
  * @major: negotiated protocol major version (0)
@@ -1213,7 +1214,8 @@ VFIO_USER_ASSERT_SIZE(struct vfio_user_attach_region, 56);
  * @max_data_xfer_size: the server's "max_data_xfer_size": the largest data
  *	count the kernel sends in one message
  * @client_max_data_xfer_size: the "max_data_xfer_size" the client offered:
- *	the largest data count the server may send in one message
+ *	the largest data count the server may send in one message (and the
+ *	largest DMA_READ/DMA_WRITE the kernel serves)
  * @max_dma_maps: the server's "max_dma_maps"
  * @pgsizes: the server's "pgsizes"
  * @device_flags: VFIO_DEVICE_FLAGS_* from VFIO_USER_DEVICE_GET_INFO
@@ -1248,6 +1250,8 @@ struct vfio_user_attach {
 };
 
 VFIO_USER_ASSERT_SIZE(struct vfio_user_attach, 72);
+
+#define VFIO_USER_ATTACH_NO_FD_SHARING	(1 << 0)
 
 /*
  * VFIO_USER_ATTACH - _IO(VFIO_USER_TYPE, VFIO_USER_BASE + 0,
@@ -1373,6 +1377,142 @@ VFIO_USER_ASSERT_SIZE(struct vfio_user_raw_msg, 40);
  * Send one allow-listed command that carries no fds and return its reply.
  */
 #define VFIO_USER_RAW_MSG	_IO(VFIO_USER_TYPE, VFIO_USER_BASE + 3)
+
+/* Bits of vfio_user_map_dma.flags */
+#define VFIO_USER_MAP_DMA_READ		(1 << 0)	/* the device may read */
+#define VFIO_USER_MAP_DMA_WRITE		(1 << 1)	/* the device may write */
+#define VFIO_USER_MAP_DMA_FD		(1 << 2)	/* @fd backs the range */
+
+/**
+ * struct vfio_user_map_dma - argument of VFIO_USER_MAP_DMA
+ * @argsz: sizeof(struct vfio_user_map_dma)
+ * @flags: VFIO_USER_MAP_DMA_*; at least one of READ and WRITE
+ * @vaddr: where the memory is in the calling process (the one that
+ *	attached); it must be mapped, readable, and writable for WRITE
+ * @iova: the DMA address the device uses
+ * @size: bytes; @vaddr, @iova and @size are multiples of the smallest page
+ *	size the server supports ("pgsizes")
+ * @fd: with VFIO_USER_MAP_DMA_FD, a file (memfd, hugetlbfs) whose contents
+ *	at @fd_offset are the memory at @vaddr; the server gets it and may map
+ *	it, unless the device was attached with VFIO_USER_ATTACH_NO_FD_SHARING
+ * @reserved: must be 0
+ * @fd_offset: offset of the range in @fd
+ *
+ * DMA the server does not do through @fd arrives as DMA_READ/DMA_WRITE and
+ * is served by the kernel from @vaddr, without waking the VMM.
+ */
+struct vfio_user_map_dma {
+	__u32		argsz;
+	__u32		flags;
+	__aligned_u64	vaddr;
+	__aligned_u64	iova;
+	__aligned_u64	size;
+	__s32		fd;
+	__u32		reserved;
+	__aligned_u64	fd_offset;
+};
+
+VFIO_USER_ASSERT_SIZE(struct vfio_user_map_dma, 48);
+
+/*
+ * VFIO_USER_MAP_DMA - _IO(VFIO_USER_TYPE, VFIO_USER_BASE + 4,
+ *			   struct vfio_user_map_dma)
+ *
+ * Map a range for DMA and tell the server (DMA_MAP). Only the process that
+ * attached may map. Return: 0; EEXIST if the range overlaps a mapping;
+ * ENOSPC beyond the server's max_dma_maps; EFAULT/EACCES for memory the
+ * caller does not have; EINVAL for bad flags, alignment or overflow; the
+ * server's error.
+ */
+#define VFIO_USER_MAP_DMA	_IO(VFIO_USER_TYPE, VFIO_USER_BASE + 4)
+
+#define VFIO_USER_UNMAP_DMA_ALL		(1 << 0)
+
+/**
+ * struct vfio_user_unmap_dma - argument of VFIO_USER_UNMAP_DMA
+ * @argsz: sizeof(struct vfio_user_unmap_dma)
+ * @flags: VFIO_USER_UNMAP_DMA_ALL: every mapping (then @iova and @size are 0)
+ * @iova: start of a mapping
+ * @size: its size: only whole mappings are unmapped, as the protocol says
+ */
+struct vfio_user_unmap_dma {
+	__u32		argsz;
+	__u32		flags;
+	__aligned_u64	iova;
+	__aligned_u64	size;
+};
+
+VFIO_USER_ASSERT_SIZE(struct vfio_user_unmap_dma, 24);
+
+/*
+ * VFIO_USER_UNMAP_DMA - _IO(VFIO_USER_TYPE, VFIO_USER_BASE + 5,
+ *			     struct vfio_user_unmap_dma)
+ *
+ * Unmap, and return only once the server has dropped the range (its
+ * DMA_UNMAP reply). From the call on, the kernel refuses the server's DMA to
+ * the range. Return: 0; ENOENT if no mapping matches exactly.
+ */
+#define VFIO_USER_UNMAP_DMA	_IO(VFIO_USER_TYPE, VFIO_USER_BASE + 5)
+
+#define VFIO_USER_DIRTY_LOG_START	(1 << 0)
+#define VFIO_USER_DIRTY_LOG_STOP	(1 << 1)
+
+/**
+ * struct vfio_user_dirty_log - argument of VFIO_USER_DIRTY_LOG
+ * @argsz: sizeof(struct vfio_user_dirty_log)
+ * @flags: exactly one of VFIO_USER_DIRTY_LOG_START and _STOP
+ * @pgsize: START: the page size of the log: 0 or the smallest DMA page
+ *	size, as VFIO requires. STOP: 0
+ */
+struct vfio_user_dirty_log {
+	__u32		argsz;
+	__u32		flags;
+	__aligned_u64	pgsize;
+};
+
+VFIO_USER_ASSERT_SIZE(struct vfio_user_dirty_log, 16);
+
+/*
+ * VFIO_USER_DIRTY_LOG - _IO(VFIO_USER_TYPE, VFIO_USER_BASE + 6,
+ *			     struct vfio_user_dirty_log)
+ *
+ * Start or stop logging the pages the kernel writes while serving the
+ * server's DMA_WRITE requests: the client's half of dirty tracking (the
+ * server reports what it writes through mappings itself).
+ */
+#define VFIO_USER_DIRTY_LOG	_IO(VFIO_USER_TYPE, VFIO_USER_BASE + 6)
+
+/**
+ * struct vfio_user_dirty_report - argument of VFIO_USER_DIRTY_REPORT
+ * @argsz: sizeof(struct vfio_user_dirty_report)
+ * @flags: must be 0
+ * @iova: start of the range, a multiple of @pgsize
+ * @size: bytes, a multiple of @pgsize
+ * @pgsize: the log's page size
+ * @bitmap: user pointer: one bit per page of the range, in __u64 words
+ * @bitmap_size: bytes at @bitmap, at least DIV_ROUND_UP(size / pgsize, 64)
+ *	* 8
+ *
+ * Fill @bitmap with the pages written since the last report and clear
+ * them, as VFIO_IOMMU_DIRTY_PAGES_FLAG_GET_BITMAP does.
+ */
+struct vfio_user_dirty_report {
+	__u32		argsz;
+	__u32		flags;
+	__aligned_u64	iova;
+	__aligned_u64	size;
+	__aligned_u64	pgsize;
+	__aligned_u64	bitmap;
+	__aligned_u64	bitmap_size;
+};
+
+VFIO_USER_ASSERT_SIZE(struct vfio_user_dirty_report, 48);
+
+/*
+ * VFIO_USER_DIRTY_REPORT - _IO(VFIO_USER_TYPE, VFIO_USER_BASE + 7,
+ *				struct vfio_user_dirty_report)
+ */
+#define VFIO_USER_DIRTY_REPORT	_IO(VFIO_USER_TYPE, VFIO_USER_BASE + 7)
 
 #undef VFIO_USER_ASSERT_VALUE
 #undef VFIO_USER_ASSERT_OFFSET

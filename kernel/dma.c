@@ -1,0 +1,571 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * vfio-user client in the kernel: DMA.
+ *
+ * The VMM maps ranges of its memory for the device; the kernel tells the
+ * server (DMA_MAP, with the memory's fd when there is one) and serves the
+ * server's DMA_READ/DMA_WRITE requests itself, in the receive worker, which
+ * runs in the VMM's address space. The map is an interval tree. Map and
+ * unmap are serialized and hold the tree's lock only to change it, never
+ * across a round trip to the server, so serving DMA never waits behind them.
+ */
+
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/bitmap.h>
+#include <linux/interval_tree_generic.h>
+#include <linux/mm.h>
+#include <linux/sched/mm.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+
+#include "vfio_user.h"
+
+/**
+ * struct vfio_user_dma - one mapped range
+ * @rb: node in vfio_user_device.dma_tree
+ * @start: first DMA address
+ * @last: last DMA address (inclusive)
+ * @subtree_last: interval tree bookkeeping
+ * @vaddr: where the memory is in the owner's address space
+ * @flags: VFIO_USER_MAP_DMA_READ / _WRITE
+ * @active: the server's DMA may use it (false while it is being unmapped)
+ * @dirty: one bit per dirty-log page, while logging is on; protected by
+ *	vfio_user_device.dirty_lock
+ */
+struct vfio_user_dma {
+	struct rb_node rb;
+	u64 start;
+	u64 last;
+	u64 subtree_last;
+	u64 vaddr;
+	u32 flags;
+	bool active;
+	unsigned long *dirty;
+};
+
+#define VFIO_USER_DMA_START(dma)	((dma)->start)
+#define VFIO_USER_DMA_LAST(dma)		((dma)->last)
+
+INTERVAL_TREE_DEFINE(struct vfio_user_dma, rb, u64, subtree_last,
+		     VFIO_USER_DMA_START, VFIO_USER_DMA_LAST, static,
+		     vfio_user_dma_it)
+
+static u64 vfio_user_dma_size(const struct vfio_user_dma *dma)
+{
+	return dma->last - dma->start + 1;
+}
+
+/* Smallest DMA page size the server supports. */
+static u64 vfio_user_dma_pgsize(struct vfio_user_device *vdev)
+{
+	return 1ULL << __ffs64(vdev->pgsizes);
+}
+
+/* Dirty log */
+
+static unsigned long *vfio_user_alloc_dirty(const struct vfio_user_dma *dma,
+					    u64 pgsize)
+{
+	u64 pages = DIV_ROUND_UP_ULL(vfio_user_dma_size(dma), pgsize);
+
+	return kvcalloc(BITS_TO_LONGS(pages), sizeof(unsigned long),
+			GFP_KERNEL_ACCOUNT);
+}
+
+/* Mark [iova, iova + len) of @dma dirty; dma_lock held for reading. */
+static void vfio_user_mark_dirty(struct vfio_user_device *vdev,
+				 struct vfio_user_dma *dma, u64 iova, u64 len)
+{
+	u64 first, last;
+
+	spin_lock(&vdev->dirty_lock);
+	if (dma->dirty && vdev->dirty_pgsize) {
+		first = (iova - dma->start) >> __ffs64(vdev->dirty_pgsize);
+		last = (iova + len - 1 - dma->start) >>
+		       __ffs64(vdev->dirty_pgsize);
+		bitmap_set(dma->dirty, first, last - first + 1);
+	}
+	spin_unlock(&vdev->dirty_lock);
+}
+
+static void vfio_user_free_dma(struct vfio_user_dma *dma)
+{
+	kvfree(dma->dirty);
+	kfree(dma);
+}
+
+/* Serving the server's DMA_READ and DMA_WRITE */
+
+/*
+ * Check that [iova, iova + count) lies in active mappings that allow the
+ * access, with no hole, before anything is copied. dma_lock held.
+ */
+static int vfio_user_dma_check(struct vfio_user_device *vdev, u64 iova,
+			       u64 count, u32 need)
+{
+	struct vfio_user_dma *dma;
+	u64 end;
+
+	if (check_add_overflow(iova, count - 1, &end))
+		return -EFAULT;
+	while (iova <= end) {
+		dma = vfio_user_dma_it_iter_first(&vdev->dma_tree, iova, iova);
+		if (!dma || !dma->active)
+			return -EFAULT;
+		if (!(dma->flags & need))
+			return -EPERM;
+		if (dma->last >= end)
+			break;
+		iova = dma->last + 1;
+	}
+	return 0;
+}
+
+/**
+ * vfio_user_dma_rw() - copy between a server request and mapped memory
+ * @vdev: the device
+ * @iova: DMA address
+ * @buf: kernel buffer with the data (write) or for it (read)
+ * @count: bytes, not 0
+ * @write: the server writes the VMM's memory
+ *
+ * Runs in a receive worker that has adopted the owner's mm. Refusals leave
+ * memory untouched; a fault half-way (the VMM unmapped its memory under a
+ * live mapping) stops the copy there.
+ *
+ * Return: 0, or the negative errno to answer the server with: -EFAULT
+ * outside every mapping or on a fault, -EPERM if a mapping forbids the
+ * access.
+ */
+int vfio_user_dma_rw(struct vfio_user_device *vdev, u64 iova, void *buf,
+		     u64 count, bool write)
+{
+	u32 need = write ? VFIO_USER_MAP_DMA_WRITE : VFIO_USER_MAP_DMA_READ;
+	struct vfio_user_dma *dma;
+	int ret;
+
+	down_read(&vdev->dma_lock);
+	ret = vfio_user_dma_check(vdev, iova, count, need);
+	while (!ret && count) {
+		u64 len, uaddr;
+
+		dma = vfio_user_dma_it_iter_first(&vdev->dma_tree, iova, iova);
+		len = min(count, dma->last - iova + 1);
+		uaddr = dma->vaddr + (iova - dma->start);
+		if (write) {
+			if (copy_to_user(u64_to_user_ptr(uaddr), buf, len))
+				ret = -EFAULT;
+			else
+				vfio_user_mark_dirty(vdev, dma, iova, len);
+		} else if (copy_from_user(buf, u64_to_user_ptr(uaddr), len)) {
+			ret = -EFAULT;
+		}
+		iova += len;
+		buf += len;
+		count -= len;
+	}
+	up_read(&vdev->dma_lock);
+	return ret;
+}
+
+/* Map and unmap */
+
+/* The caller's memory at [vaddr, vaddr + size) exists and allows @flags. */
+static int vfio_user_check_vma(u64 vaddr, u64 size, u32 flags)
+{
+	struct mm_struct *mm = current->mm;
+	struct vm_area_struct *vma;
+	u64 end = vaddr + size;
+	int ret = 0;
+
+	mmap_read_lock(mm);
+	while (vaddr < end) {
+		vma = find_vma(mm, vaddr);
+		if (!vma || vma->vm_start > vaddr) {
+			ret = -EFAULT;
+			break;
+		}
+		if (!(vma->vm_flags & VM_READ) ||
+		    ((flags & VFIO_USER_MAP_DMA_WRITE) &&
+		     !(vma->vm_flags & VM_WRITE))) {
+			ret = -EACCES;
+			break;
+		}
+		vaddr = vma->vm_end;
+	}
+	mmap_read_unlock(mm);
+	return ret;
+}
+
+static int vfio_user_check_map(struct vfio_user_device *vdev,
+			       const struct vfio_user_map_dma *map)
+{
+	const u32 known = VFIO_USER_MAP_DMA_READ | VFIO_USER_MAP_DMA_WRITE |
+			  VFIO_USER_MAP_DMA_FD;
+	u64 pgmask = vfio_user_dma_pgsize(vdev) - 1;
+	u64 end;
+
+	if (map->flags & ~known || map->reserved ||
+	    !(map->flags & (VFIO_USER_MAP_DMA_READ | VFIO_USER_MAP_DMA_WRITE)))
+		return -EINVAL;
+	if (!(map->flags & VFIO_USER_MAP_DMA_FD) &&
+	    (map->fd_offset || (map->fd != 0 && map->fd != -1)))
+		return -EINVAL;
+	if (!map->size || (map->vaddr | map->iova | map->size) & pgmask)
+		return -EINVAL;
+	if (check_add_overflow(map->iova, map->size - 1, &end) ||
+	    check_add_overflow(map->vaddr, map->size, &end) ||
+	    check_add_overflow(map->fd_offset, map->size, &end))
+		return -EINVAL;
+	if (!access_ok(u64_to_user_ptr(map->vaddr), map->size))
+		return -EFAULT;
+	/* The addresses mean something only in the attaching process. */
+	if (current->mm != vdev->conn.mm)
+		return -EPERM;
+	return vfio_user_check_vma(map->vaddr, map->size, map->flags);
+}
+
+static long vfio_user_map_dma(struct vfio_user_device *vdev, void __user *arg)
+{
+	struct vfio_user_dma_map msg = { .argsz = sizeof(msg) };
+	struct vfio_user_map_dma map;
+	struct vfio_user_dma *dma;
+	bool with_fd;
+	int ret;
+
+	if (copy_from_user(&map, arg, sizeof(map)))
+		return -EFAULT;
+	if (map.argsz < sizeof(map))
+		return -EINVAL;
+	ret = vfio_user_check_map(vdev, &map);
+	if (ret)
+		return ret;
+
+	dma = kzalloc(sizeof(*dma), GFP_KERNEL_ACCOUNT);
+	if (!dma)
+		return -ENOMEM;
+	dma->start = map.iova;
+	dma->last = map.iova + map.size - 1;
+	dma->vaddr = map.vaddr;
+	dma->flags = map.flags & (VFIO_USER_MAP_DMA_READ |
+				  VFIO_USER_MAP_DMA_WRITE);
+	dma->active = true;
+	with_fd = (map.flags & VFIO_USER_MAP_DMA_FD) && !vdev->no_fd_sharing;
+
+	mutex_lock(&vdev->dma_ops_lock);
+	down_write(&vdev->dma_lock);
+	if (vfio_user_dma_it_iter_first(&vdev->dma_tree, dma->start,
+					dma->last)) {
+		ret = -EEXIST;
+	} else if (vdev->nr_dmas >= vdev->max_dma_maps) {
+		ret = -ENOSPC;
+	} else if (vdev->dirty_pgsize) {
+		dma->dirty = vfio_user_alloc_dirty(dma, vdev->dirty_pgsize);
+		if (!dma->dirty)
+			ret = -ENOMEM;
+	}
+	if (!ret) {
+		/* In service before the server hears of it: no early refusal. */
+		vfio_user_dma_it_insert(dma, &vdev->dma_tree);
+		vdev->nr_dmas++;
+	}
+	up_write(&vdev->dma_lock);
+	if (ret)
+		goto out_unlock;
+
+	msg.flags = dma->flags;	/* same bits as VFIO_USER_F_DMA_REGION_* */
+	msg.offset = with_fd ? map.fd_offset : 0;
+	msg.addr = map.iova;
+	msg.size = map.size;
+	ret = vfio_user_call(&vdev->conn, VFIO_USER_DMA_MAP, &msg, sizeof(msg),
+			     with_fd ? &map.fd : NULL, with_fd, 0, NULL);
+	if (ret) {
+		down_write(&vdev->dma_lock);
+		vfio_user_dma_it_remove(dma, &vdev->dma_tree);
+		vdev->nr_dmas--;
+		up_write(&vdev->dma_lock);
+	}
+out_unlock:
+	mutex_unlock(&vdev->dma_ops_lock);
+	if (ret)
+		vfio_user_free_dma(dma);
+	return ret;
+}
+
+/* Take every active mapping in [start, last] out of service; count them. */
+static u32 vfio_user_dma_set_active(struct vfio_user_device *vdev, u64 start,
+				    u64 last, bool active)
+{
+	struct vfio_user_dma *dma;
+	u32 n = 0;
+
+	down_write(&vdev->dma_lock);
+	for (dma = vfio_user_dma_it_iter_first(&vdev->dma_tree, start, last);
+	     dma; dma = vfio_user_dma_it_iter_next(dma, start, last)) {
+		dma->active = active;
+		n++;
+	}
+	up_write(&vdev->dma_lock);
+	return n;
+}
+
+static void vfio_user_dma_remove_range(struct vfio_user_device *vdev,
+				       u64 start, u64 last)
+{
+	struct vfio_user_dma *dma;
+
+	down_write(&vdev->dma_lock);
+	while ((dma = vfio_user_dma_it_iter_first(&vdev->dma_tree, start,
+						  last))) {
+		vfio_user_dma_it_remove(dma, &vdev->dma_tree);
+		vdev->nr_dmas--;
+		vfio_user_free_dma(dma);
+	}
+	up_write(&vdev->dma_lock);
+}
+
+static long vfio_user_unmap_dma(struct vfio_user_device *vdev,
+				void __user *arg)
+{
+	struct vfio_user_dma_unmap msg = { .argsz = sizeof(msg) };
+	struct vfio_user_request *reply;
+	struct vfio_user_unmap_dma unmap;
+	struct vfio_user_dma *dma;
+	u64 start, last;
+	bool all;
+	int ret;
+
+	if (copy_from_user(&unmap, arg, sizeof(unmap)))
+		return -EFAULT;
+	if (unmap.argsz < sizeof(unmap) ||
+	    unmap.flags & ~VFIO_USER_UNMAP_DMA_ALL)
+		return -EINVAL;
+	all = unmap.flags & VFIO_USER_UNMAP_DMA_ALL;
+	if (all ? unmap.iova || unmap.size : !unmap.size)
+		return -EINVAL;
+	start = all ? 0 : unmap.iova;
+	if (all)
+		last = U64_MAX;
+	else if (check_add_overflow(unmap.iova, unmap.size - 1, &last))
+		return -EINVAL;
+
+	mutex_lock(&vdev->dma_ops_lock);
+	if (!all) {
+		/* Only a whole mapping, exactly. */
+		down_read(&vdev->dma_lock);
+		dma = vfio_user_dma_it_iter_first(&vdev->dma_tree, start, last);
+		ret = dma && dma->start == start && dma->last == last ? 0 :
+		      -ENOENT;
+		up_read(&vdev->dma_lock);
+		if (ret)
+			goto out_unlock;
+	}
+	/* From here on the server's DMA to the range is refused. */
+	if (!vfio_user_dma_set_active(vdev, start, last, false)) {
+		ret = 0;	/* unmap-all of nothing */
+		goto out_unlock;
+	}
+
+	msg.flags = all ? VFIO_USER_F_DMA_UNMAP_ALL : 0;
+	msg.addr = unmap.iova;
+	msg.size = unmap.size;
+	ret = vfio_user_call(&vdev->conn, VFIO_USER_DMA_UNMAP, &msg,
+			     sizeof(msg), NULL, 0, sizeof(msg), &reply);
+	if (!ret) {
+		struct vfio_user_dma_unmap echo;
+
+		/* The reply echoes the range (a bare header is tolerated). */
+		if (reply->reply_len == sizeof(echo)) {
+			memcpy(&echo, reply->reply, sizeof(echo));
+			if (echo.addr != msg.addr || echo.size != msg.size)
+				ret = -EPROTO;
+		} else if (reply->reply_len) {
+			ret = -EPROTO;
+		}
+		vfio_user_request_put(reply);
+	}
+	if (ret == -EPROTO)
+		vfio_user_conn_break(&vdev->conn, -EPROTO);
+	if (!ret || vfio_user_conn_status(&vdev->conn))
+		vfio_user_dma_remove_range(vdev, start, last);
+	else
+		vfio_user_dma_set_active(vdev, start, last, true);
+out_unlock:
+	mutex_unlock(&vdev->dma_ops_lock);
+	return ret;
+}
+
+/* Dirty logging */
+
+static long vfio_user_dirty_log(struct vfio_user_device *vdev,
+				void __user *arg)
+{
+	struct vfio_user_dirty_log log;
+	struct vfio_user_dma *dma;
+	struct rb_node *node;
+	int ret = 0;
+
+	if (copy_from_user(&log, arg, sizeof(log)))
+		return -EFAULT;
+	if (log.argsz < sizeof(log) ||
+	    (log.flags != VFIO_USER_DIRTY_LOG_START &&
+	     log.flags != VFIO_USER_DIRTY_LOG_STOP))
+		return -EINVAL;
+
+	mutex_lock(&vdev->dma_ops_lock);
+	down_write(&vdev->dma_lock);
+	if (log.flags == VFIO_USER_DIRTY_LOG_STOP) {
+		if (log.pgsize)
+			ret = -EINVAL;
+		for (node = rb_first_cached(&vdev->dma_tree); !ret && node;
+		     node = rb_next(node)) {
+			dma = rb_entry(node, struct vfio_user_dma, rb);
+			kvfree(dma->dirty);
+			dma->dirty = NULL;
+		}
+		if (!ret)
+			vdev->dirty_pgsize = 0;
+		goto out_unlock;
+	}
+
+	/* As VFIO: the log's pages are the smallest DMA pages. */
+	if (!log.pgsize)
+		log.pgsize = vfio_user_dma_pgsize(vdev);
+	if (log.pgsize != vfio_user_dma_pgsize(vdev) || vdev->dirty_pgsize) {
+		ret = vdev->dirty_pgsize ? -EBUSY : -EINVAL;
+		goto out_unlock;
+	}
+	for (node = rb_first_cached(&vdev->dma_tree); node;
+	     node = rb_next(node)) {
+		dma = rb_entry(node, struct vfio_user_dma, rb);
+		dma->dirty = vfio_user_alloc_dirty(dma, log.pgsize);
+		if (!dma->dirty) {
+			ret = -ENOMEM;
+			break;
+		}
+	}
+	if (ret) {
+		for (node = rb_first_cached(&vdev->dma_tree); node;
+		     node = rb_next(node)) {
+			dma = rb_entry(node, struct vfio_user_dma, rb);
+			kvfree(dma->dirty);
+			dma->dirty = NULL;
+		}
+	} else {
+		spin_lock(&vdev->dirty_lock);
+		vdev->dirty_pgsize = log.pgsize;
+		spin_unlock(&vdev->dirty_lock);
+	}
+out_unlock:
+	up_write(&vdev->dma_lock);
+	mutex_unlock(&vdev->dma_ops_lock);
+	return ret;
+}
+
+/* Move the dirty bits of @dma within [start, last] into @out and clear them. */
+static void vfio_user_collect_dirty(struct vfio_user_device *vdev,
+				    struct vfio_user_dma *dma, u64 start,
+				    u64 last, unsigned long *out, u64 pgsize)
+{
+	u64 from = max(start, dma->start), to = min(last, dma->last);
+	unsigned int shift = __ffs64(pgsize);
+	u64 page, first, nr;
+
+	first = (from - dma->start) >> shift;
+	nr = ((to - dma->start) >> shift) - first + 1;
+	spin_lock(&vdev->dirty_lock);
+	for (page = 0; page < nr; page++) {
+		if (test_and_clear_bit(first + page, dma->dirty))
+			__set_bit(((from - start) >> shift) + page, out);
+	}
+	spin_unlock(&vdev->dirty_lock);
+}
+
+static long vfio_user_dirty_report(struct vfio_user_device *vdev,
+				   void __user *arg)
+{
+	struct vfio_user_dirty_report rep;
+	struct vfio_user_dma *dma;
+	unsigned long *bitmap;
+	u64 last, pages, bytes;
+	int ret = 0;
+
+	if (copy_from_user(&rep, arg, sizeof(rep)))
+		return -EFAULT;
+	if (rep.argsz < sizeof(rep) || rep.flags)
+		return -EINVAL;
+
+	down_read(&vdev->dma_lock);
+	if (!vdev->dirty_pgsize || rep.pgsize != vdev->dirty_pgsize) {
+		ret = -EINVAL;
+		goto out_unlock;
+	}
+	if (!rep.size || (rep.iova | rep.size) & (rep.pgsize - 1) ||
+	    check_add_overflow(rep.iova, rep.size - 1, &last)) {
+		ret = -EINVAL;
+		goto out_unlock;
+	}
+	pages = rep.size >> __ffs64(rep.pgsize);
+	bytes = DIV_ROUND_UP_ULL(pages, 64) * 8;
+	/* A bitmap for 2^31 pages (8 TiB at 4 KiB) is plenty per call. */
+	if (rep.bitmap_size < bytes || bytes > SZ_256M) {
+		ret = -EINVAL;
+		goto out_unlock;
+	}
+	bitmap = kvzalloc(bytes, GFP_KERNEL_ACCOUNT);
+	if (!bitmap) {
+		ret = -ENOMEM;
+		goto out_unlock;
+	}
+	for (dma = vfio_user_dma_it_iter_first(&vdev->dma_tree, rep.iova, last);
+	     dma; dma = vfio_user_dma_it_iter_next(dma, rep.iova, last))
+		if (dma->dirty)
+			vfio_user_collect_dirty(vdev, dma, rep.iova, last,
+						bitmap, rep.pgsize);
+	up_read(&vdev->dma_lock);
+
+	if (copy_to_user(u64_to_user_ptr(rep.bitmap), bitmap, bytes))
+		ret = -EFAULT;
+	kvfree(bitmap);
+	return ret;
+
+out_unlock:
+	up_read(&vdev->dma_lock);
+	return ret;
+}
+
+/**
+ * vfio_user_dma_ioctl() - VFIO_USER_MAP_DMA, _UNMAP_DMA, _DIRTY_LOG, _REPORT
+ * @vdev: an attached device
+ * @cmd: the ioctl
+ * @arg: its argument
+ *
+ * Return: as the ioctl documents.
+ */
+long vfio_user_dma_ioctl(struct vfio_user_device *vdev, unsigned int cmd,
+			 void __user *arg)
+{
+	switch (cmd) {
+	case VFIO_USER_MAP_DMA:
+		return vfio_user_map_dma(vdev, arg);
+	case VFIO_USER_UNMAP_DMA:
+		return vfio_user_unmap_dma(vdev, arg);
+	case VFIO_USER_DIRTY_LOG:
+		return vfio_user_dirty_log(vdev, arg);
+	default:
+		return vfio_user_dirty_report(vdev, arg);
+	}
+}
+
+/**
+ * vfio_user_dma_release() - forget every mapping
+ * @vdev: a device whose connection is stopped
+ *
+ * The server dropped its mappings when the connection ended.
+ */
+void vfio_user_dma_release(struct vfio_user_device *vdev)
+{
+	vfio_user_dma_remove_range(vdev, 0, U64_MAX);
+	vdev->dirty_pgsize = 0;
+}
