@@ -102,7 +102,7 @@ static void vfio_user_free_region(struct vfio_user_region *region)
 	u32 i;
 
 	for (i = 0; i < region->nr_io_fds; i++)
-		fput(region->io_fds[i].file);
+		vfio_user_io_fd_release(&region->io_fds[i]);
 	kfree(region->io_fds);
 	kfree(region->areas);
 	kfree(region->caps);
@@ -152,7 +152,8 @@ static int vfio_user_check_io_fd(const struct vfio_user_region *region,
 }
 
 static int vfio_user_attach_io_fds(struct vfio_user_region *region,
-				   const struct vfio_user_attach_region *ar)
+				   const struct vfio_user_attach_region *ar,
+				   unsigned int timeout_ms)
 {
 	struct vfio_user_attach_io_fd *uio;
 	u32 i;
@@ -185,17 +186,11 @@ static int vfio_user_attach_io_fds(struct vfio_user_region *region,
 			ret = -EBADF;
 			goto out_free;
 		}
-		region->nr_io_fds++;
-		if (uio[i].type == VFIO_USER_IO_FD_TYPE_IOEVENTFD) {
-			struct eventfd_ctx *ctx = eventfd_ctx_fileget(io->file);
-
-			if (IS_ERR(ctx)) {
-				ret = PTR_ERR(ctx);
-				goto out_free;
-			}
-			eventfd_ctx_put(ctx);
-		}
 		io->type = uio[i].type;
+		region->nr_io_fds++;
+		ret = vfio_user_io_fd_setup(io, timeout_ms);
+		if (ret)
+			goto out_free;
 		io->flags = uio[i].flags;
 		io->offset = uio[i].offset;
 		io->size = uio[i].size;
@@ -293,7 +288,7 @@ static int vfio_user_check_caps(struct vfio_user_region *region,
 
 static int vfio_user_attach_region(struct vfio_user_region *region, u32 index,
 				   const struct vfio_user_attach_region *ar,
-				   u32 device_flags)
+				   u32 device_flags, unsigned int timeout_ms)
 {
 	const u32 known = VFIO_REGION_INFO_FLAG_READ |
 			  VFIO_REGION_INFO_FLAG_WRITE |
@@ -362,7 +357,7 @@ static int vfio_user_attach_region(struct vfio_user_region *region, u32 index,
 		}
 	}
 
-	return vfio_user_attach_io_fds(region, ar);
+	return vfio_user_attach_io_fds(region, ar, timeout_ms);
 }
 
 static int vfio_user_attach_regions(struct vfio_user_device *vdev,
@@ -386,7 +381,8 @@ static int vfio_user_attach_regions(struct vfio_user_device *vdev,
 	vdev->num_regions = arg->num_regions;
 	for (i = 0; i < arg->num_regions; i++) {
 		ret = vfio_user_attach_region(&vdev->regions[i], i,
-					      &uregions[i], arg->device_flags);
+					      &uregions[i], arg->device_flags,
+					      vdev->conn.timeout_ms);
 		if (ret)
 			goto out_free;
 	}

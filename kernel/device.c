@@ -189,6 +189,13 @@ ssize_t vfio_user_device_rw(struct vfio_user_device *vdev, char __user *buf,
 		return -EINVAL;
 	count = min_t(u64, count, region->info.size - offset);
 
+	if (region->nr_io_fds) {
+		ret = vfio_user_io_fd_access(vdev, region, offset, buf, count,
+					     write);
+		if (ret)
+			return ret;
+	}
+
 	while (done < count) {
 		u32 chunk = min_t(size_t, count - done, vdev->conn.max_xfer);
 
@@ -647,6 +654,7 @@ long vfio_user_device_ioctl(struct vfio_user_device *vdev, unsigned int cmd,
 	case VFIO_USER_UNMAP_DMA:
 	case VFIO_USER_DIRTY_LOG:
 	case VFIO_USER_DIRTY_REPORT:
+	case VFIO_USER_GET_IOEVENTFDS:
 		break;
 	default:
 		return -ENOTTY;
@@ -668,6 +676,8 @@ long vfio_user_device_ioctl(struct vfio_user_device *vdev, unsigned int cmd,
 		return vfio_user_reset(vdev);
 	case VFIO_USER_RAW_MSG:
 		return vfio_user_raw_msg(vdev, uarg);
+	case VFIO_USER_GET_IOEVENTFDS:
+		return vfio_user_get_ioeventfds(vdev, uarg);
 	default:
 		return vfio_user_dma_ioctl(vdev, cmd, uarg);
 	}

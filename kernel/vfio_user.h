@@ -43,6 +43,10 @@ struct task_struct;
  * @datamatch: value a write must carry, with the DATAMATCH flag
  * @user_data: echoed in ioregionfd commands
  * @file: the eventfd or ioregionfd file (a reference)
+ * @trigger: ioeventfd: its eventfd
+ * @sock: ioregionfd: its socket (@file's)
+ * @lock: ioregionfd: serializes command/response pairs, and @broken
+ * @broken: ioregionfd: its peer misbehaved; accesses fail from now on
  */
 struct vfio_user_io_fd {
 	u32 type;
@@ -52,6 +56,10 @@ struct vfio_user_io_fd {
 	u64 datamatch;
 	u64 user_data;
 	struct file *file;
+	struct eventfd_ctx *trigger;
+	struct socket *sock;
+	struct mutex lock;		/* ioregionfd commands, @broken */
+	bool broken;
 };
 
 /**
@@ -275,6 +283,14 @@ int vfio_user_dma_rw(struct vfio_user_device *vdev, u64 iova, void *buf,
 long vfio_user_dma_ioctl(struct vfio_user_device *vdev, unsigned int cmd,
 			 void __user *arg);
 void vfio_user_dma_release(struct vfio_user_device *vdev);
+
+/* ioevent.c */
+ssize_t vfio_user_io_fd_access(struct vfio_user_device *vdev,
+			       struct vfio_user_region *region, u64 offset,
+			       char __user *buf, size_t count, bool write);
+int vfio_user_io_fd_setup(struct vfio_user_io_fd *io, unsigned int timeout_ms);
+void vfio_user_io_fd_release(struct vfio_user_io_fd *io);
+long vfio_user_get_ioeventfds(struct vfio_user_device *vdev, void __user *arg);
 
 /* device.c */
 long vfio_user_device_ioctl(struct vfio_user_device *vdev, unsigned int cmd,

@@ -1,0 +1,292 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * vfio-user client in the kernel: region accesses that skip the socket.
+ *
+ * A server can ask (DEVICE_GET_REGION_IO_FDS) for parts of a region to be
+ * served through file descriptors: writes to an ioeventfd sub-region only
+ * signal its eventfd, as KVM_IOEVENTFD would; accesses to an ioregionfd
+ * sub-region travel over its socket in the ioregionfd wire format. Both
+ * apply to pread()/pwrite() on the device fd, and the ioeventfds can be
+ * handed to the VMM for KVM.
+ */
+
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/eventfd.h>
+#include <linux/file.h>
+#include <linux/net.h>
+#include <linux/nospec.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <net/sock.h>
+
+#include "vfio_user.h"
+
+/* Is the access [offset, offset + count) inside ioregionfd @io? */
+static bool vfio_user_ioregion_covers(const struct vfio_user_io_fd *io,
+				      u64 offset, size_t count)
+{
+	return offset >= io->offset && count <= io->size &&
+	       offset - io->offset <= io->size - count;
+}
+
+/*
+ * KVM's ioeventfd rule: the address matches exactly, the length matches
+ * unless the ioeventfd has none, and so does the value with DATAMATCH.
+ */
+static bool vfio_user_ioeventfd_matches(const struct vfio_user_io_fd *io,
+					u64 offset, size_t count, u64 value)
+{
+	if (offset != io->offset)
+		return false;
+	if (io->size && count != io->size)
+		return false;
+	if (io->flags & VFIO_USER_IOEVENTFD_FLAG_DATAMATCH)
+		return value == io->datamatch;
+	return true;
+}
+
+/* Send one command and, if asked, take its response; io->lock held. */
+static int vfio_user_ioregion_xfer(struct vfio_user_conn *conn,
+				   struct vfio_user_io_fd *io,
+				   const struct vfio_user_ioregionfd_cmd *cmd,
+				   u64 *data)
+{
+	struct vfio_user_ioregionfd_resp resp;
+	struct kvec vec = { .iov_base = (void *)cmd, .iov_len = sizeof(*cmd) };
+	struct msghdr msg = { .msg_flags = MSG_NOSIGNAL };
+	size_t got = 0;
+	int ret;
+
+	lockdep_assert_held(&io->lock);
+	ret = kernel_sendmsg(io->sock, &msg, &vec, 1, sizeof(*cmd));
+	if (ret != sizeof(*cmd))
+		return ret == -EAGAIN ? -ETIMEDOUT : -EIO;
+	if (!(cmd->size_resp & VFIO_USER_IOREGIONFD_RESP))
+		return 0;
+
+	while (got < sizeof(resp)) {
+		struct msghdr rmsg = { };
+
+		vec.iov_base = (u8 *)&resp + got;
+		vec.iov_len = sizeof(resp) - got;
+		ret = kernel_recvmsg(io->sock, &rmsg, &vec, 1, vec.iov_len,
+				     MSG_WAITALL);
+		if (rmsg.msg_flags & MSG_CTRUNC)
+			return -EIO;
+		if (ret == -EAGAIN)
+			return -ETIMEDOUT;
+		if (ret == -EINTR || ret == -ERESTARTSYS)
+			continue;
+		if (ret <= 0)
+			return -EIO;
+		got += ret;
+	}
+	*data = resp.data;
+	return 0;
+}
+
+/*
+ * An access to an ioregionfd sub-region. The wire format has no ids, so
+ * accesses to one sub-region are serialized; a peer that answers wrong or
+ * not at all leaves the stream out of step, so the sub-region fails from
+ * then on while the rest of the device works.
+ */
+static int vfio_user_ioregion_access(struct vfio_user_conn *conn,
+				     struct vfio_user_io_fd *io, u64 offset,
+				     size_t count, u64 *data, bool write)
+{
+	struct vfio_user_ioregionfd_cmd cmd = {
+		.cmd = write ? VFIO_USER_IOREGIONFD_CMD_WRITE :
+			       VFIO_USER_IOREGIONFD_CMD_READ,
+		.size_resp = ilog2(count),
+		.user_data = io->user_data,
+		.offset = offset - io->offset,
+		.data = write ? *data : 0,
+	};
+	int ret;
+
+	if (!write || !(io->flags & VFIO_USER_IOREGIONFD_FLAG_POSTED_WRITES))
+		cmd.size_resp |= VFIO_USER_IOREGIONFD_RESP;
+
+	mutex_lock(&io->lock);
+	ret = io->broken ? -EIO : vfio_user_ioregion_xfer(conn, io, &cmd, data);
+	if (ret && !io->broken) {
+		io->broken = true;
+		if (ret == -ETIMEDOUT)
+			atomic64_inc(&conn->stats.timeouts);
+		pr_warn_ratelimited("ioregionfd at offset 0x%llx stopped answering (%d); its accesses fail from now on\n",
+				    io->offset, ret);
+	}
+	mutex_unlock(&io->lock);
+	return ret;
+}
+
+/**
+ * vfio_user_io_fd_access() - serve a region access through an io fd
+ * @vdev: the device
+ * @region: the region
+ * @offset: offset of the access in the region
+ * @buf: the user's buffer
+ * @count: bytes
+ * @write: direction
+ *
+ * Return: @count when an io fd served the access, 0 when none applies (the
+ * access goes to the server), or a negative errno.
+ */
+ssize_t vfio_user_io_fd_access(struct vfio_user_device *vdev,
+			       struct vfio_user_region *region, u64 offset,
+			       char __user *buf, size_t count, bool write)
+{
+	u64 data = 0;
+	u32 i;
+	int ret;
+
+	/* Both kinds serve single accesses of a machine word at most. */
+	if (count > sizeof(data))
+		return 0;
+
+	for (i = 0; i < region->nr_io_fds; i++) {
+		struct vfio_user_io_fd *io = &region->io_fds[i];
+
+		if (io->type == VFIO_USER_IO_FD_TYPE_IOREGIONFD) {
+			if (!vfio_user_ioregion_covers(io, offset, count))
+				continue;
+			if (!is_power_of_2(count))
+				return -EINVAL;
+			if (write && copy_from_user(&data, buf, count))
+				return -EFAULT;
+			ret = vfio_user_ioregion_access(&vdev->conn, io, offset,
+							count, &data, write);
+			if (ret)
+				return ret;
+			if (!write && copy_to_user(buf, &data, count))
+				return -EFAULT;
+			return count;
+		}
+		if (!write || offset != io->offset)
+			continue;
+		if (copy_from_user(&data, buf, count))
+			return -EFAULT;
+		if (vfio_user_ioeventfd_matches(io, offset, count, data)) {
+			eventfd_signal(io->trigger, 1);
+			return count;
+		}
+	}
+	return 0;
+}
+
+/**
+ * vfio_user_io_fd_setup() - take what serving @io needs from its file
+ * @io: a checked io fd whose file is set
+ * @timeout_ms: bound on an ioregionfd's answers
+ *
+ * Return: 0 or a negative errno (the file is of the wrong kind).
+ */
+int vfio_user_io_fd_setup(struct vfio_user_io_fd *io, unsigned int timeout_ms)
+{
+	struct eventfd_ctx *ctx;
+	struct socket *sock;
+
+	mutex_init(&io->lock);
+	if (io->type == VFIO_USER_IO_FD_TYPE_IOEVENTFD) {
+		ctx = eventfd_ctx_fileget(io->file);
+		if (IS_ERR(ctx))
+			return PTR_ERR(ctx);
+		io->trigger = ctx;
+		return 0;
+	}
+	sock = sock_from_file(io->file);
+	if (!sock || sock->type != SOCK_STREAM)
+		return -EINVAL;
+	lock_sock(sock->sk);
+	sock->sk->sk_rcvtimeo = msecs_to_jiffies(timeout_ms);
+	sock->sk->sk_sndtimeo = msecs_to_jiffies(timeout_ms);
+	release_sock(sock->sk);
+	io->sock = sock;
+	return 0;
+}
+
+/**
+ * vfio_user_io_fd_release() - drop the references of @io
+ * @io: an io fd from attach
+ */
+void vfio_user_io_fd_release(struct vfio_user_io_fd *io)
+{
+	if (io->trigger)
+		eventfd_ctx_put(io->trigger);
+	if (io->file)
+		fput(io->file);
+	mutex_destroy(&io->lock);
+}
+
+/**
+ * vfio_user_get_ioeventfds() - VFIO_USER_GET_IOEVENTFDS
+ * @vdev: an attached device
+ * @arg: the user's struct vfio_user_ioeventfds
+ *
+ * The entries are copied out before any fd is installed, so a fault leaves
+ * nothing behind in the caller's fd table.
+ *
+ * Return: 0 or a negative errno.
+ */
+long vfio_user_get_ioeventfds(struct vfio_user_device *vdev, void __user *arg)
+{
+	struct vfio_user_ioeventfds __user *uarg = arg;
+	struct vfio_user_ioeventfd *out = NULL;
+	struct vfio_user_io_fd **ios = NULL;
+	struct vfio_user_region *region;
+	struct vfio_user_ioeventfds req;
+	u32 i, n = 0, total = 0;
+	int ret = 0;
+
+	if (copy_from_user(&req, arg, sizeof(req)))
+		return -EFAULT;
+	if (req.argsz < sizeof(req) || req.flags ||
+	    req.index >= vdev->num_regions)
+		return -EINVAL;
+	region = &vdev->regions[array_index_nospec(req.index,
+						   vdev->num_regions)];
+	for (i = 0; i < region->nr_io_fds; i++)
+		total += region->io_fds[i].type == VFIO_USER_IO_FD_TYPE_IOEVENTFD;
+	if (req.count < total || !total)
+		return put_user(total, &uarg->count);
+
+	out = kcalloc(total, sizeof(*out), GFP_KERNEL_ACCOUNT);
+	ios = kcalloc(total, sizeof(*ios), GFP_KERNEL_ACCOUNT);
+	if (!out || !ios) {
+		ret = -ENOMEM;
+		goto out_free;
+	}
+	for (i = 0; i < region->nr_io_fds; i++)
+		if (region->io_fds[i].type == VFIO_USER_IO_FD_TYPE_IOEVENTFD)
+			ios[n++] = &region->io_fds[i];
+
+	for (n = 0; n < total; n++) {
+		out[n].offset = ios[n]->offset;
+		out[n].size = ios[n]->size;
+		out[n].datamatch = ios[n]->datamatch;
+		out[n].flags = ios[n]->flags;
+		out[n].fd = get_unused_fd_flags(O_CLOEXEC);
+		if (out[n].fd < 0) {
+			ret = out[n].fd;
+			break;
+		}
+	}
+	if (!ret && (copy_to_user(u64_to_user_ptr(req.entries), out,
+				  array_size(total, sizeof(*out))) ||
+		     put_user(total, &uarg->count)))
+		ret = -EFAULT;
+
+	/* @n fds were reserved: install them all, or give them all back. */
+	for (i = 0; i < n; i++) {
+		if (ret)
+			put_unused_fd(out[i].fd);
+		else
+			fd_install(out[i].fd, get_file(ios[i]->file));
+	}
+out_free:
+	kfree(ios);
+	kfree(out);
+	return ret;
+}

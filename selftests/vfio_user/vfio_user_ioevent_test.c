@@ -1,0 +1,375 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Region writes that skip the socket: ioeventfd sub-regions (KVM's matching
+ * rules: address, length or any, datamatch) are signalled by the kernel and
+ * never reach the server; ioregionfd sub-regions carry reads and writes in
+ * the ioregionfd wire format, posted when flagged; a misbehaving ioregionfd
+ * peer fails its own sub-region only. The test plays both the vfio-user
+ * server (answering the writes that do reach it) and the ioregionfd peer.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "sample-device.h"
+#include "vfio_user_util.h"
+
+enum {
+	IO_PLAIN,	/* 0x40, 4 bytes, any value */
+	IO_DM,		/* 0x48, 4 bytes, datamatch 0xc0de */
+	IO_ANY_SIZE,	/* 0x50, size 0: any width */
+	IO_PIO,		/* 0x58, 2 bytes, PIO flag */
+	IO_MAILBOX,	/* 0x100..0x200, ioregionfd */
+	IO_POSTED,	/* 0x200..0x300, ioregionfd with posted writes */
+	NR_IO,
+};
+
+#define MAILBOX_USER_DATA	0x1234567890ULL
+#define TIMEOUT_MS		300
+
+/* The server side: answers REGION_WRITE/READ, remembers the last write. */
+struct fake_server {
+	int sock;
+	pthread_t tid;
+	uint64_t last_offset;
+	uint32_t last_count;
+	unsigned int writes;
+};
+
+static void *fake_server_run(void *arg)
+{
+	struct fake_server *fs = arg;
+	struct {
+		struct vfio_user_header hdr;
+		struct vfio_user_region_access acc;
+		uint8_t data[64];
+	} m, r;
+
+	while (recv(fs->sock, &m.hdr, sizeof(m.hdr), MSG_WAITALL) == sizeof(m.hdr)) {
+		size_t len = m.hdr.msg_size - sizeof(m.hdr);
+
+		if (len > sizeof(m) - sizeof(m.hdr) ||
+		    recv(fs->sock, &m.acc, len, MSG_WAITALL) != (ssize_t)len)
+			break;
+		r = m;
+		r.hdr.flags = VFIO_USER_F_TYPE_REPLY;
+		r.hdr.msg_size = sizeof(r.hdr) + sizeof(r.acc);
+		if (m.hdr.cmd == VFIO_USER_REGION_WRITE) {
+			fs->last_offset = m.acc.offset;
+			fs->last_count = m.acc.count;
+			__atomic_add_fetch(&fs->writes, 1, __ATOMIC_SEQ_CST);
+		} else {
+			memset(r.data, 0, sizeof(r.data));
+			r.hdr.msg_size += m.acc.count;
+		}
+		if (m.hdr.flags & VFIO_USER_F_NO_REPLY)
+			continue;
+		if (send(fs->sock, &r, r.hdr.msg_size, MSG_NOSIGNAL) < 0)
+			break;
+	}
+	return NULL;
+}
+
+FIXTURE(ioevent)
+{
+	int dev;
+	int sv[2];
+	int rs[2];	/* mailbox: the kernel's end, the test's end */
+	int ps[2];	/* posted mailbox */
+	int efd[4];
+	struct fake_server fs;
+};
+
+FIXTURE_SETUP(ioevent)
+{
+	struct vfio_user_timeout t = {
+		.argsz = sizeof(t), .timeout_ms = TIMEOUT_MS,
+	};
+	struct vfio_user_attach_io_fd io[NR_IO] = {
+		[IO_PLAIN] = { .type = VFIO_USER_IO_FD_TYPE_IOEVENTFD,
+			       .offset = 0x40, .size = 4 },
+		[IO_DM] = { .type = VFIO_USER_IO_FD_TYPE_IOEVENTFD,
+			    .offset = 0x48, .size = 4, .datamatch = 0xc0de,
+			    .flags = VFIO_USER_IOEVENTFD_FLAG_DATAMATCH },
+		[IO_ANY_SIZE] = { .type = VFIO_USER_IO_FD_TYPE_IOEVENTFD,
+				  .offset = 0x50, .size = 0 },
+		[IO_PIO] = { .type = VFIO_USER_IO_FD_TYPE_IOEVENTFD,
+			     .offset = 0x58, .size = 2,
+			     .flags = VFIO_USER_IOEVENTFD_FLAG_PIO },
+		[IO_MAILBOX] = { .type = VFIO_USER_IO_FD_TYPE_IOREGIONFD,
+				 .offset = 0x100, .size = 0x100,
+				 .user_data = MAILBOX_USER_DATA },
+		[IO_POSTED] = { .type = VFIO_USER_IO_FD_TYPE_IOREGIONFD,
+				.offset = 0x200, .size = 0x100,
+				.flags = VFIO_USER_IOREGIONFD_FLAG_POSTED_WRITES },
+	};
+	struct vfio_user_attach_region region = {
+		.flags = VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE,
+		.fd = -1, .size = 4096, .nr_io_fds = NR_IO,
+		.io_fds = (uintptr_t)io,
+	};
+	struct vfio_user_attach arg = {
+		.argsz = sizeof(arg), .twin_fd = -1, .minor = 2,
+		.max_msg_fds = 8, .max_data_xfer_size = 1 << 20,
+		.client_max_data_xfer_size = 1 << 20, .max_dma_maps = 16,
+		.pgsizes = 4096, .num_regions = 1,
+		.regions = (uintptr_t)&region,
+	};
+	int i;
+
+	self->dev = open(VFIO_USER_DEV, O_RDWR | O_CLOEXEC);
+	if (self->dev < 0 && errno == ENOENT)
+		SKIP(return, "%s missing: vfio_user module not loaded", VFIO_USER_DEV);
+	ASSERT_LE(0, self->dev);
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, self->sv));
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, self->rs));
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, self->ps));
+	for (i = 0; i < 4; i++) {
+		self->efd[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		ASSERT_LE(0, self->efd[i]);
+		io[i].fd = self->efd[i];
+	}
+	io[IO_MAILBOX].fd = self->rs[0];
+	io[IO_POSTED].fd = self->ps[0];
+	arg.sock_fd = self->sv[0];
+	ASSERT_EQ(0, ioctl(self->dev, VFIO_USER_SET_TIMEOUT, &t));
+	ASSERT_EQ(0, ioctl(self->dev, VFIO_USER_ATTACH, &arg));
+
+	self->fs.sock = self->sv[1];
+	ASSERT_EQ(0, pthread_create(&self->fs.tid, NULL, fake_server_run, &self->fs));
+}
+
+FIXTURE_TEARDOWN(ioevent)
+{
+	int i;
+
+	if (self->dev < 0)
+		return;
+	/* Closing with every io fd still registered must leave nothing. */
+	close(self->dev);
+	pthread_join(self->fs.tid, NULL);
+	close(self->sv[0]);
+	close(self->sv[1]);
+	for (i = 0; i < 2; i++) {
+		close(self->rs[i]);
+		close(self->ps[i]);
+	}
+	for (i = 0; i < 4; i++)
+		close(self->efd[i]);
+}
+
+static int wr(int dev, uint64_t off, uint64_t val, size_t len)
+{
+	return pwrite(dev, &val, len, vu_region_off(0, off)) == (ssize_t)len ?
+	       0 : -errno;
+}
+
+/* Wait a little for the server thread to see a write that went to it. */
+static unsigned int server_writes(struct fake_server *fs, unsigned int want)
+{
+	int i;
+
+	for (i = 0; i < 100 &&
+	     __atomic_load_n(&fs->writes, __ATOMIC_SEQ_CST) < want; i++)
+		usleep(10 * 1000);
+	return __atomic_load_n(&fs->writes, __ATOMIC_SEQ_CST);
+}
+
+TEST_F(ioevent, matching_writes_signal_and_skip_the_socket)
+{
+	ASSERT_EQ(0, wr(self->dev, 0x40, 0xffff, 4));
+	EXPECT_EQ(1ULL, vu_eventfd_read(self->efd[IO_PLAIN]));
+	ASSERT_EQ(0, wr(self->dev, 0x40, 0, 4));
+	EXPECT_EQ(1ULL, vu_eventfd_read(self->efd[IO_PLAIN]));
+	EXPECT_EQ(0U, self->fs.writes);
+
+	/* Wrong width or address: to the server, no signal. */
+	ASSERT_EQ(0, wr(self->dev, 0x40, 1, 2));
+	ASSERT_EQ(0, wr(self->dev, 0x42, 1, 2));
+	ASSERT_EQ(0, wr(self->dev, 0x44, 1, 4));
+	EXPECT_EQ(3U, server_writes(&self->fs, 3));
+	EXPECT_EQ(0x44ULL, self->fs.last_offset);
+	EXPECT_EQ(0ULL, vu_eventfd_read(self->efd[IO_PLAIN]));
+}
+
+TEST_F(ioevent, datamatch)
+{
+	ASSERT_EQ(0, wr(self->dev, 0x48, 0xc0de, 4));
+	EXPECT_EQ(1ULL, vu_eventfd_read(self->efd[IO_DM]));
+	EXPECT_EQ(0U, self->fs.writes);
+	/* Another value is an ordinary write. */
+	ASSERT_EQ(0, wr(self->dev, 0x48, 0xc0df, 4));
+	EXPECT_EQ(1U, server_writes(&self->fs, 1));
+	EXPECT_EQ(0x48ULL, self->fs.last_offset);
+	EXPECT_EQ(0ULL, vu_eventfd_read(self->efd[IO_DM]));
+}
+
+TEST_F(ioevent, size_zero_matches_any_width)
+{
+	ASSERT_EQ(0, wr(self->dev, 0x50, 1, 1));
+	ASSERT_EQ(0, wr(self->dev, 0x50, 1, 2));
+	ASSERT_EQ(0, wr(self->dev, 0x50, 1, 4));
+	ASSERT_EQ(0, wr(self->dev, 0x50, 1, 8));
+	EXPECT_EQ(4ULL, vu_eventfd_read(self->efd[IO_ANY_SIZE]));
+	EXPECT_EQ(0U, self->fs.writes);
+	/* Only at its address. */
+	ASSERT_EQ(0, wr(self->dev, 0x51, 1, 1));
+	EXPECT_EQ(1U, server_writes(&self->fs, 1));
+}
+
+/* The ioeventfds handed out for KVM: flags passed through, same eventfds. */
+TEST_F(ioevent, get_ioeventfds_for_kvm)
+{
+	struct vfio_user_ioeventfd e[8];
+	struct vfio_user_ioeventfds req = {
+		.argsz = sizeof(req), .index = 0, .count = 1,
+		.entries = (uintptr_t)e,
+	};
+	uint64_t one = 1;
+	int i, pio = -1;
+
+	/* Too small: the count comes back, nothing installed. */
+	ASSERT_EQ(0, ioctl(self->dev, VFIO_USER_GET_IOEVENTFDS, &req));
+	EXPECT_EQ(4U, req.count);
+
+	memset(e, 0xff, sizeof(e));
+	req.count = 8;
+	ASSERT_EQ(0, ioctl(self->dev, VFIO_USER_GET_IOEVENTFDS, &req));
+	ASSERT_EQ(4U, req.count);
+	for (i = 0; i < 4; i++) {
+		EXPECT_LE(0, e[i].fd);
+		EXPECT_TRUE(fcntl(e[i].fd, F_GETFD) & FD_CLOEXEC);
+		if (e[i].flags & VFIO_USER_IOEVENTFD_FLAG_PIO)
+			pio = i;
+	}
+	ASSERT_LE(0, pio);
+	EXPECT_EQ(0x58ULL, e[pio].offset);
+	EXPECT_EQ(2ULL, e[pio].size);
+	/* The fd is the same eventfd the server gave. */
+	ASSERT_EQ(8, write(e[pio].fd, &one, 8));
+	EXPECT_EQ(1ULL, vu_eventfd_read(self->efd[IO_PIO]));
+	for (i = 0; i < 4; i++)
+		close(e[i].fd);
+
+	req.index = 1;
+	EXPECT_EQ(-1, ioctl(self->dev, VFIO_USER_GET_IOEVENTFDS, &req));
+	EXPECT_EQ(EINVAL, errno);
+	req.index = 0;
+	req.entries = 8;	/* a fault installs nothing */
+	EXPECT_EQ(-1, ioctl(self->dev, VFIO_USER_GET_IOEVENTFDS, &req));
+	EXPECT_EQ(EFAULT, errno);
+}
+
+/* The ioregionfd peer: take one command, answer as told. */
+struct peer {
+	int sock;
+	struct vfio_user_ioregionfd_cmd cmd;
+	int ncmds;
+	enum { ANSWER, SHORT_ANSWER, SILENT } how;
+	uint64_t data;
+	pthread_t tid;
+};
+
+static void *peer_run(void *arg)
+{
+	struct peer *p = arg;
+	struct vfio_user_ioregionfd_resp resp = { .data = p->data };
+
+	if (recv(p->sock, &p->cmd, sizeof(p->cmd), MSG_WAITALL) != sizeof(p->cmd))
+		return NULL;
+	p->ncmds++;
+	if (!(p->cmd.size_resp & VFIO_USER_IOREGIONFD_RESP) || p->how == SILENT)
+		return NULL;
+	send(p->sock, &resp, p->how == SHORT_ANSWER ? 8 : sizeof(resp),
+	     MSG_NOSIGNAL);
+	if (p->how == SHORT_ANSWER)
+		shutdown(p->sock, SHUT_WR);
+	return NULL;
+}
+
+static void peer_start(struct peer *p, int sock, int how, uint64_t data)
+{
+	memset(p, 0, sizeof(*p));
+	p->sock = sock;
+	p->how = how;
+	p->data = data;
+	pthread_create(&p->tid, NULL, peer_run, p);
+}
+
+TEST_F(ioevent, ioregionfd_read_and_write)
+{
+	uint32_t v32 = 0;
+	uint64_t v64 = 0x1122334455667788ULL;
+	struct peer p;
+
+	peer_start(&p, self->rs[1], ANSWER, 0xa1b2c3d4);
+	ASSERT_EQ(4, pread(self->dev, &v32, 4, vu_region_off(0, 0x104)));
+	pthread_join(p.tid, NULL);
+	EXPECT_EQ(0xa1b2c3d4U, v32);
+	EXPECT_EQ(VFIO_USER_IOREGIONFD_CMD_READ, p.cmd.cmd);
+	EXPECT_EQ(2 | VFIO_USER_IOREGIONFD_RESP, p.cmd.size_resp);
+	EXPECT_EQ(MAILBOX_USER_DATA, p.cmd.user_data);
+	EXPECT_EQ(4ULL, p.cmd.offset);
+
+	peer_start(&p, self->rs[1], ANSWER, 0);
+	ASSERT_EQ(8, pwrite(self->dev, &v64, 8, vu_region_off(0, 0x1f8)));
+	pthread_join(p.tid, NULL);
+	EXPECT_EQ(VFIO_USER_IOREGIONFD_CMD_WRITE, p.cmd.cmd);
+	EXPECT_EQ(3 | VFIO_USER_IOREGIONFD_RESP, p.cmd.size_resp);
+	EXPECT_EQ(0xf8ULL, p.cmd.offset);
+	EXPECT_EQ(v64, p.cmd.data);
+
+	/* Posted: the write completes without an answer. */
+	peer_start(&p, self->ps[1], SILENT, 0);
+	ASSERT_EQ(2, pwrite(self->dev, &v64, 2, vu_region_off(0, 0x210)));
+	pthread_join(p.tid, NULL);
+	EXPECT_EQ(1, p.ncmds);
+	EXPECT_EQ(1, p.cmd.size_resp);
+	EXPECT_EQ(0x7788ULL, p.cmd.data);
+
+	/* No server message for any of it; odd sizes are refused. */
+	EXPECT_EQ(0U, self->fs.writes);
+	EXPECT_EQ(-1, pwrite(self->dev, &v64, 3, vu_region_off(0, 0x100)));
+	EXPECT_EQ(EINVAL, errno);
+}
+
+TEST_F(ioevent, malformed_response_fails_that_subregion_only)
+{
+	uint32_t v = 0;
+	struct peer p;
+
+	peer_start(&p, self->rs[1], SHORT_ANSWER, 1);
+	EXPECT_EQ(-1, pread(self->dev, &v, 4, vu_region_off(0, 0x100)));
+	EXPECT_EQ(EIO, errno);
+	pthread_join(p.tid, NULL);
+	/* From now on that sub-region fails fast... */
+	EXPECT_EQ(-1, pread(self->dev, &v, 4, vu_region_off(0, 0x100)));
+	EXPECT_EQ(EIO, errno);
+	/* ...and the device does not. */
+	ASSERT_EQ(0, wr(self->dev, 0x0, 5, 4));
+	EXPECT_EQ(1U, server_writes(&self->fs, 1));
+	ASSERT_EQ(0, wr(self->dev, 0x40, 5, 4));
+	EXPECT_EQ(1ULL, vu_eventfd_read(self->efd[IO_PLAIN]));
+}
+
+TEST_F(ioevent, missing_response_times_out)
+{
+	uint32_t v = 0;
+	struct peer p;
+
+	peer_start(&p, self->rs[1], SILENT, 0);
+	EXPECT_EQ(-1, pread(self->dev, &v, 4, vu_region_off(0, 0x100)));
+	EXPECT_EQ(ETIMEDOUT, errno);
+	pthread_join(p.tid, NULL);
+	EXPECT_EQ(-1, pwrite(self->dev, &v, 4, vu_region_off(0, 0x100)));
+	EXPECT_EQ(EIO, errno);
+}
+
+TEST_HARNESS_MAIN
