@@ -238,6 +238,14 @@ int vuc_dma_unmap(struct vuc_device *dev, uint64_t iova, uint64_t size);
 /* Unmap everything. */
 int vuc_dma_unmap_all(struct vuc_device *dev);
 
+/*
+ * Register region @region's ioeventfd sub-regions with KVM (KVM_IOEVENTFD
+ * on @vm_fd) at @guest_phys_base + their offsets, with their width,
+ * datamatch and PIO flag. All or nothing. Returns how many were wired.
+ */
+int vuc_kvm_wire_ioeventfds(struct vuc_device *dev, int vm_fd,
+			    unsigned int region, uint64_t guest_phys_base);
+
 #ifdef __cplusplus
 }
 #endif

@@ -16,6 +16,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
+#include <linux/kvm.h>
 
 #include "kselftest_harness.h"
 #include "sample-device.h"
@@ -455,6 +456,68 @@ TEST_F(sample, raw_message)
 	bad.reserved = 1;
 	EXPECT_EQ(-1, ioctl(self->fd, VFIO_USER_RAW_MSG, &bad));
 	EXPECT_EQ(EINVAL, errno);
+}
+
+/* The sample's doorbells are ioeventfds: a write never goes on the socket. */
+TEST_F(sample, doorbell_through_ioeventfd)
+{
+	struct vfio_user_stats a = { .argsz = sizeof(a) }, b = { .argsz = sizeof(b) };
+	int i;
+
+	ASSERT_EQ(0, ioctl(self->fd, VFIO_USER_GET_STATS, &a));
+	for (i = 0; i < 10; i++)
+		ASSERT_EQ(0, bar0_write32(self->fd, SAMPLE_REG_DOORBELL, i));
+	ASSERT_EQ(0, bar0_write32(self->fd, SAMPLE_REG_DOORBELL_DM,
+				  SAMPLE_DOORBELL_DM_VALUE));
+	ASSERT_EQ(0, ioctl(self->fd, VFIO_USER_GET_STATS, &b));
+	EXPECT_EQ(a.msgs_sent, b.msgs_sent);
+	/* The server counted them from its eventfds. */
+	EXPECT_EQ(10U, bar0_read32(self->fd, SAMPLE_REG_DOORBELL_COUNT));
+	EXPECT_EQ(1U, bar0_read32(self->fd, SAMPLE_REG_DOORBELL_DM_COUNT));
+	/* A value that does not match is a message, and not counted as one. */
+	ASSERT_EQ(0, bar0_write32(self->fd, SAMPLE_REG_DOORBELL_DM, 1));
+	EXPECT_EQ(1U, bar0_read32(self->fd, SAMPLE_REG_DOORBELL_DM_COUNT));
+}
+
+/* The mailbox is an ioregionfd served by the sample server. */
+TEST_F(sample, mailbox_through_ioregionfd)
+{
+	struct vfio_user_stats a = { .argsz = sizeof(a) }, b = { .argsz = sizeof(b) };
+	uint64_t v = 0x0102030405060708ULL, r = 0;
+	uint32_t v32 = 0;
+
+	ASSERT_EQ(0, ioctl(self->fd, VFIO_USER_GET_STATS, &a));
+	ASSERT_EQ(8, pwrite(self->fd, &v, 8, vu_region_off(0, SAMPLE_MAILBOX_OFFSET + 8)));
+	ASSERT_EQ(8, pread(self->fd, &r, 8, vu_region_off(0, SAMPLE_MAILBOX_OFFSET + 8)));
+	EXPECT_EQ(v, r);
+	ASSERT_EQ(4, pread(self->fd, &v32, 4, vu_region_off(0, SAMPLE_MAILBOX_OFFSET + 12)));
+	EXPECT_EQ(0x01020304U, v32);
+	ASSERT_EQ(0, ioctl(self->fd, VFIO_USER_GET_STATS, &b));
+	EXPECT_EQ(a.msgs_sent, b.msgs_sent);
+}
+
+/* Wiring the doorbells into KVM needs /dev/kvm. */
+TEST_F(sample, kvm_ioeventfds)
+{
+	struct kvm_ioeventfd again = { 0 };
+	int kvm, vm, n;
+
+	kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (kvm < 0)
+		SKIP(return, "no /dev/kvm here (software emulation, no accelerator)");
+	vm = ioctl(kvm, KVM_CREATE_VM, 0);
+	ASSERT_LE(0, vm);
+	n = vuc_kvm_wire_ioeventfds(self->dev, vm, 0, 0xfe000000);
+	EXPECT_EQ(2, n) TH_LOG("%s", vuc_strerror(self->dev));
+	/* Registered: the same doorbell again collides. */
+	again.addr = 0xfe000000 + SAMPLE_REG_DOORBELL;
+	again.len = 4;
+	again.fd = eventfd(0, EFD_CLOEXEC);
+	EXPECT_EQ(-1, ioctl(vm, KVM_IOEVENTFD, &again));
+	EXPECT_EQ(EEXIST, errno);
+	close(again.fd);
+	close(vm);
+	close(kvm);
 }
 
 TEST_F(sample, intx_interrupt)
