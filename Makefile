@@ -39,7 +39,7 @@ else
 Q := @
 endif
 
-.PHONY: all deps module module-debian module-debug selftests check run lint \
+.PHONY: all deps module module-debian module-debug selftests check run bench lint \
 	clean
 
 all: module userspace selftests
@@ -185,6 +185,9 @@ check: deps
 
 run: deps all
 	$(Q)$(SCRIPTS)/demo.sh
+
+bench: deps all
+	$(Q)$(SCRIPTS)/bench.sh
 
 clean:
 	rm -rf $(BUILD)

@@ -76,7 +76,8 @@ struct vuc_device *vuc_device_new(const struct vuc_options *opts)
 	if (opts)
 		o = *opts;
 	if (o.flags & ~(VUC_OPT_NO_TWIN_SOCKET | VUC_OPT_USERSPACE |
-			VUC_OPT_KERNEL | VUC_OPT_NO_FD_SHARING) ||
+			VUC_OPT_KERNEL | VUC_OPT_NO_FD_SHARING |
+			VUC_OPT_NO_IO_FDS) ||
 	    ((o.flags & VUC_OPT_USERSPACE) && (o.flags & VUC_OPT_KERNEL))) {
 		errno = EINVAL;
 		return NULL;

@@ -551,7 +551,8 @@ static int get_io_fds(struct vuc_device *dev, unsigned int index)
 	struct vu_msg reply;
 	int ret;
 
-	if (!dev->regions[index].pub.info.size)
+	if (!dev->regions[index].pub.info.size ||
+	    (dev->flags & VUC_OPT_NO_IO_FDS))
 		return 0;
 	ret = io_fds_call(dev, index, argsz, &reply, &hdr);
 	if (ret)

@@ -38,6 +38,8 @@ struct vuc_device;
 #define VUC_OPT_KERNEL		(1u << 2)
 /* Never give the server memory fds: all DMA goes through the kernel. */
 #define VUC_OPT_NO_FD_SHARING	(1u << 3)
+/* Do not ask for io-fd sub-regions: every region access is a message. */
+#define VUC_OPT_NO_IO_FDS	(1u << 4)
 
 /**
  * struct vuc_options - how to talk to the server; zero means default

@@ -48,6 +48,9 @@ int ctl_common_option(struct ctl_opts *opts, int opt, const char *arg)
 	case CTL_OPT_NO_TWIN_SOCKET:
 		opts->vuc.flags |= VUC_OPT_NO_TWIN_SOCKET;
 		return 0;
+	case CTL_OPT_USERSPACE:
+		opts->vuc.flags |= VUC_OPT_USERSPACE;
+		return 0;
 	default:
 		return 1;
 	}

@@ -30,18 +30,22 @@ struct ctl_opts {
 enum {
 	CTL_OPT_TIMEOUT_MS = 0x100,
 	CTL_OPT_NO_TWIN_SOCKET,
+	CTL_OPT_USERSPACE,
 };
 
 /* The common options, to splice into a sub-command's struct option table. */
 #define CTL_COMMON_LONG_OPTIONS						\
 	{ "timeout-ms", required_argument, NULL, CTL_OPT_TIMEOUT_MS },	\
-	{ "no-twin-socket", no_argument, NULL, CTL_OPT_NO_TWIN_SOCKET }
+	{ "no-twin-socket", no_argument, NULL, CTL_OPT_NO_TWIN_SOCKET },	\
+	{ "userspace", no_argument, NULL, CTL_OPT_USERSPACE }
 
 /* Their help text, for usage messages. */
 #define CTL_COMMON_OPTIONS_HELP						\
 	"  --timeout-ms N     wait at most N ms for each answer of the server\n" \
 	"                     (default 5000)\n"				\
-	"  --no-twin-socket   do not offer the server a twin socket\n"
+	"  --no-twin-socket   do not offer the server a twin socket\n"	\
+	"  --userspace        drive the device from userspace, not through\n" \
+	"                     /dev/vfio-user (used when it exists)\n"
 
 /*
  * Apply common option @opt (a getopt_long() result) with argument @arg.
@@ -67,5 +71,7 @@ struct vuc_device *ctl_connect(const struct ctl_opts *opts,
 /* Sub-commands: each parses its own options from argv[1] on. */
 int ctl_cmd_info(int argc, char **argv, struct ctl_opts *opts);
 void ctl_usage_info(FILE *out);
+int ctl_cmd_bench(int argc, char **argv, struct ctl_opts *opts);
+void ctl_usage_bench(FILE *out);
 
 #endif /* VFIO_USER_CTL_H */

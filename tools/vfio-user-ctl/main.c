@@ -29,6 +29,9 @@ static const struct ctl_command commands[] = {
 	{ "info", "[-x] SOCKET_PATH",
 	  "connect to a server and describe its device",
 	  ctl_cmd_info, ctl_usage_info },
+	{ "bench", "[--seconds N] SOCKET_PATH",
+	  "measure doorbell writes: ioeventfd, REGION_WRITE, posted REGION_WRITE",
+	  ctl_cmd_bench, ctl_usage_bench },
 	{ "help", "[COMMAND]", "show this help, or a command's",
 	  cmd_help, usage_help },
 };
