@@ -30,7 +30,7 @@ sleep 0.2
 step "vfio-user-ctl info: negotiate, discover, attach to the kernel, decode"
 vfio-user-ctl info $sock || exit 1
 
-step "region access, mmap and an MSI-X interrupt, through the kernel"
+step "region access, mmap, a DMA transfer and an MSI-X interrupt, through the kernel"
 vfio-user-demo $sock || exit 1
 
 kill $server

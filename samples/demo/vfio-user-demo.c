@@ -76,6 +76,63 @@ static int memory(int fd)
 	return 0;
 }
 
+static int reg64(int fd, uint32_t reg, uint64_t v)
+{
+	return pwrite(fd, &v, sizeof(v), at(BAR0, reg)) == sizeof(v) ? 0 : -1;
+}
+
+static int reg32(int fd, uint32_t reg, uint32_t v)
+{
+	return pwrite(fd, &v, sizeof(v), at(BAR0, reg)) == sizeof(v) ? 0 : -1;
+}
+
+/*
+ * The device copies between two buffers of ours. Without a memory fd the
+ * server cannot map them: it sends DMA_READ/DMA_WRITE, and the kernel
+ * serves them from our memory without waking us.
+ */
+static int dma(struct vuc_device *dev, int fd)
+{
+	const uint64_t iova = 0x10000000, len = 1 << 20;
+	struct vfio_user_stats before, after;
+	uint32_t status = ~0U, path = 0;
+	uint8_t *mem;
+	size_t i;
+
+	printf("\n== DMA: the device copies 1 MiB between two of our buffers\n");
+	mem = mmap(NULL, 2 * len, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (mem == MAP_FAILED)
+		return fail("mmap");
+	for (i = 0; i < len; i++)
+		mem[i] = (uint8_t)(i * 7);
+	if (vuc_dma_map(dev, iova, 2 * len, mem, VUC_DMA_READ | VUC_DMA_WRITE,
+			-1, 0)) {
+		fprintf(stderr, "vfio-user-demo: %s\n", vuc_strerror(dev));
+		return 1;
+	}
+	printf("mapped 2 MiB of anonymous memory at DMA address 0x%llx (no fd)\n",
+	       (unsigned long long)iova);
+	vuc_get_stats(dev, &before);
+	if (reg64(fd, SAMPLE_REG_DMA_SRC, iova) ||
+	    reg64(fd, SAMPLE_REG_DMA_DST, iova + len) ||
+	    reg32(fd, SAMPLE_REG_DMA_LEN, len) ||
+	    reg32(fd, SAMPLE_REG_DMA_CMD, SAMPLE_DMA_CMD_COPY))
+		return fail("programming the DMA engine");
+	pread(fd, &status, 4, at(BAR0, SAMPLE_REG_DMA_STATUS));
+	pread(fd, &path, 4, at(BAR0, SAMPLE_REG_DMA_PATH));
+	vuc_get_stats(dev, &after);
+	printf("engine status %u, data moved %s\n", status,
+	       path & SAMPLE_DMA_PATH_MESSAGES ? "with DMA_READ/DMA_WRITE messages" :
+	       "through a mapping");
+	printf("server requests served by the kernel: %llu; copy %s\n",
+	       (unsigned long long)(after.server_requests - before.server_requests),
+	       memcmp(mem, mem + len, len) ? "WRONG" : "verified byte for byte");
+	vuc_dma_unmap(dev, iova, 2 * len);
+	munmap(mem, 2 * len);
+	return status != 0;
+}
+
 static int msix(int fd, unsigned int vector)
 {
 	char buf[sizeof(struct vfio_irq_set) + sizeof(int32_t)];
@@ -148,7 +205,7 @@ int main(int argc, char **argv)
 	}
 	printf("== attached: the kernel owns the connection; VFIO device fd %d\n", fd);
 
-	ret = registers(fd) || memory(fd) || msix(fd, 2);
+	ret = registers(fd) || memory(fd) || dma(dev, fd) || msix(fd, 2);
 	if (!ret && !vuc_get_stats(dev, &st))
 		printf("\n== kernel statistics for this device\n"
 		       "messages sent %llu, received %llu; bytes sent %llu, received %llu\n",
