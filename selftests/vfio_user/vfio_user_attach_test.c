@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
@@ -351,6 +352,66 @@ TEST_F(attach, io_fd_checks)
 	r->nr_io_fds = 1;
 	EXPECT_EQ(0, attach(self->dev, &self->arg));
 	close(efd);
+}
+
+/* Answers every command with a bare success reply until the socket closes. */
+static void *bare_replies(void *arg)
+{
+	int sock = *(int *)arg;
+	struct vfio_user_header hdr;
+	char body[256];
+
+	while (recv(sock, &hdr, sizeof(hdr), MSG_WAITALL) == sizeof(hdr)) {
+		size_t len = hdr.msg_size - sizeof(hdr);
+
+		if (len > sizeof(body) ||
+		    (len && recv(sock, body, len, MSG_WAITALL) != (ssize_t)len))
+			break;
+		hdr.flags = VFIO_USER_F_TYPE_REPLY;
+		hdr.msg_size = sizeof(hdr);
+		if (send(sock, &hdr, sizeof(hdr), MSG_NOSIGNAL) != sizeof(hdr))
+			break;
+	}
+	return NULL;
+}
+
+static int map_one(int dev, void *va, uint64_t iova, uint64_t size)
+{
+	struct vfio_user_map_dma map = {
+		.argsz = sizeof(map),
+		.flags = VFIO_USER_MAP_DMA_READ | VFIO_USER_MAP_DMA_WRITE,
+		.vaddr = (uintptr_t)va, .iova = iova, .size = size, .fd = -1,
+	};
+
+	return ioctl(dev, VFIO_USER_MAP_DMA, &map) ? -errno : 0;
+}
+
+/* The server's max_dma_maps and page sizes bound what may be mapped. */
+TEST_F(attach, dma_limits_from_negotiation)
+{
+	size_t len = 256 << 10;
+	pthread_t tid;
+	void *va;
+
+	va = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, va);
+	va = (void *)(((uintptr_t)va + 0xffff) & ~(uintptr_t)0xffff);
+	self->arg.max_dma_maps = 2;
+	self->arg.pgsizes = 0x10000 | 0x200000;	/* 64 KiB and 2 MiB */
+	ASSERT_EQ(0, attach(self->dev, &self->arg));
+	ASSERT_EQ(0, pthread_create(&tid, NULL, bare_replies, &self->sv[1]));
+
+	/* Smallest page 64 KiB: 4 KiB alignment is not enough. */
+	EXPECT_EQ(-EINVAL, map_one(self->dev, va, 0x1000, 0x10000));
+	EXPECT_EQ(-EINVAL, map_one(self->dev, va, 0x10000, 0x1000));
+	EXPECT_EQ(0, map_one(self->dev, va, 0x10000, 0x10000));
+	EXPECT_EQ(0, map_one(self->dev, (char *)va + 0x10000, 0x20000, 0x10000));
+	EXPECT_EQ(-ENOSPC, map_one(self->dev, (char *)va + 0x20000, 0x30000, 0x10000));
+
+	close(self->dev);
+	self->dev = -1;
+	pthread_join(tid, NULL);
 }
 
 TEST_HARNESS_MAIN
