@@ -30,7 +30,13 @@ struct vfio_user_claim {
 	struct sock *sk;
 };
 
-static int vfio_user_claim_socket(struct socket *sock)
+/**
+ * vfio_user_claim_socket() - reserve @sock for one user
+ * @sock: a socket
+ *
+ * Return: 0, or -EBUSY when a device or sub-region already uses it.
+ */
+int vfio_user_claim_socket(struct socket *sock)
 {
 	struct vfio_user_claim *claim, *it;
 
@@ -52,7 +58,11 @@ static int vfio_user_claim_socket(struct socket *sock)
 	return 0;
 }
 
-static void vfio_user_unclaim_socket(struct socket *sock)
+/**
+ * vfio_user_unclaim_socket() - release a socket vfio_user_claim_socket() took
+ * @sock: the socket
+ */
+void vfio_user_unclaim_socket(struct socket *sock)
 {
 	struct vfio_user_claim *it;
 
@@ -344,7 +354,11 @@ static int vfio_user_attach_region(struct vfio_user_region *region, u32 index,
 		region->file = fget(ar->fd);
 		if (!region->file)
 			return -EBADF;
-		if (!region->file->f_op->mmap)
+		/*
+		 * Not a device fd of ours: its mmap would recurse into itself,
+		 * and the reference would keep the device alive forever.
+		 */
+		if (!region->file->f_op->mmap || vfio_user_is_device_file(region->file))
 			return -EINVAL;
 		/* A mappable region without sparse areas maps whole. */
 		if (!region->areas) {
@@ -553,13 +567,15 @@ void vfio_user_detach(struct vfio_user_device *vdev)
 
 	if (!vdev->attached)
 		return;
-	/* Unclaim while the conn still holds its references. */
+	/* Closing is not a failure: no ERR/REQ signal for it. */
+	vfio_user_device_release_irqs(vdev);
+	/* Shut the sockets down before another device may claim them. */
+	vfio_user_conn_break(&vdev->conn, -ENOTCONN);
 	vfio_user_unclaim_socket(sock);
 	if (twin)
 		vfio_user_unclaim_socket(twin);
 	vfio_user_conn_stop(&vdev->conn);
 	vfio_user_dma_release(vdev);
-	vfio_user_device_release_irqs(vdev);
 	vfio_user_free_attach_state(vdev);
 	vdev->attached = false;
 }

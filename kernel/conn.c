@@ -175,8 +175,10 @@ static int vfio_user_send_msg(struct vfio_user_conn *conn,
 		memcpy(CMSG_DATA(cmsg), fds, nr_fds * sizeof(int));
 	}
 
-	if (lock)
-		mutex_lock(lock);
+	if (lock && mutex_lock_killable(lock)) {
+		kfree(cmsg);
+		return -EINTR;
+	}
 	while (sent < total) {
 		struct kvec *v = vec;
 		size_t nr = 2;
@@ -201,13 +203,11 @@ static int vfio_user_send_msg(struct vfio_user_conn *conn,
 		}
 		if (ret == 0)
 			ret = -EPIPE;
-		/* Nothing sent yet: the call may simply be restarted. */
-		if (!sent && (ret == -ERESTARTSYS || ret == -EINTR))
-			break;
-		/* A partial message would desynchronise the stream. */
-		if ((ret == -ERESTARTSYS || ret == -EINTR) &&
-		    !fatal_signal_pending(current))
-			continue;
+		/*
+		 * A signal stops the send at once (the socket does not wait
+		 * with one pending), so a retry could spin; nothing sent yet,
+		 * the call is simply restarted, else the stream is lost.
+		 */
 		if (ret == -EAGAIN)
 			ret = -ETIMEDOUT;
 		break;
@@ -221,12 +221,16 @@ static int vfio_user_send_msg(struct vfio_user_conn *conn,
 		atomic64_add(total, &conn->stats.bytes_sent);
 		return 0;
 	}
-	if (sent || (ret != -ERESTARTSYS && ret != -EINTR && ret != -EBADF &&
-		     ret != -ENOMEM)) {
-		if (ret == -ETIMEDOUT)
-			atomic64_inc(&conn->stats.timeouts);
+	/*
+	 * A message cut short desynchronises the stream; a peer gone or stuck
+	 * ends the connection. Whatever else failed before a byte left (a bad
+	 * fd of the caller's, a signal, memory) leaves it as it was.
+	 */
+	if (ret == -ETIMEDOUT)
+		atomic64_inc(&conn->stats.timeouts);
+	if (sent || ret == -ETIMEDOUT || ret == -EPIPE || ret == -ECONNRESET ||
+	    ret == -ENOTCONN)
 		vfio_user_conn_break(conn, sent ? -EPIPE : ret);
-	}
 	return ret;
 }
 
@@ -461,22 +465,21 @@ static int vfio_user_handle_reply(struct vfio_user_conn *conn,
 	size_t len = hdr->msg_size - sizeof(*hdr);
 	struct vfio_user_request *req;
 	bool error = hdr->flags & VFIO_USER_F_ERROR;
+	const char *bad = NULL;
 	int ret;
 
 	xa_lock(&conn->pending);
 	req = xa_load(&conn->pending, hdr->msg_id);
-	if (!req || req->cmd != hdr->cmd ||
-	    (!error && !req->abandoned && len > req->reply_max)) {
+	/* Judge it under the lock: unclaimed, @req may go any moment. */
+	if (!req)
+		bad = "reply to no pending request";
+	else if (req->cmd != hdr->cmd)
+		bad = "reply with the wrong command";
+	else if (!error && !req->abandoned && len > req->reply_max)
+		bad = "reply larger than the request allows";
+	if (bad) {
 		xa_unlock(&conn->pending);
-		if (!req)
-			vfio_user_protocol_error(conn, "reply to no pending request",
-						 hdr->cmd, hdr->msg_id);
-		else if (req->cmd != hdr->cmd)
-			vfio_user_protocol_error(conn, "reply with the wrong command",
-						 hdr->cmd, hdr->msg_id);
-		else
-			vfio_user_protocol_error(conn, "reply larger than the request allows",
-						 hdr->cmd, hdr->msg_id);
+		vfio_user_protocol_error(conn, bad, hdr->cmd, hdr->msg_id);
 		return -EPROTO;
 	}
 	/* Claimed: a late timeout or a second reply cannot reach it now. */
@@ -589,8 +592,9 @@ static int vfio_user_recv_one(struct vfio_user_worker *worker)
 	atomic64_inc(&conn->stats.msgs_received);
 
 	type = hdr.flags & VFIO_USER_F_TYPE_MASK;
-	/* The largest legitimate payload: data plus a 16-byte access header. */
-	limit = (size_t)max(conn->client_max_xfer, conn->max_xfer) + 256;
+	/* The largest legitimate payload: data plus the raw-message room. */
+	limit = (size_t)max(conn->client_max_xfer, conn->max_xfer) +
+		VFIO_USER_RAW_MSG_OVERHEAD;
 	if (hdr.msg_size < sizeof(hdr) || hdr.msg_size - sizeof(hdr) > limit) {
 		vfio_user_protocol_error(conn, "bad message size", hdr.cmd,
 					 hdr.msg_id);
@@ -686,7 +690,6 @@ static int vfio_user_start_worker(struct vfio_user_conn *conn,
 	/* kthread_stop() needs the task even after the worker returned. */
 	get_task_struct(task);
 	worker->task = task;
-	wake_up_process(task);
 	return 0;
 }
 
@@ -704,10 +707,22 @@ static void vfio_user_stop_worker(struct vfio_user_worker *worker)
 static void vfio_user_sock_setup(struct vfio_user_conn *conn,
 				 struct socket *sock)
 {
+	/*
+	 * Room for two whole messages: libvfio-user reads a body with one
+	 * recv() and fails on a short one, so a message must be queued whole
+	 * before the server reads it.
+	 */
+	int sndbuf = 2 * (max(conn->max_xfer, conn->client_max_xfer) +
+			  VFIO_USER_RAW_MSG_OVERHEAD);
+
 	lock_sock(sock->sk);
 	sock->sk->sk_rcvtimeo = msecs_to_jiffies(conn->timeout_ms);
 	sock->sk->sk_sndtimeo = msecs_to_jiffies(conn->timeout_ms);
 	sock->sk->sk_allocation = GFP_KERNEL_ACCOUNT;
+	if (sock->sk->sk_sndbuf < sndbuf) {
+		sock->sk->sk_userlocks |= SOCK_SNDBUF_LOCK;
+		WRITE_ONCE(sock->sk->sk_sndbuf, sndbuf);
+	}
 	release_sock(sock->sk);
 }
 
@@ -734,11 +749,15 @@ int vfio_user_conn_start(struct vfio_user_device *vdev, struct socket *sock,
 		vfio_user_sock_setup(conn, twin);
 
 	conn->mm = get_task_mm(current);
-	if (!conn->mm)
+	if (!conn->mm) {
+		conn->sock = NULL;
+		conn->twin = NULL;
 		return -ESRCH;
+	}
 	get_task_struct(current);
 	conn->owner = current;
 
+	/* Both created before either runs: a failure reads nothing. */
 	ret = vfio_user_start_worker(conn, &conn->worker, sock, true, "");
 	if (ret)
 		goto err_put_owner;
@@ -747,11 +766,12 @@ int vfio_user_conn_start(struct vfio_user_device *vdev, struct socket *sock,
 					     false, "-twin");
 		if (ret)
 			goto err_stop_worker;
+		wake_up_process(conn->twin_worker.task);
 	}
+	wake_up_process(conn->worker.task);
 	return 0;
 
 err_stop_worker:
-	kernel_sock_shutdown(sock, SHUT_RDWR);
 	vfio_user_stop_worker(&conn->worker);
 err_put_owner:
 	put_task_struct(conn->owner);

@@ -17,6 +17,7 @@
 #include <linux/overflow.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
+#include <net/scm.h>
 #include <net/sock.h>
 
 #include "vfio_user.h"
@@ -278,7 +279,8 @@ int vfio_user_device_mmap(struct vfio_user_device *vdev,
 		return -EINVAL;
 	if ((vma->vm_flags & VM_WRITE) && !(file->f_mode & FMODE_WRITE))
 		return -EACCES;
-	if (!(file->f_mode & FMODE_WRITE))
+	if (!(file->f_mode & FMODE_WRITE) ||
+	    !(region->info.flags & VFIO_REGION_INFO_FLAG_WRITE))
 		vma->vm_flags &= ~VM_MAYWRITE;
 
 	WRITE_ONCE(vdev->mmapped, true);
@@ -321,6 +323,8 @@ static long vfio_user_get_region_info(struct vfio_user_device *vdev,
 	argsz = info.argsz;
 	info = region->info;
 	info.argsz = argsz;
+	/* As VFIO: where the region is on this fd (the server's is ours). */
+	info.offset = VFIO_USER_REGION_OFFSET(info.index);
 	if (region->cap_size) {
 		if (argsz < region->info.argsz) {
 			/* Tell the VMM how much room the chain needs. */
@@ -386,7 +390,8 @@ static int vfio_user_set_irq_eventfds(struct vfio_user_device *vdev,
 				      const struct vfio_irq_set *hdr,
 				      const s32 *fds)
 {
-	u32 max_fds = vdev->conn.max_msg_fds;
+	/* One sendmsg takes at most SCM_MAX_FD fds, whatever the server says. */
+	u32 max_fds = min_t(u32, vdev->conn.max_msg_fds, SCM_MAX_FD);
 	u32 i = 0, run;
 	int ret;
 

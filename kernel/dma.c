@@ -70,7 +70,7 @@ static unsigned long *vfio_user_alloc_dirty(const struct vfio_user_dma *dma,
 	u64 pages = DIV_ROUND_UP_ULL(vfio_user_dma_size(dma), pgsize);
 
 	return kvcalloc(BITS_TO_LONGS(pages), sizeof(unsigned long),
-			GFP_KERNEL_ACCOUNT);
+			GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
 }
 
 /* Mark [iova, iova + len) of @dma dirty; dma_lock held for reading. */
@@ -213,6 +213,9 @@ static int vfio_user_check_map(struct vfio_user_device *vdev,
 	    (map->fd_offset || (map->fd != 0 && map->fd != -1)))
 		return -EINVAL;
 	if (!map->size || (map->vaddr | map->iova | map->size) & pgmask)
+		return -EINVAL;
+	/* libvfio-user's limit too; keeps a mapping's dirty bitmap sane. */
+	if (map->size > VFIO_USER_MAX_DMA_SIZE)
 		return -EINVAL;
 	if (check_add_overflow(map->iova, map->size - 1, &end) ||
 	    check_add_overflow(map->vaddr, map->size, &end) ||
@@ -470,16 +473,20 @@ static void vfio_user_collect_dirty(struct vfio_user_device *vdev,
 {
 	u64 from = max(start, dma->start), to = min(last, dma->last);
 	unsigned int shift = __ffs64(pgsize);
-	u64 page, first, nr;
+	u64 page, first, nr, end;
 
 	first = (from - dma->start) >> shift;
 	nr = ((to - dma->start) >> shift) - first + 1;
-	spin_lock(&vdev->dirty_lock);
-	for (page = 0; page < nr; page++) {
-		if (test_and_clear_bit(first + page, dma->dirty))
-			__set_bit(((from - start) >> shift) + page, out);
+	/* In batches, letting the DMA service in between. */
+	for (page = 0; page < nr; page = end) {
+		end = min_t(u64, nr, page + SZ_64K);
+		spin_lock(&vdev->dirty_lock);
+		for (; page < end; page++)
+			if (test_and_clear_bit(first + page, dma->dirty))
+				__set_bit(((from - start) >> shift) + page, out);
+		spin_unlock(&vdev->dirty_lock);
+		cond_resched();
 	}
-	spin_unlock(&vdev->dirty_lock);
 }
 
 static long vfio_user_dirty_report(struct vfio_user_device *vdev,

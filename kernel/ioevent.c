@@ -60,8 +60,12 @@ static int vfio_user_ioregion_xfer(struct vfio_user_conn *conn,
 
 	lockdep_assert_held(&io->lock);
 	ret = kernel_sendmsg(io->sock, &msg, &vec, 1, sizeof(*cmd));
+	if (ret == -EAGAIN)
+		return -ETIMEDOUT;
+	if (ret == -EINTR || ret == -ERESTARTSYS)
+		return -EINTR;
 	if (ret != sizeof(*cmd))
-		return ret == -EAGAIN ? -ETIMEDOUT : -EIO;
+		return -EIO;
 	if (!(cmd->size_resp & VFIO_USER_IOREGIONFD_RESP))
 		return 0;
 
@@ -76,8 +80,9 @@ static int vfio_user_ioregion_xfer(struct vfio_user_conn *conn,
 			return -EIO;
 		if (ret == -EAGAIN)
 			return -ETIMEDOUT;
+		/* A pending signal would make every retry return at once. */
 		if (ret == -EINTR || ret == -ERESTARTSYS)
-			continue;
+			return -EINTR;
 		if (ret <= 0)
 			return -EIO;
 		got += ret;
@@ -89,8 +94,9 @@ static int vfio_user_ioregion_xfer(struct vfio_user_conn *conn,
 /*
  * An access to an ioregionfd sub-region. The wire format has no ids, so
  * accesses to one sub-region are serialized; a peer that answers wrong or
- * not at all leaves the stream out of step, so the sub-region fails from
- * then on while the rest of the device works.
+ * not at all, or an access cut short by a signal, leaves the stream out of
+ * step, so the sub-region fails from then on while the rest of the device
+ * works.
  */
 static int vfio_user_ioregion_access(struct vfio_user_conn *conn,
 				     struct vfio_user_io_fd *io, u64 offset,
@@ -109,7 +115,8 @@ static int vfio_user_ioregion_access(struct vfio_user_conn *conn,
 	if (!write || !(io->flags & VFIO_USER_IOREGIONFD_FLAG_POSTED_WRITES))
 		cmd.size_resp |= VFIO_USER_IOREGIONFD_RESP;
 
-	mutex_lock(&io->lock);
+	if (mutex_lock_killable(&io->lock))
+		return -EINTR;
 	ret = io->broken ? -EIO : vfio_user_ioregion_xfer(conn, io, &cmd, data);
 	if (ret && !io->broken) {
 		io->broken = true;
@@ -199,6 +206,10 @@ int vfio_user_io_fd_setup(struct vfio_user_io_fd *io, unsigned int timeout_ms)
 	sock = sock_from_file(io->file);
 	if (!sock || sock->type != SOCK_STREAM)
 		return -EINVAL;
+	/* Its own socket: not a device's, not another sub-region's. */
+	if (vfio_user_claim_socket(sock))
+		return -EBUSY;
+	io->claimed = true;
 	lock_sock(sock->sk);
 	sock->sk->sk_rcvtimeo = msecs_to_jiffies(timeout_ms);
 	sock->sk->sk_sndtimeo = msecs_to_jiffies(timeout_ms);
@@ -215,6 +226,8 @@ void vfio_user_io_fd_release(struct vfio_user_io_fd *io)
 {
 	if (io->trigger)
 		eventfd_ctx_put(io->trigger);
+	if (io->claimed)
+		vfio_user_unclaim_socket(io->sock);
 	if (io->file)
 		fput(io->file);
 	mutex_destroy(&io->lock);

@@ -175,6 +175,17 @@ static const struct file_operations vfio_user_fops = {
 	.llseek		= noop_llseek,
 };
 
+/**
+ * vfio_user_is_device_file() - is @file an open /dev/vfio-user?
+ * @file: any file
+ *
+ * Return: true if it is; such files must never be cached by a device.
+ */
+bool vfio_user_is_device_file(const struct file *file)
+{
+	return file->f_op == &vfio_user_fops;
+}
+
 static struct miscdevice vfio_user_misc = {
 	.minor	= MISC_DYNAMIC_MINOR,
 	.name	= "vfio-user",

@@ -5,6 +5,7 @@
 #ifndef _VFIO_USER_INTERNAL_H
 #define _VFIO_USER_INTERNAL_H
 
+#include <linux/bits.h>
 #include <linux/completion.h>
 #include <linux/kref.h>
 #include <linux/mutex.h>
@@ -33,6 +34,7 @@ struct task_struct;
 #define VFIO_USER_MIN_XFER		8
 #define VFIO_USER_MAX_MSG_FDS		1024
 #define VFIO_USER_TIMEOUT_MS_MAX	(10 * 60 * 1000)
+#define VFIO_USER_MAX_DMA_SIZE		BIT_ULL(43)	/* 8 TiB */
 
 /**
  * struct vfio_user_io_fd - an io-fd sub-region the server asked for
@@ -47,6 +49,7 @@ struct task_struct;
  * @sock: ioregionfd: its socket (@file's)
  * @lock: ioregionfd: serializes command/response pairs, and @broken
  * @broken: ioregionfd: its peer misbehaved; accesses fail from now on
+ * @claimed: ioregionfd: @sock is on the claimed-sockets list
  */
 struct vfio_user_io_fd {
 	u32 type;
@@ -60,6 +63,7 @@ struct vfio_user_io_fd {
 	struct socket *sock;
 	struct mutex lock;		/* ioregionfd commands, @broken */
 	bool broken;
+	bool claimed;
 };
 
 /**
@@ -253,6 +257,7 @@ struct vfio_user_device {
 
 /* main.c */
 unsigned int vfio_user_default_timeout_ms(void);
+bool vfio_user_is_device_file(const struct file *file);
 
 /* conn.c */
 int vfio_user_conn_start(struct vfio_user_device *vdev, struct socket *sock,
@@ -273,6 +278,8 @@ int vfio_user_call(struct vfio_user_conn *conn, u16 cmd, const void *payload,
 		   size_t reply_max, struct vfio_user_request **reply);
 
 /* attach.c */
+int vfio_user_claim_socket(struct socket *sock);
+void vfio_user_unclaim_socket(struct socket *sock);
 int vfio_user_attach(struct vfio_user_device *vdev,
 		     struct vfio_user_attach __user *uarg);
 void vfio_user_detach(struct vfio_user_device *vdev);

@@ -246,6 +246,11 @@ TEST_F(attach, region_checks)
 	*r = good;
 	r->fd = self->sv[1];	/* an fd without the mmap flag */
 	EXPECT_EQ(-EINVAL, attach(self->dev, &self->arg));
+	/* A device fd as region memory: its mmap would recurse into itself. */
+	*r = good;
+	r->flags |= VFIO_REGION_INFO_FLAG_MMAP;
+	r->fd = self->dev;
+	EXPECT_EQ(-EINVAL, attach(self->dev, &self->arg));
 	*r = good;
 	EXPECT_EQ(0, attach(self->dev, &self->arg));
 }
@@ -346,6 +351,12 @@ TEST_F(attach, io_fd_checks)
 	*io = good;
 	io->fd = self->sv[1];	/* an ioeventfd must be an eventfd */
 	EXPECT_EQ(-EINVAL, attach(self->dev, &self->arg));
+	/* An ioregionfd socket of its own, not the device's. */
+	*io = good;
+	io->type = VFIO_USER_IO_FD_TYPE_IOREGIONFD;
+	io->size = 16;
+	io->fd = self->sv[0];
+	EXPECT_EQ(-EBUSY, attach(self->dev, &self->arg));
 	*io = good;
 	r->nr_io_fds = 1000;
 	EXPECT_EQ(-EINVAL, attach(self->dev, &self->arg));

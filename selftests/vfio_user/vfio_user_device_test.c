@@ -143,6 +143,8 @@ TEST_F(sample, region_info_and_caps)
 	info->index = 2;
 	ASSERT_EQ(0, ioctl(self->fd, VFIO_DEVICE_GET_REGION_INFO, info));
 	EXPECT_EQ((uint64_t)SAMPLE_BAR2_SIZE, info->size);
+	/* As VFIO: the region's place on the device fd. */
+	EXPECT_EQ(VFIO_USER_REGION_OFFSET(2), info->offset);
 	EXPECT_TRUE(info->flags & VFIO_REGION_INFO_FLAG_MMAP);
 	EXPECT_TRUE(info->flags & VFIO_REGION_INFO_FLAG_CAPS);
 	EXPECT_EQ(0U, info->cap_offset);
@@ -621,6 +623,19 @@ TEST_F(sample, err_req_eventfds_fire_when_server_dies)
 	EXPECT_EQ(POLLHUP | POLLERR, pfd.revents & (POLLHUP | POLLERR));
 	EXPECT_EQ(-1, pread(self->fd, &v, 4, vu_region_off(0, 0)));
 	EXPECT_EQ(ENOTCONN, errno);
+	close(efd);
+}
+
+/* Closing the device is not a failure: the ERR eventfd stays quiet. */
+TEST_F(sample, no_err_signal_on_close)
+{
+	int32_t efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+
+	ASSERT_LE(0, efd);
+	ASSERT_EQ(0, set_irq_eventfds(self->fd, VFIO_PCI_ERR_IRQ_INDEX, 0, 1, &efd));
+	vuc_device_free(self->dev);
+	self->dev = NULL;
+	EXPECT_EQ(0, vu_wait_readable(efd, 200));
 	close(efd);
 }
 

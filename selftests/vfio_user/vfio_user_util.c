@@ -81,6 +81,13 @@ int vu_server_start(struct vu_server *srv, const char *const *args)
 		while (args && *args && i < 15)
 			argv[i++] = *args++;
 		argv[i] = NULL;
+		/* Its log only when asked for: VU_SERVER_LOG=1. */
+		if (!getenv("VU_SERVER_LOG")) {
+			int null = open("/dev/null", O_WRONLY);
+
+			if (null >= 0)
+				dup2(null, STDERR_FILENO);
+		}
 		execvp(argv[0], (char *const *)argv);
 		fprintf(stderr, "cannot run %s: %s\n", argv[0], strerror(errno));
 		_exit(127);
