@@ -29,8 +29,11 @@ prog != "" && /^(not )?ok [0-9]+ / {
 	sub(/^(not )?ok [0-9]+ /, "", line)
 	prog_results++
 	if (line ~ /# *SKIP/) {
+		reason = line
+		sub(/.*# *SKIP */, "", reason)
 		sub(/ *# *SKIP.*/, "", line)
-		printf "SKIP %s: %s\n", prog, line
+		# The 6.1 harness leaves the test's name out of its skip lines.
+		printf "SKIP %s: %s\n", prog, line != "" ? line " (" reason ")" : reason
 		skip++
 	} else if (is_fail) {
 		sub(/ *#.*/, "", line)
