@@ -630,10 +630,11 @@ static int vfio_user_worker(void *data)
 	struct vfio_user_conn *conn = worker->conn;
 	int ret;
 
-	ret = cgroup_attach_task_all(conn->owner, current);
-	if (ret)
-		pr_warn_ratelimited("receive worker stays outside the owner's cgroups: %d\n",
-				    ret);
+	/* As vhost: charged to the owner's cgroups, or not at all. */
+	worker->start_err = cgroup_attach_task_all(conn->owner, current);
+	complete(&worker->started);
+	if (worker->start_err)
+		goto wait_stop;
 	kthread_use_mm(conn->mm);
 
 	for (;;) {
@@ -654,6 +655,7 @@ static int vfio_user_worker(void *data)
 	}
 
 	kthread_unuse_mm(conn->mm);
+wait_stop:
 	/* Stay until stopped, so release always finds us. */
 	set_current_state(TASK_INTERRUPTIBLE);
 	while (!kthread_should_stop()) {
@@ -674,6 +676,8 @@ static int vfio_user_start_worker(struct vfio_user_conn *conn,
 	worker->conn = conn;
 	worker->sock = sock;
 	worker->replies = replies;
+	worker->start_err = 0;
+	init_completion(&worker->started);
 	/* A DMA_WRITE with the most data we offered to take, or its reply. */
 	worker->buf_size = sizeof(struct vfio_user_dma_region_access) +
 			   conn->client_max_xfer;
@@ -769,8 +773,17 @@ int vfio_user_conn_start(struct vfio_user_device *vdev, struct socket *sock,
 		wake_up_process(conn->twin_worker.task);
 	}
 	wake_up_process(conn->worker.task);
-	return 0;
 
+	/* Attach fails if a worker cannot join the owner's cgroups. */
+	wait_for_completion(&conn->worker.started);
+	ret = conn->worker.start_err;
+	if (twin) {
+		wait_for_completion(&conn->twin_worker.started);
+		ret = ret ?: conn->twin_worker.start_err;
+	}
+	if (!ret)
+		return 0;
+	vfio_user_stop_worker(&conn->twin_worker);
 err_stop_worker:
 	vfio_user_stop_worker(&conn->worker);
 err_put_owner:

@@ -148,6 +148,8 @@ struct vfio_user_request {
  * @task: the kthread (a reference), or NULL
  * @buf: room for one server command and its reply
  * @buf_size: bytes at @buf
+ * @started: completed once the worker joined the owner's cgroups (or not)
+ * @start_err: 0, or why it could not
  */
 struct vfio_user_worker {
 	struct vfio_user_conn *conn;
@@ -156,6 +158,8 @@ struct vfio_user_worker {
 	struct task_struct *task;
 	void *buf;
 	size_t buf_size;
+	struct completion started;
+	int start_err;
 };
 
 /**

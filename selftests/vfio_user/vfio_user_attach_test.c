@@ -13,7 +13,9 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -423,6 +425,76 @@ TEST_F(attach, dma_limits_from_negotiation)
 	close(self->dev);
 	self->dev = -1;
 	pthread_join(tid, NULL);
+}
+
+static int write_file(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY), ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, val, strlen(val)) < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+/* The pid of our receive worker, "vfio-user-<our pid>", or -1. */
+static pid_t find_worker(void)
+{
+	char want[32], comm[64], path[64];
+	pid_t pid;
+	FILE *f;
+
+	snprintf(want, sizeof(want), "vfio-user-%d\n", getpid());
+	for (pid = 2; pid < 32768; pid++) {
+		snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (fgets(comm, sizeof(comm), f) && !strcmp(comm, want)) {
+			fclose(f);
+			return pid;
+		}
+		fclose(f);
+	}
+	return -1;
+}
+
+/* As vhost's: the worker is charged to the cgroup of whoever attached. */
+TEST_F(attach, worker_joins_owner_cgroup)
+{
+	char dir[64], pid[16], path[96], line[128] = "", want[80];
+	pid_t worker;
+	FILE *f;
+
+	mkdir("/sys/fs/cgroup", 0755);
+	if (access("/sys/fs/cgroup/cgroup.procs", F_OK) &&
+	    mount("none", "/sys/fs/cgroup", "cgroup2", 0, NULL))
+		SKIP(return, "no cgroup2 hierarchy to test with");
+	snprintf(dir, sizeof(dir), "/sys/fs/cgroup/vu-attach-%d", getpid());
+	ASSERT_EQ(0, mkdir(dir, 0755));
+	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
+	snprintf(pid, sizeof(pid), "%d", getpid());
+	ASSERT_EQ(0, write_file(path, pid));
+
+	ASSERT_EQ(0, attach(self->dev, &self->arg));
+	worker = find_worker();
+	ASSERT_LT(0, worker);
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", worker);
+	f = fopen(path, "r");
+	ASSERT_NE(NULL, f);
+	ASSERT_NE(NULL, fgets(line, sizeof(line), f));
+	fclose(f);
+	snprintf(want, sizeof(want), "0::/vu-attach-%d\n", getpid());
+	EXPECT_STREQ(want, line);
+
+	close(self->dev);
+	self->dev = -1;
+	ASSERT_EQ(0, write_file("/sys/fs/cgroup/cgroup.procs", pid));
+	/* The worker leaves the cgroup when it exits. */
+	while (rmdir(dir) && errno == EBUSY)
+		usleep(10 * 1000);
 }
 
 TEST_HARNESS_MAIN
