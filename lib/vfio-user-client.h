@@ -139,7 +139,8 @@ struct vuc_sparse_area {
  * struct vuc_io_fd - a sub-region served through a file descriptor
  *	(DEVICE_GET_REGION_IO_FDS)
  * @type: VFIO_USER_IO_FD_TYPE_IOEVENTFD or _IOREGIONFD (shadow ioeventfds
- *	are refused at discovery)
+ *	and unknown types are skipped at discovery: the server still serves
+ *	those addresses through REGION_WRITE)
  * @flags: VFIO_USER_IOEVENTFD_FLAG_* or VFIO_USER_IOREGIONFD_FLAG_*
  * @offset: from the start of the region
  * @size: bytes; 0 for an ioeventfd means any access size
@@ -160,7 +161,8 @@ struct vuc_io_fd {
 
 /**
  * struct vuc_region - one region as discovered
- * @info: the server's answer (argsz is the full size it needed)
+ * @info: the server's answer (argsz is the full size it needed);
+ *	VFIO_REGION_INFO_FLAG_MMAP is cleared when the server sent no fd
  * @caps: the capability chain exactly as the server sent it, or NULL;
  *	offsets in it are relative to the start of @info, so the chain starts
  *	at caps[info.cap_offset - sizeof(info)]
