@@ -49,6 +49,7 @@ struct vfio_user_request *vfio_user_request_alloc(size_t reply_max)
 	kref_init(&req->kref);
 	init_completion(&req->done);
 	req->abandoned = false;
+	req->deadline = 0;
 	req->status = 0;
 	req->reply_max = reply_max;
 	req->reply_len = 0;
@@ -348,11 +349,48 @@ static int vfio_user_wait_reply(struct vfio_user_conn *conn,
 		wait_for_completion(&req->done);
 		return req->status;
 	}
-	/* Killed: leave the id in the table so its reply is dropped. */
+	/*
+	 * Killed: leave the id in the table so its reply is dropped, but no
+	 * longer than the server was given to answer (see
+	 * vfio_user_check_abandoned()).
+	 */
 	xa_lock(&conn->pending);
-	req->abandoned = true;
+	/* Not if the worker already claimed it: then it completes soon. */
+	if (xa_load(&conn->pending, req->id) == req) {
+		req->abandoned = true;
+		req->deadline = jiffies + timeout;
+		atomic_inc(&conn->abandoned);
+	}
 	xa_unlock(&conn->pending);
 	return -EINTR;
+}
+
+/*
+ * A request whose waiter was killed still holds its id (and its reply
+ * buffer) until the server answers. A server that never does gets the
+ * same treatment as for any late reply: past its deadline the connection
+ * breaks, which also frees the entry.
+ */
+static void vfio_user_check_abandoned(struct vfio_user_conn *conn)
+{
+	struct vfio_user_request *req;
+	unsigned long id;
+	bool expired = false;
+
+	if (!atomic_read(&conn->abandoned))
+		return;
+	xa_lock(&conn->pending);
+	xa_for_each(&conn->pending, id, req) {
+		if (req->abandoned && time_after(jiffies, req->deadline)) {
+			expired = true;
+			break;
+		}
+	}
+	xa_unlock(&conn->pending);
+	if (expired) {
+		atomic64_inc(&conn->stats.timeouts);
+		vfio_user_conn_break(conn, -ETIMEDOUT);
+	}
 }
 
 /**
@@ -486,6 +524,8 @@ static int vfio_user_handle_reply(struct vfio_user_conn *conn,
 	__xa_erase(&conn->pending, hdr->msg_id);
 	xa_unlock(&conn->pending);
 
+	if (req->abandoned)
+		atomic_dec(&conn->abandoned);
 	if (error || req->abandoned) {
 		/* libvfio-user may send a payload with an error: consume it. */
 		ret = vfio_user_discard(conn, sock, len);
@@ -641,6 +681,8 @@ static int vfio_user_worker(void *data)
 		if (kthread_should_stop())
 			break;
 		ret = vfio_user_recv_one(worker);
+		if (worker->replies)
+			vfio_user_check_abandoned(conn);
 		if (ret == -EAGAIN)
 			continue;
 		if (ret) {

@@ -122,6 +122,7 @@ struct vfio_user_stat_counters {
  * @id: message id; the pending table's key
  * @cmd: the command, which the reply must echo
  * @abandoned: the waiter gave up (fatal signal); drop the reply quietly
+ * @deadline: when an abandoned request's reply is overdue (jiffies)
  * @done: completed once @status and the reply are final
  * @status: 0 or a negative errno: transport failure, or the server's error
  * @reply_max: room at @reply
@@ -133,6 +134,7 @@ struct vfio_user_request {
 	u16 id;
 	u16 cmd;
 	bool abandoned;
+	unsigned long deadline;
 	struct completion done;
 	int status;
 	size_t reply_max;
@@ -172,6 +174,7 @@ struct vfio_user_worker {
  *	@broken and the request fields the receive worker sets
  * @next_id: cursor for cyclic id allocation (under the xa_lock)
  * @posted_id: ids of messages that expect no reply
+ * @abandoned: requests in @pending whose waiter was killed
  * @broken: 0, or the negative errno that broke the connection; set once
  * @timeout_ms: bound on every wait for the server
  * @max_msg_fds: the server's limit of fds per message
@@ -191,6 +194,7 @@ struct vfio_user_conn {
 	struct xarray pending;
 	u32 next_id;
 	atomic_t posted_id;
+	atomic_t abandoned;
 	int broken;
 	unsigned int timeout_ms;
 	u32 max_msg_fds;

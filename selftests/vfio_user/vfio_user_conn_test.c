@@ -193,6 +193,51 @@ TEST(stuck_send_times_out)
 	vu_server_stop(&srv);
 }
 
+/*
+ * A process sharing the device fd is killed while its call waits. Its
+ * request keeps its id only as long as the server had to answer: then the
+ * connection breaks as for any missing reply.
+ */
+TEST(killed_waiter_on_shared_fd_expires)
+{
+	struct vuc_options opts = { .timeout_ms = TIMEOUT_MS };
+	struct vfio_user_stats st = { .argsz = sizeof(st) };
+	struct pollfd pfd = { .events = POLLIN };
+	struct vu_server srv;
+	struct vuc_device *dev;
+	uint8_t buf[8];
+	pid_t child;
+	int status;
+
+	if (access(VFIO_USER_DEV, F_OK))
+		SKIP(return, "%s missing: vfio_user module not loaded", VFIO_USER_DEV);
+	ASSERT_EQ(0, vu_fake_start(&srv, VU_FAKE_NO_REPLY));
+	dev = vu_attach(srv.path, &opts);
+	ASSERT_NE(NULL, dev);
+	pfd.fd = vuc_device_fd(dev);
+
+	child = fork();
+	ASSERT_LE(0, child);
+	if (!child) {
+		pread(pfd.fd, buf, sizeof(buf), vu_region_off(0, 0));
+		_exit(0);
+	}
+	usleep(TIMEOUT_MS * 1000 / 3);
+	ASSERT_EQ(0, kill(child, SIGKILL));
+	ASSERT_EQ(child, waitpid(child, &status, 0));
+	EXPECT_TRUE(WIFSIGNALED(status));
+
+	/* Still up right after; broken once the reply is overdue. */
+	ASSERT_EQ(0, ioctl(pfd.fd, VFIO_USER_GET_STATS, &st));
+	EXPECT_EQ(0U, st.flags);
+	ASSERT_EQ(1, poll(&pfd, 1, 4 * TIMEOUT_MS + 2000));
+	EXPECT_EQ(POLLHUP | POLLERR, pfd.revents & (POLLHUP | POLLERR));
+	ASSERT_EQ(0, ioctl(pfd.fd, VFIO_USER_GET_STATS, &st));
+	EXPECT_EQ((uint32_t)ETIMEDOUT, st.broken_errno);
+	vuc_device_free(dev);
+	vu_server_stop(&srv);
+}
+
 /* The VMM dies while a call waits for the server: nothing is left behind. */
 TEST(vmm_dies_with_request_in_flight)
 {
