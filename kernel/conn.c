@@ -660,7 +660,7 @@ static int vfio_user_recv_one(struct vfio_user_worker *worker)
 
 /*
  * The receive worker: a kthread in the owner's address space and cgroups
- * (as vhost's worker on 6.1), so serving the server's DMA requests later
+ * (as vhost's worker on 6.1), so that serving the server's DMA requests
  * touches the VMM's memory and is accounted to it. It may be stopped
  * before it ever runs, so it owns nothing it would have to free.
  */

@@ -71,8 +71,9 @@ static int recv_failed(struct vuc_device *dev, uint16_t cmd, int err,
 
 /*
  * Without a twin socket the server sends DMA_READ/DMA_WRITE on the main
- * socket. Serving DMA comes later; until then refuse it, so that the
- * server's own wait ends and ours can go on.
+ * socket. The userspace backend does not serve DMA (the kernel does, once
+ * the device is attached): refuse it, so that the server's own wait ends
+ * and ours can go on.
  */
 static int refuse_server_command(struct vuc_device *dev, uint16_t cmd,
 				 struct vu_msg *msg)
