@@ -22,7 +22,7 @@
 #include "vfio_user.h"
 
 /* Sockets attached to some device; a socket may serve one device only. */
-static DEFINE_MUTEX(vfio_user_sockets_lock);
+static DEFINE_MUTEX(vfio_user_sockets_lock);	/* vfio_user_sockets */
 static LIST_HEAD(vfio_user_sockets);
 
 struct vfio_user_claim {

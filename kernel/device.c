@@ -121,14 +121,18 @@ static ssize_t vfio_user_region_write_chunk(struct vfio_user_device *vdev,
 					    u64 offset, const char __user *buf,
 					    u32 count)
 {
-	struct vfio_user_region_access *acc;
+	/* Register writes are small: no allocation for them. */
+	u8 small[sizeof(struct vfio_user_region_access) + 64] __aligned(8);
+	struct vfio_user_region_access *acc = (void *)small;
 	struct vfio_user_request *req;
 	size_t len = sizeof(*acc) + count;
 	int ret;
 
-	acc = kvmalloc(len, GFP_KERNEL_ACCOUNT);
-	if (!acc)
-		return -ENOMEM;
+	if (len > sizeof(small)) {
+		acc = kvmalloc(len, GFP_KERNEL_ACCOUNT);
+		if (!acc)
+			return -ENOMEM;
+	}
 	acc->offset = offset;
 	acc->region = region->info.index;
 	acc->count = count;
@@ -151,7 +155,8 @@ static ssize_t vfio_user_region_write_chunk(struct vfio_user_device *vdev,
 		vfio_user_request_put(req);
 	}
 out_free:
-	kvfree(acc);
+	if (acc != (void *)small)
+		kvfree(acc);
 	return ret;
 }
 

@@ -135,6 +135,11 @@ int vuc_negotiate(struct vuc_device *dev);
 int vuc_discover(struct vuc_device *dev);
 void vuc_forget_device(struct vuc_device *dev);
 
+/* region.c: a struct vfio_irq_set with @dlen bytes of data; NULL if no memory. */
+struct vfio_irq_set *vuc_irq_set_new(uint32_t flags, uint32_t index,
+				     uint32_t start, uint32_t count,
+				     const void *data, size_t dlen);
+
 /* kernel.c: the kernel backend, used once dev->kfd >= 0 */
 int vuc_kernel_attach(struct vuc_device *dev);
 ssize_t vuc_kernel_region_rw(struct vuc_device *dev, unsigned int index,

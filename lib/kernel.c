@@ -197,16 +197,9 @@ int vuc_kernel_set_irqs(struct vuc_device *dev, uint32_t flags,
 	struct vfio_irq_set *set;
 	int ret = 0;
 
-	set = calloc(1, sizeof(*set) + data_size);
+	set = vuc_irq_set_new(flags, index, start, count, data, data_size);
 	if (!set)
 		return vuc_fail(dev, -ENOMEM, "out of memory");
-	set->argsz = sizeof(*set) + data_size;
-	set->flags = flags;
-	set->index = index;
-	set->start = start;
-	set->count = count;
-	if (data_size)
-		memcpy(set->data, data, data_size);
 	if (ioctl(dev->kfd, VFIO_DEVICE_SET_IRQS, set))
 		ret = kernel_fail(dev, -errno, "VFIO_DEVICE_SET_IRQS");
 	free(set);

@@ -252,6 +252,24 @@ static int send_irq_set(struct vuc_device *dev, const struct vfio_irq_set *set,
 	return 0;
 }
 
+struct vfio_irq_set *vuc_irq_set_new(uint32_t flags, uint32_t index,
+				     uint32_t start, uint32_t count,
+				     const void *data, size_t dlen)
+{
+	struct vfio_irq_set *set = calloc(1, sizeof(*set) + dlen);
+
+	if (!set)
+		return NULL;
+	set->argsz = sizeof(*set) + dlen;
+	set->flags = flags;
+	set->index = index;
+	set->start = start;
+	set->count = count;
+	if (dlen)
+		memcpy(set->data, data, dlen);
+	return set;
+}
+
 /* DATA_NONE and DATA_BOOL: one message with the data inline. */
 static int set_irqs_inline(struct vuc_device *dev, uint32_t flags,
 			   uint32_t index, uint32_t start, uint32_t count,
@@ -267,16 +285,9 @@ static int set_irqs_inline(struct vuc_device *dev, uint32_t flags,
 			return vuc_fail(dev, -EINVAL,
 					"set irqs: bool %u is %u; must be 0 or 1",
 					i, data[i]);
-	set = calloc(1, sizeof(*set) + dlen);
+	set = vuc_irq_set_new(flags, index, start, count, data, dlen);
 	if (!set)
 		return vuc_fail(dev, -ENOMEM, "out of memory");
-	set->argsz = sizeof(*set) + dlen;
-	set->flags = flags;
-	set->index = index;
-	set->start = start;
-	set->count = count;
-	if (dlen)
-		memcpy(set->data, data, dlen);
 	ret = send_irq_set(dev, set, sizeof(*set) + dlen, NULL, 0);
 	free(set);
 	return ret;
