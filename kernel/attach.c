@@ -12,6 +12,7 @@
 
 #include <linux/eventfd.h>
 #include <linux/file.h>
+#include <linux/magic.h>
 #include <linux/mman.h>
 #include <linux/net.h>
 #include <linux/nospec.h>
@@ -132,6 +133,8 @@ static void vfio_user_free_region(struct vfio_user_region *region)
 	kfree(region->io_fds);
 	kfree(region->areas);
 	kfree(region->caps);
+	if (region->holds_writable)
+		mapping_unmap_writable(region->file->f_mapping);
 	if (region->file)
 		fput(region->file);
 }
@@ -258,7 +261,18 @@ static void vfio_user_probe_mmap(struct vfio_user_region *region)
 		prot = PROT_READ;
 	}
 	region->file_readable = true;
-	region->file_writable = prot & PROT_WRITE;
+	if (!(prot & PROT_WRITE) || !(region->file->f_mode & FMODE_WRITE))
+		return;
+	/*
+	 * Count as a writable mapping for as long as the device lives, as a
+	 * direct writable mapping would from mmap() to munmap(): sealing the
+	 * file against writes fails meanwhile, so no mapping made through
+	 * the device can outlive its check. Fails if it is already sealed.
+	 */
+	if (mapping_map_writable(region->file->f_mapping))
+		return;
+	region->holds_writable = true;
+	region->file_writable = true;
 }
 
 /* Check the sparse mmap capability at @pos (its header already checked). */
@@ -403,13 +417,15 @@ static int vfio_user_attach_region(struct vfio_user_region *region, u32 index,
 		if (!region->file)
 			return -EBADF;
 		/*
-		 * Memory: a regular file (memfd, tmpfs, hugetlbfs or any other
-		 * file system). Not a socket or an io_uring, which can hold
-		 * files, our own device fd among them, in a cycle that nothing
-		 * would ever break.
+		 * Memory: a regular file (memfd, tmpfs or any other file
+		 * system). Not a socket or an io_uring, which can hold files,
+		 * our own device fd among them, in a cycle that nothing would
+		 * ever break. Not hugetlbfs, whose mmap relies on alignment
+		 * checks that only a direct mmap of the file makes.
 		 */
 		if (!S_ISREG(file_inode(region->file)->i_mode) ||
-		    !region->file->f_op->mmap)
+		    !region->file->f_op->mmap ||
+		    file_inode(region->file)->i_sb->s_magic == HUGETLBFS_MAGIC)
 			return -EINVAL;
 		vfio_user_probe_mmap(region);
 		/* A mappable region without sparse areas maps whole. */
