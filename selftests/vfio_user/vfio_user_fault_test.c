@@ -154,6 +154,8 @@ struct fault_ctx {
 	int last_ret;		/* what the call under test returned */
 	bool dirty_ready;	/* maps made and logging started */
 	struct vuc_device *probe_dev;	/* the connect path's handle */
+	unsigned int lib_flags;		/* VUC_OPT_* of every connection */
+	uint32_t posted_regions;	/* regions with posted writes */
 };
 
 static int reg_read32(int fd, uint32_t off, uint32_t *v)
@@ -256,7 +258,10 @@ static bool bitmap_has(const uint64_t *bitmap, unsigned int page)
 
 static int attach_device(struct fault_ctx *c)
 {
-	struct vuc_options opts = { .timeout_ms = TIMEOUT_MS };
+	struct vuc_options opts = {
+		.timeout_ms = TIMEOUT_MS, .flags = c->lib_flags,
+		.posted_write_regions = c->posted_regions,
+	};
 
 	c->dev = vu_attach(c->srv.path, &opts);
 	if (!c->dev)
@@ -392,7 +397,7 @@ static int walk(struct fault_ctx *c, const struct fault_path *p)
 static int connect_prepare(struct fault_ctx *c)
 {
 	struct vuc_options opts = { .timeout_ms = TIMEOUT_MS,
-				    .flags = VUC_OPT_KERNEL };
+				    .flags = VUC_OPT_KERNEL | c->lib_flags };
 
 	c->probe_dev = vuc_device_new(&opts);
 	return c->probe_dev ? 0 : -1;
@@ -796,6 +801,48 @@ static int reset_check(struct fault_ctx *c)
 	return now == resets_before + 1 ? 0 : -1;
 }
 
+/* VFIO_USER_RAW_MSG: the sample has no migration, so its answer is EINVAL. */
+static int raw_call(struct fault_ctx *c)
+{
+	struct vfio_user_device_feature feat = {
+		.argsz = sizeof(feat) + 8,
+		.flags = VFIO_DEVICE_FEATURE_PROBE | VFIO_DEVICE_FEATURE_GET | 1,
+	};
+	uint8_t reply[64];
+	struct vfio_user_raw_msg m = {
+		.argsz = sizeof(m), .cmd = VFIO_USER_DEVICE_FEATURE,
+		.request_size = sizeof(feat), .reply_size = sizeof(reply),
+		.request = (uintptr_t)&feat, .reply = (uintptr_t)reply,
+	};
+
+	if (!ioctl(c->fd, VFIO_USER_RAW_MSG, &m))
+		return -EPROTO;	/* the server cannot have said yes */
+	return errno == EINVAL ? 0 : -errno;
+}
+
+static int healthy(struct fault_ctx *c)
+{
+	return device_state(c) == 1 ? 0 : -1;
+}
+
+/* GET_REGION_INFO with the capability chain (BAR2's sparse areas). */
+static int region_info_call(struct fault_ctx *c)
+{
+	uint8_t buf[512] __attribute__((aligned(8)));
+	struct vfio_region_info *info = (void *)buf;
+
+	memset(buf, 0, sizeof(buf));
+	info->argsz = sizeof(buf);
+	info->index = 2;
+	if (ioctl(c->fd, VFIO_DEVICE_GET_REGION_INFO, info))
+		return -errno;
+	if (info->size != SAMPLE_BAR2_SIZE ||
+	    !(info->flags & VFIO_REGION_INFO_FLAG_CAPS) ||
+	    info->cap_offset < sizeof(*info) || info->cap_offset >= sizeof(buf))
+		return -EPROTO;
+	return 0;
+}
+
 /* The tests ------------------------------------------------------------- */
 
 FIXTURE(fault)
@@ -885,6 +932,9 @@ TEST_F_TIMEOUT(fault, connect_and_attach, 900)
 	vuc_device_free(self->c.dev);
 	self->c.dev = NULL;
 	ASSERT_EQ(0, walk(&self->c, &p));
+	/* One socket, one receive kthread. */
+	self->c.lib_flags = VUC_OPT_NO_TWIN_SOCKET;
+	ASSERT_EQ(0, walk(&self->c, &p));
 	/* The server still serves. */
 	ASSERT_EQ(0, attach_device(&self->c));
 	EXPECT_EQ(1, device_state(&self->c));
@@ -953,6 +1003,49 @@ TEST_F_TIMEOUT(fault, region_rw, 600)
 		SKIP(return, "no DMA on this path");
 	for (i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
 		ASSERT_EQ(0, walk(&self->c, &paths[i]));
+}
+
+/* Posted writes go out without a reply; a later read still sees them. */
+TEST_F_TIMEOUT(fault, posted_region_writes, 600)
+{
+	static const struct fault_path paths[] = {
+		{ .name = "posted pwrite register", .call = reg_write_call,
+		  .on_success = reg_write_check },
+		{ .name = "posted pwrite 64 KiB", .call = bulk_write_call,
+		  .on_success = bulk_write_check },
+	};
+	unsigned int i;
+
+	if (!variant->memfd)
+		SKIP(return, "no DMA on this path");
+	vuc_device_free(self->c.dev);
+	self->c.posted_regions = 1U << 0 | 1U << 2;
+	ASSERT_EQ(0, attach_device(&self->c));
+	for (i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
+		ASSERT_EQ(0, walk(&self->c, &paths[i]));
+}
+
+TEST_F_TIMEOUT(fault, raw_message, 600)
+{
+	static const struct fault_path p = {
+		.name = "RAW_MSG", .call = raw_call, .on_success = healthy,
+	};
+
+	if (!variant->memfd)
+		SKIP(return, "no DMA on this path");
+	ASSERT_EQ(0, walk(&self->c, &p));
+}
+
+TEST_F_TIMEOUT(fault, region_info, 600)
+{
+	static const struct fault_path p = {
+		.name = "GET_REGION_INFO", .call = region_info_call,
+		.on_success = healthy,
+	};
+
+	if (!variant->memfd)
+		SKIP(return, "no DMA on this path");
+	ASSERT_EQ(0, walk(&self->c, &p));
 }
 
 TEST_F_TIMEOUT(fault, get_ioeventfds, 600)
