@@ -241,12 +241,20 @@ enum server_work {
 	WORK_REGION_IO,		/* register and bulk reads and writes */
 	WORK_DMA,		/* the server's DMA_READ/WRITE, served by the kernel */
 	WORK_RESET,		/* resets */
+	WORK_NO_REPLY,		/* a fake server that never answers a read */
+	WORK_STALLED,		/* a fake server that stops reading */
 	WORK_NR,
 };
 
 static const char *const work_names[WORK_NR] = {
-	"region I/O", "DMA service", "reset",
+	"region I/O", "DMA service", "reset", "waiting for a reply",
+	"a server that stopped reading",
 };
+
+static bool fake_work(enum server_work work)
+{
+	return work == WORK_NO_REPLY || work == WORK_STALLED;
+}
 
 struct waiter {
 	pthread_t tid;
@@ -284,9 +292,19 @@ static void *waiter_run(void *arg)
 			if (ret > 0)
 				ret = -EREMOTEIO;	/* refused while alive */
 			break;
-		default:
+		case WORK_RESET:
 			ret = ioctl(w->fd, VFIO_DEVICE_RESET) ? -errno : 0;
 			ret = ret ?: reg_read32(w->fd, SAMPLE_REG_RESET_COUNT, &v);
+			break;
+		case WORK_NO_REPLY:
+			ret = pread(w->fd, w->bulk, 8, vu_region_off(0, 8 * w->nr)) ==
+			      8 ? 0 : -errno;
+			break;
+		default:
+			/* Queued behind the write the server stopped at. */
+			ret = pwrite(w->fd, w->bulk, VU_FAKE_REGION_SIZE,
+				     vu_region_off(0, 0)) ==
+			      VU_FAKE_REGION_SIZE ? 0 : -errno;
 			break;
 		}
 		if (!ret)
@@ -361,7 +379,10 @@ static int server_kill_round(unsigned int round, uint64_t *rng, uint8_t *dma_va,
 	fprintf(stderr, "# server kill round %u (%s, %u us): " fmt "\n",	\
 		round, work_names[work], delay_us, ##__VA_ARGS__)
 
-	if (vu_server_start(&srv, NULL)) {
+	if (fake_work(work) ?
+	    vu_fake_start(&srv, work == WORK_NO_REPLY ? VU_FAKE_NO_REPLY :
+			  VU_FAKE_STALL) :
+	    vu_server_start(&srv, NULL)) {
 		round_fail("cannot start the server");
 		return -1;
 	}
@@ -381,8 +402,11 @@ static int server_kill_round(unsigned int round, uint64_t *rng, uint8_t *dma_va,
 	memset(w, 0, sizeof(w));
 	for (i = 0; i < NR_WAITERS; i++) {
 		w[i].fd = fd;
-		/* One waiter on the round's work, the others on registers. */
-		w[i].work = i == 0 ? work : WORK_REGION_IO;
+		/*
+		 * One waiter on the round's work, the others on registers (the
+		 * fake server has one small region: all on the work there).
+		 */
+		w[i].work = i == 0 || fake_work(work) ? work : WORK_REGION_IO;
 		w[i].nr = i;
 		w[i].bulk = bulk + i * BULK_SIZE;
 		if (pthread_create(&w[i].tid, NULL, waiter_run, &w[i]))
@@ -395,9 +419,13 @@ static int server_kill_round(unsigned int round, uint64_t *rng, uint8_t *dma_va,
 		goto out_join;
 	}
 
-	/* The work is under way; the kill lands somewhere in it. */
+	/*
+	 * The work is under way; the kill lands somewhere in it. Against the
+	 * fake servers nothing gets through: the waiters are stuck already.
+	 */
 	deadline = now_ms() + WAIT_BOUND_MS;
-	while (!all_started(w, NR_WAITERS) && now_ms() < deadline)
+	while (!fake_work(work) && !all_started(w, NR_WAITERS) &&
+	       now_ms() < deadline)
 		usleep(1000);
 	usleep(delay_us);
 	kill(srv.pid, SIGKILL);
@@ -417,6 +445,7 @@ out_join:
 	unlink(srv.path);
 	if (started < NR_WAITERS)
 		goto out_free;
+	/* The fake server runs in a child of ours, the sample in a grandchild. */
 	if (status < 0 || !WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL) {
 		round_fail("the server did not die of the kill (status %d)", status);
 		goto out_free;
@@ -470,11 +499,13 @@ enum vmm_work {
 	VMM_DMA_MMAP,		/* the server DMAs through its mapping */
 	VMM_MAP_UNMAP,
 	VMM_IRQS,
+	VMM_STUCK,		/* waiting on a fake server that never answers */
 	VMM_NR,
 };
 
 static const char *const vmm_work_names[VMM_NR] = {
 	"region I/O", "DMA service", "DMA by mapping", "map/unmap", "SET_IRQS",
+	"waiting for a reply",
 };
 
 /* The child: attach, tell the parent, then work until killed. */
@@ -495,6 +526,13 @@ vmm_child(const char *path, enum vmm_work work, bool twin, int ready_fd)
 	if (!dev)
 		_exit(2);
 	fd = vuc_device_fd(dev);
+	if (work == VMM_STUCK) {
+		/* Blocked in the kernel until the kill: no answer comes. */
+		if (write(ready_fd, &one, 1) != 1)
+			_exit(6);
+		for (;;)
+			pread(fd, bulk, 8, vu_region_off(0, 0));
+	}
 	if (work == VMM_DMA_MMAP) {
 		memfd = memfd_create("vu-kill-dma", MFD_CLOEXEC);
 		if (memfd < 0 || ftruncate(memfd, DMA_SIZE))
@@ -556,12 +594,14 @@ vmm_child(const char *path, enum vmm_work work, bool twin, int ready_fd)
 }
 
 static int vmm_kill_round(unsigned int round, uint64_t *rng,
-			  const struct vu_server *srv, struct kill_stats *ks)
+			  const struct vu_server *sample, struct kill_stats *ks)
 {
 	enum vmm_work work = rnd_below(rng, VMM_NR);
 	unsigned int delay_us = rnd_below(rng, MAX_KILL_DELAY_US);
 	bool twin = rnd_below(rng, 2);
 	int pipefd[2], status, ret = -1;
+	struct vu_server fake = { 0 };
+	const struct vu_server *srv = sample;
 	char ready = 0;
 	pid_t pid;
 
@@ -569,6 +609,11 @@ static int vmm_kill_round(unsigned int round, uint64_t *rng,
 	fprintf(stderr, "# VMM kill round %u (%s, %u us): " fmt "\n",	\
 		round, vmm_work_names[work], delay_us, ##__VA_ARGS__)
 
+	if (work == VMM_STUCK) {
+		if (vu_fake_start(&fake, VU_FAKE_NO_REPLY))
+			return -1;
+		srv = &fake;
+	}
 	if (pipe2(pipefd, O_CLOEXEC))
 		return -1;
 	pid = fork();
@@ -604,10 +649,26 @@ static int vmm_kill_round(unsigned int round, uint64_t *rng,
 			   count_device_kthreads());
 		goto out;
 	}
+	/* The fake server sees the end of its client and exits. */
+	if (fake.pid > 0) {
+		status = wait_child(fake.pid);
+		fake.pid = 0;
+		if (status < 0 || !WIFEXITED(status) || WEXITSTATUS(status)) {
+			round_fail("the server never saw the VMM go (status %d)",
+				   status);
+			goto out;
+		}
+	}
 	ks->work[work]++;
 	ret = 0;
 out:
 	close(pipefd[0]);
+	if (fake.pid > 0) {
+		kill(fake.pid, SIGKILL);
+		wait_child(fake.pid);
+	}
+	if (srv == &fake)
+		unlink(fake.path);
 	return ret;
 #undef round_fail
 }
@@ -651,8 +712,9 @@ TEST_F_TIMEOUT(kill, server_killed, 3600)
 	}
 	free(bulk);
 	munmap(dma_va, DMA_SIZE);
-	fprintf(stderr, "# server kills: %u in region I/O, %u in DMA service, %u in reset\n",
-		ks.work[WORK_REGION_IO], ks.work[WORK_DMA], ks.work[WORK_RESET]);
+	fprintf(stderr, "# server kills: %u in region I/O, %u in DMA service, %u in reset, %u waiting for a reply, %u with the server not reading\n",
+		ks.work[WORK_REGION_IO], ks.work[WORK_DMA], ks.work[WORK_RESET],
+		ks.work[WORK_NO_REPLY], ks.work[WORK_STALLED]);
 	fprintf(stderr, "# waiters got: ECONNRESET %u, EPIPE %u, ENOTCONN %u, ETIMEDOUT %u, other %u\n",
 		ks.econnreset, ks.epipe, ks.enotconn, ks.etimedout, ks.other);
 }
@@ -674,9 +736,9 @@ TEST_F_TIMEOUT(kill, vmm_killed, 3600)
 		if (kills_total)
 			__atomic_add_fetch(kills_total, 1, __ATOMIC_RELAXED);
 	}
-	fprintf(stderr, "# VMM kills: %u in region I/O, %u in DMA service, %u in DMA by mapping, %u in map/unmap, %u in SET_IRQS\n",
+	fprintf(stderr, "# VMM kills: %u in region I/O, %u in DMA service, %u in DMA by mapping, %u in map/unmap, %u in SET_IRQS, %u waiting for a reply\n",
 		ks.work[VMM_REGION_IO], ks.work[VMM_DMA], ks.work[VMM_DMA_MMAP],
-		ks.work[VMM_MAP_UNMAP], ks.work[VMM_IRQS]);
+		ks.work[VMM_MAP_UNMAP], ks.work[VMM_IRQS], ks.work[VMM_STUCK]);
 	/* After all those deaths the same server serves a client. */
 	dev = vu_attach(srv.path, NULL);
 	ASSERT_NE(NULL, dev);
