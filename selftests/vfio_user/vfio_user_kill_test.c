@@ -58,6 +58,8 @@
 struct kill_stats {
 	unsigned int work[8];
 	unsigned int econnreset, epipe, enotconn, etimedout, other;
+	/* Rounds in which the kernel counted a protocol error: it must not. */
+	unsigned int blamed;
 };
 
 static void count_errno(struct kill_stats *ks, int err)
@@ -469,6 +471,19 @@ out_join:
 		round_fail("not marked broken");
 		goto out_free;
 	}
+	/*
+	 * Neither server sends anything malformed; a reply the kernel no
+	 * longer waits for, once the connection broke, is not their fault.
+	 */
+	if (st.protocol_errors) {
+		ks->blamed++;
+		if (getenv("VFIO_USER_KILL_STRICT")) {
+			round_fail("%llu protocol errors blamed on the server (broken: %s)",
+				   (unsigned long long)st.protocol_errors,
+				   strerror(st.broken_errno));
+			goto out_free;
+		}
+	}
 	pfd.fd = fd;
 	pfd.events = POLLIN;
 	if (poll(&pfd, 1, 0) != 1 || !(pfd.revents & (POLLHUP | POLLERR))) {
@@ -675,6 +690,16 @@ out:
 
 /* The tests ------------------------------------------------------------- */
 
+/*
+ * The 6.1 harness runs a test's body even when its setup said SKIP: every
+ * body starts with this.
+ */
+#define RETURN_IF_SETUP_SKIPPED()		\
+	do {					\
+		if (_metadata->skip)		\
+			return;			\
+	} while (0)
+
 FIXTURE(kill)
 {
 	uint64_t rng;
@@ -699,6 +724,7 @@ TEST_F_TIMEOUT(kill, server_killed, 3600)
 	uint8_t *dma_va, *bulk;
 	unsigned int i;
 
+	RETURN_IF_SETUP_SKIPPED();
 	self->rng = seed ^ 0x5e4e4ULL;
 	dma_va = mmap(NULL, DMA_SIZE, PROT_READ | PROT_WRITE,
 		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -717,6 +743,8 @@ TEST_F_TIMEOUT(kill, server_killed, 3600)
 		ks.work[WORK_NO_REPLY], ks.work[WORK_STALLED]);
 	fprintf(stderr, "# waiters got: ECONNRESET %u, EPIPE %u, ENOTCONN %u, ETIMEDOUT %u, other %u\n",
 		ks.econnreset, ks.epipe, ks.enotconn, ks.etimedout, ks.other);
+	fprintf(stderr, "# rounds with a protocol error wrongly counted: %u (VFIO_USER_KILL_STRICT=1 fails them)\n",
+		ks.blamed);
 }
 
 TEST_F_TIMEOUT(kill, vmm_killed, 3600)
@@ -727,6 +755,7 @@ TEST_F_TIMEOUT(kill, vmm_killed, 3600)
 	unsigned int i;
 	uint32_t id = 0;
 
+	RETURN_IF_SETUP_SKIPPED();
 	self->rng = seed ^ 0x7e3e3ULL;
 	ASSERT_EQ(0, vu_server_start(&srv, NULL));
 	for (i = 0; i < rounds; i++) {
