@@ -90,6 +90,24 @@ static int failslab_setup(void)
 	return 0;
 }
 
+static int read_knob(const char *name, long *value)
+{
+	char path[128], buf[32] = { 0 };
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), FAILSLAB_DIR "/%s", name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -EIO;
+	*value = strtol(buf, NULL, 10);
+	return 0;
+}
+
 /* The calling thread's next @n-th slab allocation will fail. */
 static int fail_nth_arm(int nth_fd, unsigned int n)
 {
@@ -133,6 +151,51 @@ static int count_fds(void)
 static bool sane_errno(int err)
 {
 	return err > 0 && err < 512;
+}
+
+/*
+ * The receive kthreads of the devices (children of kthreadd named
+ * vfio-user-<pid> or vfio-user-twin-<pid>, cut to 15 characters): mark
+ * them for failslab's task filter. Returns how many were marked.
+ */
+static int mark_device_kthreads(void)
+{
+	char path[300], buf[256], *comm, *close_paren;
+	struct dirent *de;
+	int n = 0, ppid, fd;
+	ssize_t len;
+	DIR *d;
+
+	d = opendir("/proc");
+	if (!d)
+		return -1;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/stat", de->d_name);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		len = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (len <= 0)
+			continue;
+		buf[len] = '\0';
+		comm = strchr(buf, '(');
+		close_paren = strrchr(buf, ')');
+		if (!comm || !close_paren ||
+		    sscanf(close_paren + 1, " %*c %d", &ppid) != 1 || ppid != 2 ||
+		    strncmp(comm + 1, "vfio-user", 9))
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/make-it-fail", de->d_name);
+		fd = open(path, O_WRONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		n += write(fd, "1", 1) == 1;
+		close(fd);
+	}
+	closedir(d);
+	return n;
 }
 
 /* The device and the helpers every path uses ------------------------------ */
@@ -914,8 +977,14 @@ FIXTURE_TEARDOWN(fault)
 {
 	struct fault_ctx *c = &self->c;
 
-	if (c->nth_fd >= 0)
+	if (c->nth_fd >= 0) {
 		fail_nth_disarm(c->nth_fd);
+		/* Back to failslab's defaults after the task-filter test. */
+		write_knob("probability", "0");
+		write_knob("task-filter", "N");
+		write_knob("space", "0");
+		write_knob("times", "1");
+	}
 	if (c->dev)
 		vuc_device_free(c->dev);
 	if (c->srv.pid > 0)
@@ -1119,6 +1188,92 @@ TEST_F_TIMEOUT(fault, device_reset, 600)
 	if (!variant->memfd)
 		SKIP(return, "DMA memory plays no part: run in the memfd variant");
 	ASSERT_EQ(0, walk(&self->c, &p));
+}
+
+/*
+ * The server's DMA_READ/DMA_WRITE are served by the device's kthread, out
+ * of reach of fail-nth (a counter of the calling task). Failslab's task
+ * filter reaches it: one failure armed (times 1), and a budget of bytes
+ * ("space") the kthread allocates first, walked upwards so the failure
+ * lands on each allocation in turn until a copy needs less.
+ */
+#define SPACE_STEP	64
+#define SPACE_MAX	(1 << 20)
+#define COPY_LEN	(64 << 10)
+
+static int kthread_fault_arm(long space)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof(buf), "%ld", space);
+	if (write_knob("space", buf) || write_knob("times", "1") ||
+	    write_knob("interval", "1") || write_knob("task-filter", "Y"))
+		return -1;
+	return write_knob("probability", "100");
+}
+
+/* Disarm; 1 if the fault was injected, 0 if not, -1 on error. */
+static int kthread_fault_disarm(void)
+{
+	long times = -1;
+
+	if (write_knob("probability", "0") || read_knob("times", &times))
+		return -1;
+	return times == 0;
+}
+
+TEST_F_TIMEOUT(fault, dma_service_in_kthread, 600)
+{
+	struct fault_ctx *c = &self->c;
+	unsigned int injected = 0, failed = 0;
+	uint8_t *src, *dst;
+	uint32_t status;
+	long space;
+	int fired, state;
+	size_t i;
+
+	RETURN_IF_SETUP_SKIPPED();
+	if (variant->memfd)
+		SKIP(return, "with an fd the server DMAs through its own mapping");
+	src = c->dma_va;
+	dst = c->dma_va + DMA_BUF_SIZE / 2;
+	for (i = 0; i < COPY_LEN; i++)
+		src[i] = (uint8_t)(i * 11 + 3);
+	ASSERT_EQ(0, map_dma_at(c, IOVA_BASE, 0, DMA_BUF_SIZE));
+	ASSERT_LT(0, mark_device_kthreads());
+
+	for (space = 0; space < SPACE_MAX; space += SPACE_STEP) {
+		memset(dst, 0, COPY_LEN);
+		ASSERT_EQ(0, kthread_fault_arm(space));
+		status = dma_run(c->fd, SAMPLE_DMA_CMD_COPY, IOVA_BASE,
+				 IOVA_BASE + DMA_BUF_SIZE / 2, COPY_LEN, 0);
+		fired = kthread_fault_disarm();
+		ASSERT_LE(0, fired);
+		injected += fired;
+		if (!status) {
+			/* Done, or the fault was absorbed: the copy is exact. */
+			ASSERT_EQ(0, memcmp(dst, src, COPY_LEN)) TH_LOG("space %ld", space);
+			if (!fired)
+				break;
+			continue;
+		}
+		ASSERT_TRUE(fired) TH_LOG("space %ld: DMA failed (%u) with no fault",
+					  space, status);
+		failed++;
+		/* The server was told, or the connection broke cleanly. */
+		state = device_state(c);
+		ASSERT_LE(0, state) TH_LOG("space %ld", space);
+		if (!state) {
+			ASSERT_EQ(0, reconnect(c));
+			ASSERT_EQ(0, map_dma_at(c, IOVA_BASE, 0, DMA_BUF_SIZE));
+			ASSERT_LT(0, mark_device_kthreads());
+		}
+	}
+	ASSERT_LT(space, SPACE_MAX);
+	fprintf(stderr, "# DMA service (kthread): %u faults injected (%u failed the copy), %u reconnects\n",
+		injected, failed, c->reconnects);
+	if (faults_total)
+		__atomic_add_fetch(faults_total, injected, __ATOMIC_RELAXED);
 }
 
 static void print_figures(void)
