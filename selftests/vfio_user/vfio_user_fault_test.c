@@ -82,7 +82,7 @@ static int failslab_setup(void)
 
 	if (access(FAILSLAB_DIR, F_OK) || access(FAIL_NTH, F_OK))
 		return -ENOENT;
-	for (i = 0; i < sizeof(knobs) / sizeof(knobs[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(knobs); i++) {
 		ret = write_knob(knobs[i][0], knobs[i][1]);
 		if (ret)
 			return ret;
@@ -708,7 +708,7 @@ static int ioev_call(struct fault_ctx *c)
 {
 	struct vfio_user_ioeventfds req = {
 		.argsz = sizeof(req), .index = 0,
-		.count = sizeof(c->ioev) / sizeof(c->ioev[0]),
+		.count = ARRAY_SIZE(c->ioev),
 		.entries = (uintptr_t)c->ioev,
 	};
 
@@ -724,7 +724,7 @@ static int ioev_check(struct fault_ctx *c)
 {
 	uint32_t i;
 
-	if (!c->ioev_count || c->ioev_count > 8)
+	if (!c->ioev_count || c->ioev_count > ARRAY_SIZE(c->ioev))
 		return -1;
 	for (i = 0; i < c->ioev_count; i++)
 		if (c->ioev[i].fd < 0 || fcntl(c->ioev[i].fd, F_GETFD) < 0)
@@ -736,7 +736,7 @@ static void ioev_cleanup(struct fault_ctx *c)
 {
 	uint32_t i;
 
-	for (i = 0; i < c->ioev_count && i < 8; i++)
+	for (i = 0; i < c->ioev_count && i < ARRAY_SIZE(c->ioev); i++)
 		if (c->ioev[i].fd >= 0)
 			close(c->ioev[i].fd);
 	c->ioev_count = 0;
@@ -1086,7 +1086,7 @@ TEST_F_TIMEOUT(fault, region_rw, 600)
 	RETURN_IF_SETUP_SKIPPED();
 	if (!variant->memfd)
 		SKIP(return, "DMA memory plays no part: run in the memfd variant");
-	for (i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
+	for (i = 0; i < ARRAY_SIZE(paths); i++)
 		ASSERT_EQ(0, walk(&self->c, &paths[i]));
 }
 
@@ -1107,7 +1107,7 @@ TEST_F_TIMEOUT(fault, posted_region_writes, 600)
 	vuc_device_free(self->c.dev);
 	self->c.posted_regions = 1U << 0 | 1U << 2;
 	ASSERT_EQ(0, attach_device(&self->c));
-	for (i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
+	for (i = 0; i < ARRAY_SIZE(paths); i++)
 		ASSERT_EQ(0, walk(&self->c, &paths[i]));
 }
 

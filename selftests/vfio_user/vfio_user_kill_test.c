@@ -330,31 +330,19 @@ static bool all_started(struct waiter *w, unsigned int n)
 
 #define NR_WAITERS	3
 
-/* Join with a deadline: a waiter stuck in the kernel fails the round. */
-static int join_bounded(struct waiter *w, uint64_t deadline_ms)
+/* pthread_timedjoin_np() takes a CLOCK_REALTIME deadline. */
+static struct timespec join_deadline(unsigned int ms)
 {
 	struct timespec ts;
 
-	ts.tv_sec = deadline_ms / 1000;
-	ts.tv_nsec = (deadline_ms % 1000) * 1000000;
-	/* pthread_timedjoin_np counts in CLOCK_REALTIME. */
-	{
-		struct timespec mono, real;
-
-		clock_gettime(CLOCK_MONOTONIC, &mono);
-		clock_gettime(CLOCK_REALTIME, &real);
-		ts.tv_sec += real.tv_sec - mono.tv_sec;
-		ts.tv_nsec += real.tv_nsec - mono.tv_nsec;
-		while (ts.tv_nsec < 0) {
-			ts.tv_nsec += 1000000000;
-			ts.tv_sec--;
-		}
-		while (ts.tv_nsec >= 1000000000) {
-			ts.tv_nsec -= 1000000000;
-			ts.tv_sec++;
-		}
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (long)(ms % 1000) * 1000000;
+	if (ts.tv_nsec >= 1000000000) {
+		ts.tv_nsec -= 1000000000;
+		ts.tv_sec++;
 	}
-	return pthread_timedjoin_np(w->tid, NULL, &ts);
+	return ts;
 }
 
 /* One round; 0 or -1 with the reason on stderr. */
@@ -372,6 +360,7 @@ static int server_kill_round(unsigned int round, uint64_t *rng, uint8_t *dma_va,
 	struct pollfd pfd;
 	struct vu_server srv;
 	struct vuc_device *dev;
+	struct timespec join_by;
 	uint64_t deadline;
 	unsigned int i, started = 0;
 	int fd, ret = -1, status;
@@ -433,9 +422,10 @@ static int server_kill_round(unsigned int round, uint64_t *rng, uint8_t *dma_va,
 	kill(srv.pid, SIGKILL);
 
 out_join:
-	deadline = now_ms() + WAIT_BOUND_MS;
+	/* A waiter stuck in the kernel fails the round. */
+	join_by = join_deadline(WAIT_BOUND_MS);
 	for (i = 0; i < started; i++) {
-		if (join_bounded(&w[i], deadline)) {
+		if (pthread_timedjoin_np(w[i].tid, NULL, &join_by)) {
 			round_fail("waiter %u (%s) still waiting after %u ms: hung in the kernel?",
 				   i, work_names[w[i].work], WAIT_BOUND_MS);
 			/* It cannot be freed under a live thread: give up. */
@@ -688,6 +678,78 @@ out:
 #undef round_fail
 }
 
+/* A process sharing the device fd dies --------------------------------- */
+
+/* The child: I/O and DMA on the inherited fd until killed. */
+static void __attribute__((noreturn)) sharer_child(int fd, uint64_t seed_bits)
+{
+	uint8_t buf[BULK_SIZE];
+	uint32_t v = 0;
+
+	for (;;) {
+		switch (rnd_below(&seed_bits, 4)) {
+		case 0:
+			pread(fd, buf, sizeof(buf), vu_region_off(2, 0));
+			break;
+		case 1:
+			reg_write32(fd, SAMPLE_REG_SCRATCH, v++);
+			break;
+		case 2:
+			ioctl(fd, VFIO_DEVICE_RESET);
+			break;
+		default:
+			dma_run(fd, SAMPLE_DMA_CMD_COPY, IOVA_BASE,
+				IOVA_BASE + DMA_SIZE / 2, 1 << 20);
+			break;
+		}
+	}
+}
+
+/*
+ * One round: a child inherits the attached fd and works on it; it dies of
+ * SIGKILL, likely with a request in flight. The device is the parent's
+ * too and must not suffer: the dead waiter's reply is dropped when it
+ * comes, the connection stays up.
+ */
+static int sharer_kill_round(unsigned int round, uint64_t *rng, int fd)
+{
+	unsigned int delay_us = rnd_below(rng, MAX_KILL_DELAY_US);
+	struct vfio_user_stats st = { .argsz = sizeof(st) };
+	uint32_t id = 0, scratch = 0;
+	int status;
+	pid_t pid;
+
+#define round_fail(fmt, ...)						\
+	fprintf(stderr, "# sharer kill round %u (%u us): " fmt "\n",	\
+		round, delay_us, ##__VA_ARGS__)
+
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (!pid)
+		sharer_child(fd, rnd_next(rng));
+	usleep(delay_us);
+	kill(pid, SIGKILL);
+	status = wait_child(pid);
+	if (status < 0 || !WIFSIGNALED(status)) {
+		round_fail("the sharer does not die of SIGKILL (%d)", status);
+		return -1;
+	}
+	if (reg_read32(fd, SAMPLE_REG_ID, &id) || id != SAMPLE_ID_VALUE ||
+	    reg_write32(fd, SAMPLE_REG_SCRATCH, round) ||
+	    reg_read32(fd, SAMPLE_REG_SCRATCH, &scratch) || scratch != round) {
+		round_fail("the device no longer works for its owner");
+		return -1;
+	}
+	if (ioctl(fd, VFIO_USER_GET_STATS, &st) ||
+	    (st.flags & VFIO_USER_STATS_BROKEN)) {
+		round_fail("the connection broke (%s)", strerror(st.broken_errno));
+		return -1;
+	}
+	return 0;
+#undef round_fail
+}
+
 /* The tests ------------------------------------------------------------- */
 
 /*
@@ -776,6 +838,37 @@ TEST_F_TIMEOUT(kill, vmm_killed, 3600)
 	vuc_device_free(dev);
 	EXPECT_EQ(0, wait_kthreads_gone());
 	EXPECT_EQ(0, vu_server_stop(&srv));
+}
+
+TEST_F_TIMEOUT(kill, sharer_killed, 3600)
+{
+	struct vu_server srv;
+	struct vuc_device *dev;
+	struct vuc_options opts = { .timeout_ms = REPLY_TIMEOUT_MS };
+	uint8_t *dma_va;
+	unsigned int i;
+	int fd;
+
+	RETURN_IF_SETUP_SKIPPED();
+	self->rng = seed ^ 0x54a4e4ULL;
+	dma_va = mmap(NULL, DMA_SIZE, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, dma_va);
+	ASSERT_EQ(0, vu_server_start(&srv, NULL));
+	dev = vu_attach(srv.path, &opts);
+	ASSERT_NE(NULL, dev);
+	fd = vuc_device_fd(dev);
+	/* The children's DMA lands in the owner's memory. */
+	ASSERT_EQ(0, map_dma(fd, dma_va, IOVA_BASE, DMA_SIZE, -1, 0));
+	for (i = 0; i < rounds; i++) {
+		ASSERT_EQ(0, sharer_kill_round(i, &self->rng, fd));
+		if (kills_total)
+			__atomic_add_fetch(kills_total, 1, __ATOMIC_RELAXED);
+	}
+	vuc_device_free(dev);
+	EXPECT_EQ(0, wait_kthreads_gone());
+	EXPECT_EQ(0, vu_server_stop(&srv));
+	munmap(dma_va, DMA_SIZE);
 }
 
 static void print_figures(void)
