@@ -703,6 +703,56 @@ static int bulk_write_check(struct fault_ctx *c)
 	return bulk_compare(c);
 }
 
+/* The mailbox: 8-byte accesses over the ioregionfd, not the socket. */
+static uint64_t mailbox_value(const struct fault_ctx *c)
+{
+	return 0x6d61696c00000000ULL | c->step;
+}
+
+static int mailbox_write_call(struct fault_ctx *c)
+{
+	uint64_t v = mailbox_value(c);
+
+	return pwrite(c->fd, &v, 8, vu_region_off(0, SAMPLE_MAILBOX_OFFSET + 8)) ==
+	       8 ? 0 : -errno;
+}
+
+static int mailbox_write_check(struct fault_ctx *c)
+{
+	uint64_t v = 0;
+
+	if (pread(c->fd, &v, 8, vu_region_off(0, SAMPLE_MAILBOX_OFFSET + 8)) != 8)
+		return -1;
+	return v == mailbox_value(c) ? 0 : -1;
+}
+
+/* A failed access must not take the sub-region down with it. */
+static int mailbox_check_failed(struct fault_ctx *c)
+{
+	if (mailbox_write_call(c))
+		return -1;
+	return mailbox_write_check(c);
+}
+
+static int mailbox_read_prepare(struct fault_ctx *c)
+{
+	return mailbox_write_call(c);
+}
+
+static uint64_t mailbox_read;
+
+static int mailbox_read_call(struct fault_ctx *c)
+{
+	mailbox_read = 0;
+	return pread(c->fd, &mailbox_read, 8,
+		     vu_region_off(0, SAMPLE_MAILBOX_OFFSET + 8)) == 8 ? 0 : -errno;
+}
+
+static int mailbox_read_check(struct fault_ctx *c)
+{
+	return mailbox_read == mailbox_value(c) ? 0 : -1;
+}
+
 /* GET_IOEVENTFDS: fds installed on success, none on failure. */
 static int ioev_call(struct fault_ctx *c)
 {
@@ -1088,6 +1138,30 @@ TEST_F_TIMEOUT(fault, region_rw, 600)
 		SKIP(return, "DMA memory plays no part: run in the memfd variant");
 	for (i = 0; i < ARRAY_SIZE(paths); i++)
 		ASSERT_EQ(0, walk(&self->c, &paths[i]));
+}
+
+/*
+ * Accesses over the ioregionfd socket. A failure before the first byte
+ * left (memory for the frame) keeps the stream in step: the sub-region
+ * must go on working.
+ */
+TEST_F_TIMEOUT(fault, ioregionfd_access, 600)
+{
+	static const struct fault_path paths[] = {
+		{ .name = "pwrite ioregionfd", .call = mailbox_write_call,
+		  .on_success = mailbox_write_check,
+		  .on_failure = mailbox_check_failed },
+		{ .name = "pread ioregionfd", .prepare = mailbox_read_prepare,
+		  .call = mailbox_read_call, .on_success = mailbox_read_check,
+		  .on_failure = mailbox_check_failed },
+	};
+	unsigned int i;
+
+	RETURN_IF_SETUP_SKIPPED();
+	if (!variant->memfd)
+		SKIP(return, "DMA memory plays no part: run in the memfd variant");
+	for (i = 0; i < ARRAY_SIZE(paths); i++)
+		EXPECT_EQ(0, walk(&self->c, &paths[i]));
 }
 
 /* Posted writes go out without a reply; a later read still sees them. */
