@@ -41,7 +41,7 @@
 /* A walk that never gets through is a failure, not a loop. */
 #define WALK_MAX_STEPS	20000
 /* Bound on every wait for the server: wide, the debug kernel is slow. */
-#define TIMEOUT_MS	30000
+#define TIMEOUT_MS	20000
 
 /* Faults injected by all tests, summed over the harness's child processes. */
 static unsigned long *faults_total;

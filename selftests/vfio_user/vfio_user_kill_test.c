@@ -45,7 +45,7 @@
 #define CFG		VFIO_PCI_CONFIG_REGION_INDEX
 
 /* The device's bound on every wait for the server. */
-#define REPLY_TIMEOUT_MS	5000
+#define REPLY_TIMEOUT_MS	20000
 /*
  * How long a waiter, a dying process or a kthread may take: far past the
  * reply timeout, so only a real hang fails, never a slow machine.
@@ -446,6 +446,12 @@ out_join:
 		if (!sane_errno(-w[i].err)) {
 			round_fail("waiter %u (%s) ended with %d", i,
 				   work_names[w[i].work], w[i].err);
+			goto out_free;
+		}
+		/* Ended by the server's end, not by running out of time. */
+		if (w[i].err == -ETIMEDOUT) {
+			round_fail("waiter %u (%s) waited out the timeout", i,
+				   work_names[w[i].work]);
 			goto out_free;
 		}
 		count_errno(ks, w[i].err);
