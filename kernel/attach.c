@@ -181,8 +181,7 @@ static int vfio_user_check_io_fd(const struct vfio_user_region *region,
 }
 
 static int vfio_user_attach_io_fds(struct vfio_user_region *region,
-				   const struct vfio_user_attach_region *ar,
-				   unsigned int timeout_ms)
+				   const struct vfio_user_attach_region *ar)
 {
 	struct vfio_user_attach_io_fd *uio;
 	u32 i;
@@ -217,7 +216,7 @@ static int vfio_user_attach_io_fds(struct vfio_user_region *region,
 		}
 		io->type = uio[i].type;
 		region->nr_io_fds++;
-		ret = vfio_user_io_fd_setup(io, timeout_ms);
+		ret = vfio_user_io_fd_setup(io);
 		if (ret)
 			goto out_free;
 		io->flags = uio[i].flags;
@@ -360,7 +359,7 @@ static int vfio_user_check_caps(struct vfio_user_region *region,
 
 static int vfio_user_attach_region(struct vfio_user_region *region, u32 index,
 				   const struct vfio_user_attach_region *ar,
-				   u32 device_flags, unsigned int timeout_ms)
+				   u32 device_flags)
 {
 	const u32 known = VFIO_REGION_INFO_FLAG_READ |
 			  VFIO_REGION_INFO_FLAG_WRITE |
@@ -439,7 +438,7 @@ static int vfio_user_attach_region(struct vfio_user_region *region, u32 index,
 		}
 	}
 
-	return vfio_user_attach_io_fds(region, ar, timeout_ms);
+	return vfio_user_attach_io_fds(region, ar);
 }
 
 static int vfio_user_attach_regions(struct vfio_user_device *vdev,
@@ -463,8 +462,7 @@ static int vfio_user_attach_regions(struct vfio_user_device *vdev,
 	vdev->num_regions = arg->num_regions;
 	for (i = 0; i < arg->num_regions; i++) {
 		ret = vfio_user_attach_region(&vdev->regions[i], i,
-					      &uregions[i], arg->device_flags,
-					      vdev->conn.timeout_ms);
+					      &uregions[i], arg->device_flags);
 		if (ret)
 			goto out_free;
 	}

@@ -283,11 +283,10 @@ ssize_t vfio_user_io_fd_access(struct vfio_user_device *vdev,
 /**
  * vfio_user_io_fd_setup() - take what serving @io needs from its file
  * @io: a checked io fd whose file is set
- * @timeout_ms: bound on an ioregionfd's answers
  *
  * Return: 0 or a negative errno (the file is of the wrong kind).
  */
-int vfio_user_io_fd_setup(struct vfio_user_io_fd *io, unsigned int timeout_ms)
+int vfio_user_io_fd_setup(struct vfio_user_io_fd *io)
 {
 	struct eventfd_ctx *ctx;
 	struct socket *sock;
@@ -309,11 +308,8 @@ int vfio_user_io_fd_setup(struct vfio_user_io_fd *io, unsigned int timeout_ms)
 	if (vfio_user_claim_socket(sock))
 		return -EBUSY;
 	io->claimed = true;
+	/* Accesses never block in the socket: they wait in ours, bounded. */
 	sk = sock->sk;
-	lock_sock(sk);
-	sk->sk_rcvtimeo = msecs_to_jiffies(timeout_ms);
-	sk->sk_sndtimeo = msecs_to_jiffies(timeout_ms);
-	release_sock(sk);
 	io->sock = sock;
 
 	/* Watch for what arrives unasked, from now on and from before. */

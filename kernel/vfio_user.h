@@ -333,7 +333,7 @@ void vfio_user_dma_release(struct vfio_user_device *vdev);
 ssize_t vfio_user_io_fd_access(struct vfio_user_device *vdev,
 			       struct vfio_user_region *region, u64 offset,
 			       char __user *buf, size_t count, bool write);
-int vfio_user_io_fd_setup(struct vfio_user_io_fd *io, unsigned int timeout_ms);
+int vfio_user_io_fd_setup(struct vfio_user_io_fd *io);
 void vfio_user_io_fd_release(struct vfio_user_io_fd *io);
 long vfio_user_get_ioeventfds(struct vfio_user_device *vdev, void __user *arg);
 
