@@ -140,7 +140,7 @@ struct vfio_user_request *vfio_user_request_alloc(size_t reply_max)
 	struct vfio_user_request *req;
 
 	req = kvmalloc(struct_size(req, reply, reply_max),
-		       GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
+		       VFIO_USER_GFP_LARGE);
 	if (!req)
 		return NULL;
 	kref_init(&req->kref);
@@ -873,7 +873,7 @@ static int vfio_user_create_worker(struct vfio_user_conn *conn,
 	worker->buf_size = sizeof(struct vfio_user_dma_region_access) +
 			   conn->client_max_xfer;
 	worker->buf = kvmalloc(worker->buf_size,
-			       GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
+			       VFIO_USER_GFP_LARGE);
 	if (!worker->buf)
 		return -ENOMEM;
 	task = kthread_create(vfio_user_worker, worker, "vfio-user%s-%d", what,

@@ -141,7 +141,7 @@ static ssize_t vfio_user_region_write_chunk(struct vfio_user_device *vdev,
 	int ret;
 
 	if (len > sizeof(small)) {
-		acc = kvmalloc(len, GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
+		acc = kvmalloc(len, VFIO_USER_GFP_LARGE);
 		if (!acc)
 			return -ENOMEM;
 	}
@@ -673,7 +673,7 @@ static long vfio_user_raw_msg(struct vfio_user_device *vdev, void __user *arg)
 			   VFIO_USER_RAW_MSG_OVERHEAD)
 		return -EINVAL;
 
-	payload = kvmalloc(m.request_size, GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
+	payload = kvmalloc(m.request_size, VFIO_USER_GFP_LARGE);
 	if (!payload)
 		return -ENOMEM;
 	if (copy_from_user(payload, u64_to_user_ptr(m.request),

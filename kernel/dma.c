@@ -73,7 +73,7 @@ static unsigned long *vfio_user_alloc_dirty(const struct vfio_user_dma *dma,
 	u64 pages = DIV_ROUND_UP_ULL(vfio_user_dma_size(dma), pgsize);
 
 	return kvcalloc(BITS_TO_LONGS(pages), sizeof(unsigned long),
-			GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
+			VFIO_USER_GFP_LARGE);
 }
 
 /* Mark [iova, iova + len) of @dma dirty; dma_lock held for reading. */
@@ -556,7 +556,7 @@ static long vfio_user_dirty_report(struct vfio_user_device *vdev,
 		ret = -EINVAL;
 		goto out_unlock;
 	}
-	bitmap = kvzalloc(bytes, GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
+	bitmap = kvzalloc(bytes, VFIO_USER_GFP_LARGE);
 	if (!bitmap) {
 		ret = -ENOMEM;
 		goto out_unlock;

@@ -6,6 +6,7 @@
 #define _VFIO_USER_INTERNAL_H
 
 #include <linux/bits.h>
+#include <linux/gfp.h>
 #include <linux/completion.h>
 #include <linux/kref.h>
 #include <linux/mmu_notifier.h>
@@ -28,6 +29,13 @@ struct mm_struct;
 struct sock;
 struct socket;
 struct task_struct;
+
+/*
+ * Buffers whose size a user chose: if memory is short, fail the call
+ * rather than warn or wake the OOM killer.
+ */
+#define VFIO_USER_GFP_LARGE	(GFP_KERNEL_ACCOUNT | __GFP_NOWARN | \
+				 __GFP_RETRY_MAYFAIL)
 
 /* Bounds on what a server (through the VMM's attach) may describe. */
 #define VFIO_USER_MAX_REGIONS		100

@@ -1313,4 +1313,126 @@ TEST_F_TIMEOUT(harden, close_while_worker_faults, 180)
 	EXPECT_EQ(0, WEXITSTATUS(status));
 }
 
+/* Memory cgroups -------------------------------------------------------------- */
+
+/* A memory cgroup of its own for @pid; returns 0 and its directory. */
+static int memcg_enter(char *dir, size_t len, pid_t pid)
+{
+	char path[160], val[32];
+
+	mkdir("/sys/fs/cgroup", 0755);
+	if (access("/sys/fs/cgroup/cgroup.procs", F_OK) &&
+	    mount("none", "/sys/fs/cgroup", "cgroup2", 0, NULL))
+		return -errno;
+	if (write_param("/sys/fs/cgroup/cgroup.subtree_control", "+memory"))
+		return -EOPNOTSUPP;
+	snprintf(dir, len, "/sys/fs/cgroup/vu-harden-%d", pid);
+	if (mkdir(dir, 0755) && errno != EEXIST)
+		return -errno;
+	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
+	snprintf(val, sizeof(val), "%d", pid);
+	return write_param(path, val);
+}
+
+static long long memcg_read(const char *dir, const char *file)
+{
+	char path[160], buf[64];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	if (read_param(path, buf, sizeof(buf)))
+		return -1;
+	return atoll(buf);
+}
+
+static void memcg_leave(const char *dir)
+{
+	char val[32];
+
+	snprintf(val, sizeof(val), "%d", getpid());
+	write_param("/sys/fs/cgroup/cgroup.procs", val);
+	rmdir(dir);
+}
+
+/*
+ * An attach that fails for want of memory in the caller's cgroup (the
+ * worker's buffer) fails cleanly, and a later one works.
+ */
+TEST_F_TIMEOUT(harden, attach_fails_cleanly_without_memory, 120)
+{
+	char dir[128], path[160];
+	struct raw_dev d;
+	int ret;
+
+	NEED_MODULE();
+	ret = memcg_enter(dir, sizeof(dir), getpid());
+	if (ret)
+		SKIP(return, "no memory cgroup to test with (%s)", strerror(-ret));
+	snprintf(path, sizeof(path), "%s/memory.max", dir);
+	raw_init(&d);
+	ASSERT_LE(0, d.dev);
+	/* Its buffer: 64 MiB and a header, against 16 MiB allowed. */
+	d.arg.client_max_data_xfer_size = 64 << 20;
+	ASSERT_EQ(0, write_param(path, "16M"));
+	EXPECT_EQ(-ENOMEM, raw_attach(&d));
+	ASSERT_EQ(0, write_param(path, "max"));
+	EXPECT_EQ(0, raw_attach(&d));
+	raw_close(&d);
+	memcg_leave(dir);
+}
+
+/*
+ * What the worker queues for the server (replies to its DMA_READs) is
+ * charged to the VMM's memory cgroup: kthreads are not charged by
+ * themselves.
+ */
+TEST_F_TIMEOUT(harden, worker_memory_charged_to_vmm, 300)
+{
+	struct vfio_user_timeout t = { .argsz = sizeof(t), .timeout_ms = 600000 };
+	struct {
+		struct vfio_user_dma_region_access acc;
+	} req = { .acc = { .addr = 0, .count = 1 << 16 } };
+	long long before, after;
+	char dir[128];
+	struct raw_dev d;
+	int i, queued = 0, ret;
+	void *mem;
+
+	NEED_MODULE();
+	ret = memcg_enter(dir, sizeof(dir), getpid());
+	if (ret)
+		SKIP(return, "no memory cgroup to test with (%s)", strerror(-ret));
+	raw_init(&d);
+	ASSERT_LE(0, d.dev);
+	/* Room for 32 MiB of replies queued on the socket. */
+	d.arg.client_max_data_xfer_size = 16 << 20;
+	ASSERT_EQ(0, raw_attach(&d));
+	ASSERT_EQ(0, ioctl(d.dev, VFIO_USER_SET_TIMEOUT, &t));
+	mem = mmap(NULL, 1 << 16, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, mem);
+	ASSERT_EQ(0, map_answered(&d, mem, 0, 1 << 16));
+	before = memcg_read(dir, "memory.current");
+	ASSERT_LT(0, before);
+
+	/* 256 reads of 64 KiB whose replies nobody reads: 16 MiB queued. */
+	for (i = 0; i < 256; i++)
+		ASSERT_EQ(0, srv_send(d.sv[1], 100 + i, VFIO_USER_DMA_READ,
+				      VFIO_USER_F_TYPE_COMMAND, 0, &req,
+				      sizeof(req)));
+	for (i = 0; i < 6000 && queued < (15 << 20); i++) {
+		if (ioctl(d.sv[1], FIONREAD, &queued))
+			break;
+		if (queued < (15 << 20))
+			usleep(10 * 1000);
+	}
+	ASSERT_LE(15 << 20, queued);
+	after = memcg_read(dir, "memory.current");
+	TH_LOG("memory.current %lld -> %lld with %d bytes queued", before,
+	       after, queued);
+	EXPECT_LE(before + (12 << 20), after);
+	raw_close(&d);
+	munmap(mem, 1 << 16);
+	memcg_leave(dir);
+}
+
 TEST_HARNESS_MAIN
