@@ -172,11 +172,11 @@ static const char *const mutation_names[NR_MUTATIONS] = {
 
 /* Per mille of reply mutations; the rest are valid replies. */
 static const unsigned int mutation_weights[NR_MUTATIONS] = {
-	[MUT_NONE] = 330, [MUT_ERRNO] = 300, [MUT_ERRNO_NO_FLAG] = 30,
-	[MUT_HOLD] = 60, [MUT_SLOW] = 20, [MUT_ID] = 30, [MUT_CMD] = 25,
-	[MUT_SIZE] = 35, [MUT_FLAGS] = 20, [MUT_PAYLOAD] = 30, [MUT_DUP] = 20,
-	[MUT_CUT_EOF] = 45, [MUT_CUT_STALL] = 5, [MUT_FDS] = 25,
-	[MUT_MISSING] = 3,
+	[MUT_NONE] = 400, [MUT_ERRNO] = 380, [MUT_ERRNO_NO_FLAG] = 40,
+	[MUT_HOLD] = 60, [MUT_SLOW] = 10, [MUT_ID] = 12, [MUT_CMD] = 10,
+	[MUT_SIZE] = 14, [MUT_FLAGS] = 8, [MUT_PAYLOAD] = 12, [MUT_DUP] = 8,
+	[MUT_CUT_EOF] = 18, [MUT_CUT_STALL] = 2, [MUT_FDS] = 10,
+	[MUT_MISSING] = 1,
 };
 
 struct msg {
@@ -224,6 +224,7 @@ struct server {
 	struct msg *held;	/* a request whose answer waits (MUT_HOLD) */
 	struct msg *in;
 	struct msg *out;
+	struct msg *aux;	/* for srv_drain(), which runs while @in is used */
 };
 
 static void server_fail(struct server *s, const char *fmt, ...)
@@ -541,6 +542,38 @@ static uint64_t pick_dma_count(struct server *s)
 	}
 }
 
+static void srv_dma_reply(struct server *s, const struct msg *m);
+
+/*
+ * Take in the client's answers to our commands that are already there, so
+ * that neither side blocks on a full socket while the other does too. A
+ * request of the client's stays queued for the main loop.
+ */
+static void srv_drain(struct server *s)
+{
+	int socks[2] = { s->sock, s->twin };
+	struct vfio_user_header hdr;
+	struct pollfd pfd;
+	int i;
+
+	for (i = 0; i < 2 && !s->closed; i++) {
+		pfd.fd = socks[i];
+		pfd.events = POLLIN;
+		while (socks[i] >= 0 && poll(&pfd, 1, 0) == 1) {
+			if (recv(socks[i], &hdr, sizeof(hdr),
+				 MSG_PEEK | MSG_DONTWAIT) != sizeof(hdr) ||
+			    (hdr.flags & VFIO_USER_F_TYPE_MASK) !=
+			    VFIO_USER_F_TYPE_REPLY)
+				break;
+			if (srv_recv(socks[i], s->aux)) {
+				srv_close(s);
+				break;
+			}
+			srv_dma_reply(s, s->aux);
+		}
+	}
+}
+
 /*
  * One command of the server's own: mostly DMA_READ/DMA_WRITE aimed at and
  * around the mappings; now and then another command, or a malformed frame
@@ -589,7 +622,7 @@ static void srv_inject_one(struct server *s)
 	h->msg_size = sizeof(*h) + body;
 
 	/* Malformed frames: the kernel must drop the connection. */
-	if (chance(r, 40)) {
+	if (chance(r, 4)) {
 		switch (below(r, 7)) {
 		case 0:
 			h->flags |= 1u << (6 + below(r, 26));
@@ -628,6 +661,7 @@ static void srv_inject_one(struct server *s)
 			srv_close(s);
 		return;
 	}
+	srv_drain(s);
 	srv_send_mutated(s, sock, how, 0);
 	/* srv_send_mutated() counted it as "none": it is the server's own. */
 	if (how == MUT_NONE) {
@@ -817,6 +851,10 @@ static void srv_negotiate(struct server *s, const struct msg *m)
 		    !socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv)) {
 			len += sprintf((char *)p + len,
 				       ",\"twin_socket\":{\"supported\":true,\"fd_index\":0}");
+			const struct timeval send_timeout = { .tv_sec = 10 };
+
+			setsockopt(sv[0], SOL_SOCKET, SO_SNDTIMEO, &send_timeout,
+				   sizeof(send_timeout));
 			s->twin = sv[0];
 			s->twin_peer = sv[1];
 			fds[nr_fds++] = sv[1];
@@ -1065,8 +1103,8 @@ static void srv_answer(struct server *s, const struct msg *m, bool clean)
 	}
 
 	/* The server's own commands first, in about half the rounds. */
-	if (!clean && chance(&s->rng, 500)) {
-		n = 1 + below(&s->rng, 8);
+	if (!clean && chance(&s->rng, 700)) {
+		n = 1 + below(&s->rng, 48);
 		while (n-- && !s->doomed && !s->closed)
 			srv_inject_one(s);
 		if (s->doomed || s->closed)
@@ -1183,6 +1221,7 @@ static int srv_pump(struct server *s, int timeout_ms)
 
 static void srv_session(struct server *s, int sock)
 {
+	const struct timeval send_timeout = { .tv_sec = 10 };
 	int ret;
 
 	s->sock = sock;
@@ -1195,6 +1234,9 @@ static void srv_session(struct server *s, int sock)
 	s->xfer = (uint32_t[]){ 512, 4096, 4096, 65536 }[below(&s->rng, 4)];
 	store_int(&s->sh->doomed, 0);
 	s->sh->sessions++;
+	/* Never stuck on a full socket for good. */
+	setsockopt(sock, SOL_SOCKET, SO_SNDTIMEO, &send_timeout,
+		   sizeof(send_timeout));
 
 	for (;;) {
 		ret = srv_pump(s, s->held ? 20 : SERVER_IDLE_MS);
@@ -1254,7 +1296,8 @@ static void server_main(struct fuzz_shared *sh, int ctl, uint64_t seed)
 	signal(SIGPIPE, SIG_IGN);
 	s.in = malloc(sizeof(*s.in));
 	s.out = malloc(sizeof(*s.out));
-	if (!s.in || !s.out)
+	s.aux = malloc(sizeof(*s.aux));
+	if (!s.in || !s.out || !s.aux)
 		_exit(1);
 	while ((sock = recv_fd(ctl)) >= 0) {
 		srv_session(&s, sock);
@@ -1302,6 +1345,7 @@ struct client {
 	uint64_t clean_rounds;
 	uint64_t calls;
 	unsigned int failures;
+	double t_attach, t_detach, t_doomed;	/* seconds spent there */
 	/* the helper thread, for two requests in flight */
 	pthread_t racer;
 	int racer_go[2];
@@ -1311,6 +1355,14 @@ struct client {
 
 static void client_fail(struct client *c, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+static double now(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec + t.tv_nsec / 1e9;
+}
 
 static void client_fail(struct client *c, const char *fmt, ...)
 {
@@ -1858,8 +1910,11 @@ TEST_F_TIMEOUT(fuzz, hostile_server, 1500)
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	while (c->sh->mutated < budget) {
+		double t = now();
+
 		if (!start_session(c))
 			break;
+		c->t_attach += now() - t;
 		for (;;) {
 			c->rounds++;
 			if (chance(&c->rng, 100) && !load_int(&c->sh->doomed) &&
@@ -1868,7 +1923,9 @@ TEST_F_TIMEOUT(fuzz, hostile_server, 1500)
 			else
 				mutated_round(c);
 			if (load_int(&c->sh->doomed)) {
+				t = now();
 				wait_broken(c);
+				c->t_doomed += now() - t;
 				break;
 			}
 			if (conn_broken(c))
@@ -1876,7 +1933,9 @@ TEST_F_TIMEOUT(fuzz, hostile_server, 1500)
 			if (c->sh->mutated >= budget)
 				break;
 		}
+		t = now();
 		end_session(c);
+		c->t_detach += now() - t;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 
@@ -1890,6 +1949,8 @@ TEST_F_TIMEOUT(fuzz, hostile_server, 1500)
 	       c->sh->sessions, c->rounds, c->clean_rounds, c->calls,
 	       c->sh->dma_checks,
 	       (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
+	printf("# time in attach %.1f s, detach %.1f s, ending doomed sessions %.1f s\n",
+	       c->t_attach, c->t_detach, c->t_doomed);
 	printf("# sent %" PRIu64 " messages after attach, %" PRIu64 " mutated:",
 	       c->sh->sent, c->sh->mutated);
 	for (i = 1; i < NR_MUTATIONS; i++)
