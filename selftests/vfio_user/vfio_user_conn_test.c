@@ -109,7 +109,7 @@ static long elapsed_ms(const struct timespec *t0)
 TEST_F(conn, ends_as_documented)
 {
 	struct vfio_user_stats st = { .argsz = sizeof(st) };
-	struct pollfd pfd = { .fd = self->fd, .events = POLLIN };
+	struct pollfd pfd = { .fd = self->fd, .events = 0 };
 	uint8_t buf[16];
 	struct timespec t0;
 	ssize_t n;
@@ -202,7 +202,7 @@ TEST(killed_waiter_on_shared_fd_expires)
 {
 	struct vuc_options opts = { .timeout_ms = TIMEOUT_MS };
 	struct vfio_user_stats st = { .argsz = sizeof(st) };
-	struct pollfd pfd = { .events = POLLIN };
+	struct pollfd pfd = { .events = 0 };	/* only HUP, ERR */
 	struct vu_server srv;
 	struct vuc_device *dev;
 	uint8_t buf[8];
