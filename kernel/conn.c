@@ -795,6 +795,9 @@ static int vfio_user_worker(void *data)
 		ret = vfio_user_recv_one(worker);
 		if (worker->replies)
 			vfio_user_check_abandoned(conn);
+		/* Idle: is the owner's address space still there? */
+		if (ret == -EAGAIN && !atomic_read(&conn->mm->mm_users))
+			ret = -ENOTCONN;
 		if (ret == -EAGAIN)
 			continue;
 		if (ret) {
@@ -978,6 +981,28 @@ static const struct mmu_notifier_ops vfio_user_mm_ops = {
 	.release = vfio_user_mm_release,
 };
 
+/*
+ * Without mmu notifiers (kernels without KVM), the workers notice the end
+ * of the address space themselves, each time they wait for the socket in
+ * vain: within one timeout.
+ */
+static int vfio_user_watch_mm(struct vfio_user_conn *conn)
+{
+	conn->mm_notifier.ops = &vfio_user_mm_ops;
+#ifdef CONFIG_MMU_NOTIFIER
+	return mmu_notifier_register(&conn->mm_notifier, conn->mm);
+#else
+	return 0;
+#endif
+}
+
+static void vfio_user_unwatch_mm(struct vfio_user_conn *conn)
+{
+#ifdef CONFIG_MMU_NOTIFIER
+	mmu_notifier_unregister(&conn->mm_notifier, conn->mm);
+#endif
+}
+
 /* A fresh connection: nothing of an earlier attach carries over. */
 static void vfio_user_conn_reset(struct vfio_user_conn *conn)
 {
@@ -1044,8 +1069,7 @@ int vfio_user_conn_start(struct vfio_user_device *vdev, struct socket *sock,
 	/* As VFIO type1: the pointer, not the address space. */
 	conn->mm = current->mm;
 	mmgrab(conn->mm);
-	conn->mm_notifier.ops = &vfio_user_mm_ops;
-	ret = mmu_notifier_register(&conn->mm_notifier, conn->mm);
+	ret = vfio_user_watch_mm(conn);
 	if (ret)
 		goto err_drop_mm;
 
@@ -1074,7 +1098,7 @@ int vfio_user_conn_start(struct vfio_user_device *vdev, struct socket *sock,
 err_stop_worker:
 	vfio_user_stop_worker(&conn->worker);
 err_unregister:
-	mmu_notifier_unregister(&conn->mm_notifier, conn->mm);
+	vfio_user_unwatch_mm(conn);
 err_drop_mm:
 	mmdrop(conn->mm);
 	conn->mm = NULL;
@@ -1093,7 +1117,7 @@ void vfio_user_conn_stop(struct vfio_user_conn *conn)
 {
 	vfio_user_conn_break(conn, -ENOTCONN);
 	/* Waits for a release callback that may still use the sockets. */
-	mmu_notifier_unregister(&conn->mm_notifier, conn->mm);
+	vfio_user_unwatch_mm(conn);
 	vfio_user_stop_worker(&conn->twin_worker);
 	vfio_user_stop_worker(&conn->worker);
 

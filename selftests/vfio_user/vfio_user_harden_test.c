@@ -1002,4 +1002,209 @@ TEST_F_TIMEOUT(harden, dma_fault_does_not_block_maps, 180)
 	close(uffd);
 }
 
+/* Signals ------------------------------------------------------------------- */
+
+static void count_signal(int sig)
+{
+	(void)sig;
+}
+
+/* Wait up to @secs for thread @tid of this process to sleep in the kernel. */
+static bool thread_sleeps(pid_t tid, int secs)
+{
+	char path[64], buf[256], *p;
+	int i;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", tid);
+	for (i = 0; i < secs * 100; i++) {
+		f = fopen(path, "r");
+		if (f) {
+			p = fgets(buf, sizeof(buf), f);
+			fclose(f);
+			p = p ? strrchr(buf, ')') : NULL;
+			if (p && (p[2] == 'S' || p[2] == 'D'))
+				return true;
+		}
+		usleep(10 * 1000);
+	}
+	return false;
+}
+
+struct rw_call {
+	int dev;
+	off_t off;
+	void *buf;
+	size_t len;
+	bool write;
+	pid_t tid;
+	ssize_t ret;
+	int err;
+};
+
+static void *rw_thread(void *arg)
+{
+	struct rw_call *c = arg;
+
+	__atomic_store_n(&c->tid, (pid_t)syscall(SYS_gettid), __ATOMIC_SEQ_CST);
+	c->ret = c->write ? pwrite(c->dev, c->buf, c->len, c->off) :
+			    pread(c->dev, c->buf, c->len, c->off);
+	c->err = errno;
+	return NULL;
+}
+
+static pid_t rw_tid(struct rw_call *c)
+{
+	pid_t tid;
+	int i;
+
+	for (i = 0; i < 6000; i++) {
+		tid = __atomic_load_n(&c->tid, __ATOMIC_SEQ_CST);
+		if (tid)
+			return tid;
+		usleep(10 * 1000);
+	}
+	return 0;
+}
+
+/*
+ * A VMM's vCPU threads are signalled all the time: a signal while an
+ * ioregionfd access waits for its response neither fails the access nor
+ * breaks the sub-region.
+ */
+TEST_F_TIMEOUT(harden, signal_during_ioregionfd_access, 120)
+{
+	struct sigaction sa = { .sa_handler = count_signal };
+	struct vfio_user_ioregionfd_resp resp = { .data = 0x11223344 };
+	struct vfio_user_ioregionfd_cmd cmd;
+	struct rw_call call = { 0 };
+	uint32_t value = 0;
+	struct raw_dev d;
+	pthread_t reader;
+	pid_t tid;
+	int io[2];
+
+	NEED_MODULE();
+	ASSERT_EQ(0, sigaction(SIGUSR1, &sa, NULL));
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, io));
+	ASSERT_EQ(0, attach_ioregionfd(&d, io[0]));
+
+	call.dev = d.dev;
+	call.off = vu_region_off(0, 0x108);
+	call.buf = &value;
+	call.len = sizeof(value);
+	ASSERT_EQ(0, pthread_create(&reader, NULL, rw_thread, &call));
+	/* The command arrived: the reader now waits for the response. */
+	ASSERT_EQ((ssize_t)sizeof(cmd), recv(io[1], &cmd, sizeof(cmd), MSG_WAITALL));
+	EXPECT_EQ(8ULL, cmd.offset);
+	tid = rw_tid(&call);
+	ASSERT_NE(0, tid);
+	ASSERT_TRUE(thread_sleeps(tid, 60));
+	ASSERT_EQ(0, pthread_kill(reader, SIGUSR1));
+	ASSERT_TRUE(thread_sleeps(tid, 60));
+	ASSERT_EQ((ssize_t)sizeof(resp), send(io[1], &resp, sizeof(resp), MSG_NOSIGNAL));
+	pthread_join(reader, NULL);
+	EXPECT_EQ((ssize_t)sizeof(value), call.ret) {
+		TH_LOG("access failed: %s", strerror(call.err));
+	}
+	EXPECT_EQ(0x11223344U, value);
+
+	/* The sub-region still works. */
+	call.tid = 0;
+	resp.data = 0x55667788;
+	ASSERT_EQ(0, pthread_create(&reader, NULL, rw_thread, &call));
+	ASSERT_EQ((ssize_t)sizeof(cmd), recv(io[1], &cmd, sizeof(cmd), MSG_WAITALL));
+	ASSERT_EQ((ssize_t)sizeof(resp), send(io[1], &resp, sizeof(resp), MSG_NOSIGNAL));
+	pthread_join(reader, NULL);
+	EXPECT_EQ((ssize_t)sizeof(value), call.ret);
+	EXPECT_EQ(0x55667788U, value);
+	raw_close(&d);
+	close(io[0]);
+	close(io[1]);
+}
+
+/*
+ * Signals while messages wait half sent (the server reads slowly) neither
+ * fail the calls nor break the connection.
+ */
+#define POSTED_WRITES	64
+
+struct writer_call {
+	int dev;
+	void *buf;
+	size_t len;
+	pid_t tid;
+	int done;
+	int err;
+};
+
+static void *posted_writer(void *arg)
+{
+	struct writer_call *c = arg;
+
+	__atomic_store_n(&c->tid, (pid_t)syscall(SYS_gettid), __ATOMIC_SEQ_CST);
+	for (c->done = 0; c->done < POSTED_WRITES; c->done++) {
+		if (pwrite(c->dev, c->buf, c->len, vu_region_off(0, 0)) !=
+		    (ssize_t)c->len) {
+			c->err = errno;
+			break;
+		}
+	}
+	return NULL;
+}
+
+TEST_F_TIMEOUT(harden, signal_during_partial_send, 180)
+{
+	struct sigaction sa = { .sa_handler = count_signal };
+	struct vfio_user_stats st = { .argsz = sizeof(st) };
+	const size_t chunk = 1 << 16;
+	struct writer_call call = { 0 };
+	struct vfio_user_header hdr;
+	struct raw_dev d;
+	pthread_t writer;
+	uint8_t *buf;
+	pid_t tid = 0;
+	int i;
+
+	NEED_MODULE();
+	ASSERT_EQ(0, sigaction(SIGUSR1, &sa, NULL));
+	buf = calloc(1, sizeof(struct vfio_user_region_access) + chunk);
+	ASSERT_NE(NULL, buf);
+	raw_init(&d);
+	ASSERT_LE(0, d.dev);
+	d.region.size = 1 << 20;
+	d.region.attach_flags = VFIO_USER_ATTACH_REGION_POSTED_WRITES;
+	ASSERT_EQ(0, raw_attach(&d));
+
+	/* Posted writes fill the socket until one has to wait. */
+	call.dev = d.dev;
+	call.buf = buf;
+	call.len = chunk;
+	ASSERT_EQ(0, pthread_create(&writer, NULL, posted_writer, &call));
+	for (i = 0; i < 6000 && !tid; i++) {
+		tid = __atomic_load_n(&call.tid, __ATOMIC_SEQ_CST);
+		usleep(10 * 1000);
+	}
+	ASSERT_NE(0, tid);
+	for (i = 0; i < 3; i++) {
+		ASSERT_TRUE(thread_sleeps(tid, 60));
+		ASSERT_EQ(0, pthread_kill(writer, SIGUSR1));
+	}
+
+	/* The server catches up: every message arrives whole. */
+	for (i = 0; i < POSTED_WRITES; i++) {
+		ASSERT_EQ(0, srv_recv(d.sv[1], &hdr, buf,
+				      sizeof(struct vfio_user_region_access) + chunk));
+		ASSERT_EQ(VFIO_USER_REGION_WRITE, hdr.cmd);
+	}
+	pthread_join(writer, NULL);
+	EXPECT_EQ(POSTED_WRITES, call.done) {
+		TH_LOG("write %d failed: %s", call.done, strerror(call.err));
+	}
+	ASSERT_EQ(0, ioctl(d.dev, VFIO_USER_GET_STATS, &st));
+	EXPECT_EQ(0U, st.flags);
+	raw_close(&d);
+	free(buf);
+}
+
 TEST_HARNESS_MAIN
