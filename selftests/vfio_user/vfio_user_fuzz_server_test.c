@@ -173,11 +173,11 @@ static const char *const mutation_names[NR_MUTATIONS] = {
 
 /* Per mille of reply mutations; the rest are valid replies. */
 static const unsigned int mutation_weights[NR_MUTATIONS] = {
-	[MUT_NONE] = 400, [MUT_ERRNO] = 380, [MUT_ERRNO_NO_FLAG] = 40,
-	[MUT_HOLD] = 60, [MUT_SLOW] = 10, [MUT_ID] = 12, [MUT_CMD] = 10,
-	[MUT_SIZE] = 14, [MUT_FLAGS] = 8, [MUT_PAYLOAD] = 12, [MUT_DUP] = 8,
-	[MUT_CUT_EOF] = 18, [MUT_CUT_STALL] = 3, [MUT_FDS] = 10,
-	[MUT_MISSING] = 3,
+	[MUT_NONE] = 440, [MUT_ERRNO] = 400, [MUT_ERRNO_NO_FLAG] = 40,
+	[MUT_HOLD] = 60, [MUT_SLOW] = 6, [MUT_ID] = 6, [MUT_CMD] = 5,
+	[MUT_SIZE] = 7, [MUT_FLAGS] = 4, [MUT_PAYLOAD] = 6, [MUT_DUP] = 4,
+	[MUT_CUT_EOF] = 10, [MUT_CUT_STALL] = 2, [MUT_FDS] = 5,
+	[MUT_MISSING] = 2,
 };
 
 struct msg {
@@ -427,7 +427,7 @@ static void srv_send_mutated(struct server *s, int sock, enum mutation mut,
 		break;
 	}
 	case MUT_MISSING:
-		return;
+		break;
 	case MUT_SLOW:
 		usleep(below(&s->rng, SHORT_TIMEOUT_MS * 3 / 2) * 1000);
 		ok = srv_send_raw(sock, s->out, len, NULL, 0);
@@ -644,7 +644,7 @@ static void srv_inject_one(struct server *s)
 	h->msg_size = sizeof(*h) + body;
 
 	/* Malformed frames: the kernel must drop the connection. */
-	if (chance(r, 4)) {
+	if (chance(r, 2)) {
 		switch (below(r, 7)) {
 		case 0:
 			h->flags |= 1u << (6 + below(r, 26));
@@ -1893,7 +1893,9 @@ TEST_F_TIMEOUT(fuzz, hostile_server, 1500)
 	struct client *c = &self->c;
 	uint64_t seed, budget;
 	struct timespec t0, t1;
+	uint64_t progress = 0;
 	int sv[2], i, cuts;
+	double start;
 
 	if (access(VFIO_USER_DEV, F_OK))
 		SKIP(return, "%s missing: vfio_user module not loaded", VFIO_USER_DEV);
@@ -1936,6 +1938,7 @@ TEST_F_TIMEOUT(fuzz, hostile_server, 1500)
 	ASSERT_EQ(0, pthread_create(&c->racer, NULL, racer_main, c));
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
+	start = now();
 	while (c->sh->mutated < budget) {
 		double t = now();
 
@@ -1963,6 +1966,12 @@ TEST_F_TIMEOUT(fuzz, hostile_server, 1500)
 		t = now();
 		end_session(c);
 		c->t_detach += now() - t;
+		if (c->sh->mutated * 10 / budget > progress) {
+			progress = c->sh->mutated * 10 / budget;
+			printf("# progress: %" PRIu64 " messages, %" PRIu64 " sessions, %.0f s\n",
+			       c->sh->mutated, c->sh->sessions, now() - start);
+			fflush(stdout);
+		}
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 

@@ -748,6 +748,7 @@ TEST_F_TIMEOUT(vmm, hostile_vmm, 1500)
 	uint64_t seed, budget;
 	struct timespec t0, t1;
 	unsigned int epochs[5] = { 0 };
+	uint64_t progress = 0;
 
 	if (access(VFIO_USER_DEV, F_OK))
 		SKIP(return, "%s missing: vfio_user module not loaded", VFIO_USER_DEV);
@@ -770,6 +771,14 @@ TEST_F_TIMEOUT(vmm, hostile_vmm, 1500)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	while (__atomic_load_n(&f.sh->calls, __ATOMIC_RELAXED) < budget) {
 		unsigned int kind = below(&f.rng, 100);
+
+		if (f.sh->calls * 10 / budget > progress) {
+			progress = f.sh->calls * 10 / budget;
+			clock_gettime(CLOCK_MONOTONIC, &t1);
+			printf("# progress: %" PRIu64 " calls, %.0f s\n", f.sh->calls,
+			       (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
+			fflush(stdout);
+		}
 
 		if (kind < 30) {
 			epochs[0]++;
