@@ -338,8 +338,7 @@ static uint32_t pick_errno(struct rng *r)
 }
 
 /* Send one message built in s->out, mutated by @mut. */
-static void srv_send_mutated(struct server *s, int sock, enum mutation mut,
-			     uint16_t orig_id)
+static void srv_send_mutated(struct server *s, int sock, enum mutation mut)
 {
 	struct vfio_user_header *h = &s->out->hdr;
 	size_t len = h->msg_size;
@@ -436,7 +435,6 @@ static void srv_send_mutated(struct server *s, int sock, enum mutation mut,
 		ok = srv_send_raw(sock, s->out, len, NULL, 0);
 		break;
 	}
-	(void)orig_id;
 	if (!ok)
 		srv_close(s);
 	s->sh->sent++;
@@ -684,7 +682,7 @@ static void srv_inject_one(struct server *s)
 		return;
 	}
 	srv_drain(s);
-	srv_send_mutated(s, sock, how, 0);
+	srv_send_mutated(s, sock, how);
 	/*
 	 * srv_send_mutated() counted it as "none". It is the server's own:
 	 * mutated unless it is a well-formed access that a mapping allows.
@@ -827,7 +825,6 @@ static void srv_clean_dma(struct server *s)
 					len, true, NULL);
 			srv_checked_dma(s, VFIO_USER_DMA_WRITE, w->iova + off,
 					len, false, data);
-			/* A read-only mapping's bytes are the client's pattern. */
 		}
 		/* Wait for the answers before anything can change the map. */
 		while (checks_pending(s) && !s->closed)
@@ -1209,7 +1206,7 @@ static void srv_answer(struct server *s, const struct msg *m, bool clean)
 	/* Anything the kernel must refuse ends the session: silence after. */
 	if (mut >= MUT_ID)
 		doom(s);
-	srv_send_mutated(s, s->sock, mut, id);
+	srv_send_mutated(s, s->sock, mut);
 }
 
 /*
@@ -1354,7 +1351,6 @@ struct racer_job {
 };
 
 struct client {
-	struct __test_metadata *meta;
 	struct fuzz_shared *sh;
 	struct rng rng;
 	int ctl;
@@ -1909,7 +1905,6 @@ TEST_F_TIMEOUT(fuzz, hostile_server, 1500)
 	printf("# seed: %" PRIu64 "\n", seed);
 	printf("# messages: %" PRIu64 " mutated messages to send\n", budget);
 	fflush(stdout);
-	c->meta = _metadata;
 	c->rng.s = seed;
 	c->fd = -1;
 
