@@ -58,26 +58,9 @@ rc=${PIPESTATUS[0]}
 # The runner's own verdict (splats, leaks, timeouts) comes at the end.
 cat "$logs/vm-run.err" >&2
 
-# Sum the figures the programs printed.
-figure() {
-	sed -n "s/^# fuzz-figures:.*[ :]$1=\([0-9][0-9]*\).*/\1/p" "$logs/vm.log" |
-		awk '{ n += $1 } END { print n + 0 }'
-}
-
-# vm-run lists the unique splat lines it found after "kernel splat";
-# kmemleak's reports are the "unreferenced object" ones among them.
-leaks=$(grep -o 'unreferenced object 0x[0-9a-f]*' "$logs/vm-run.err" | sort -u | wc -l)
-splats=$(sed -n '/kernel splat on/,$p' "$logs/vm-run.err" |
-	grep -E '^vm-run:   ' | grep -v -e 'unreferenced object' -e 'Call Trace:' |
-	grep -E 'WARNING:|BUG:|Oops|general protection|Kernel panic|KASAN|UBSAN|locking|lock state|RCU|blocked|LOCKUP|lockup' |
-	sort -u | wc -l)
-# A module that cannot be unloaded kept a reference: a leak too.
-if grep -q 'VMRUN-ERROR: vfio_user cannot be unloaded' "$logs/vm.log"; then
-	leaks=$((leaks + 1))
-fi
-
 awk -f "$here/ktap-summary.awk" "$logs/vm.log" | tail -n 1
-echo "fuzz: messages=$(figure messages) ioctls=$(figure ioctls)" \
-	"faults=$(figure faults) kills=$(figure kills) splats=$splats" \
-	"leaks=$leaks seed=$seed" | tee "$logs/figures"
+# The programs' figures and the runner's verdict, in one line with the seed.
+cat "$logs/vm.log" "$logs/vm-run.err" >"$logs/all.log"
+echo "$("$here/fuzz-figures.sh" fuzz "$logs/all.log") seed=$seed" |
+	tee "$logs/figures"
 exit "$rc"
