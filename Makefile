@@ -8,6 +8,8 @@
 #   make check      lint, build, host tests, selftests in a VM on the Debian
 #                   kernel and on the debug kernel; ends with a summary line
 #   make lint       checkpatch --strict, sparse, W=1 build of the module
+#   make fuzz       fuzzers, fault injection and kill tests on the debug
+#                   kernel with long counts; ends with a line of figures
 #
 # Every target that needs Debian packages installs them first
 # (scripts/install-deps.sh; a no-op when they are present).
@@ -39,8 +41,8 @@ else
 Q := @
 endif
 
-.PHONY: all deps module module-debian module-debug selftests check run bench lint \
-	clean
+.PHONY: all deps module module-debian module-debug selftests check fuzz run bench \
+	lint clean
 
 all: module userspace selftests
 
@@ -182,6 +184,9 @@ lint: deps
 
 check: deps
 	$(Q)$(SCRIPTS)/check.sh
+
+fuzz: deps
+	$(Q)$(SCRIPTS)/fuzz.sh
 
 run: deps all
 	$(Q)$(SCRIPTS)/demo.sh
