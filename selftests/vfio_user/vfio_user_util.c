@@ -429,6 +429,9 @@ struct vuc_device *vu_attach(const char *path, const struct vuc_options *opts)
 
 	if (opts)
 		o = *opts;
+	/* Unless a test wants a timeout, no reply is ever late. */
+	if (!o.timeout_ms)
+		o.timeout_ms = VU_LONG_TIMEOUT_MS;
 	o.flags |= VUC_OPT_KERNEL;
 	dev = vuc_device_new(&o);
 	if (!dev) {

@@ -78,8 +78,9 @@ int vu_fake_start(struct vu_server *srv, enum vu_fake_mode mode);
 int vu_fake_wait_access(struct vu_server *srv, int ms);
 
 /*
- * Connect to @path with libvfio-user-client and attach to the kernel.
- * Returns the handle or NULL (with the reason printed).
+ * Connect to @path with libvfio-user-client and attach to the kernel, with
+ * VU_LONG_TIMEOUT_MS unless @opts sets a timeout. Returns the handle or
+ * NULL (with the reason printed).
  */
 struct vuc_device *vu_attach(const char *path, const struct vuc_options *opts);
 
