@@ -12,6 +12,7 @@
 
 #include <linux/eventfd.h>
 #include <linux/file.h>
+#include <linux/mman.h>
 #include <linux/net.h>
 #include <linux/nospec.h>
 #include <linux/overflow.h>
@@ -77,6 +78,22 @@ void vfio_user_unclaim_socket(struct socket *sock)
 	mutex_unlock(&vfio_user_sockets_lock);
 }
 
+/**
+ * vfio_user_is_unix_stream() - is @sock what the protocol wants of a socket?
+ * @sock: a socket
+ *
+ * A connected AF_UNIX stream socket. Such a socket can carry fds, our own
+ * device fd among them, so the device reads all it receives and empties it
+ * when the connection ends (see vfio_user_sock_close()).
+ *
+ * Return: true if it is.
+ */
+bool vfio_user_is_unix_stream(struct socket *sock)
+{
+	return sock->sk->sk_family == AF_UNIX && sock->type == SOCK_STREAM &&
+	       sock->state == SS_CONNECTED;
+}
+
 /* A connected AF_UNIX stream socket not used by another device. */
 static struct socket *vfio_user_get_socket(int fd)
 {
@@ -86,8 +103,7 @@ static struct socket *vfio_user_get_socket(int fd)
 	sock = sockfd_lookup(fd, &err);
 	if (!sock)
 		return ERR_PTR(err);
-	if (sock->sk->sk_family != AF_UNIX || sock->type != SOCK_STREAM ||
-	    sock->state != SS_CONNECTED) {
+	if (!vfio_user_is_unix_stream(sock)) {
 		sockfd_put(sock);
 		return ERR_PTR(-EINVAL);
 	}
@@ -211,6 +227,38 @@ static int vfio_user_attach_io_fds(struct vfio_user_region *region,
 out_free:
 	kfree(uio);
 	return ret;
+}
+
+/*
+ * What would a direct shared mapping of the region's file be allowed? Ask
+ * the kernel by making one (a page, unmapped at once): that runs every
+ * check do_mmap() makes, the LSM hook among them, which a module cannot
+ * call on its own. Only a refusal (EACCES, EPERM) restricts: a file that
+ * cannot be probed this way (hugetlbfs wants whole huge pages) keeps the
+ * checks vfio_user_device_mmap() makes itself.
+ */
+static void vfio_user_probe_mmap(struct vfio_user_region *region)
+{
+	unsigned long prot = PROT_READ, addr;
+
+	if (region->info.flags & VFIO_REGION_INFO_FLAG_WRITE)
+		prot |= PROT_WRITE;
+	for (;;) {
+		addr = vm_mmap(region->file, 0, PAGE_SIZE, prot, MAP_SHARED,
+			       region->info.offset);
+		if (!IS_ERR_VALUE(addr)) {
+			vm_munmap(addr, PAGE_SIZE);
+			break;
+		}
+		if (addr != (unsigned long)-EACCES &&
+		    addr != (unsigned long)-EPERM)
+			break;
+		if (prot == PROT_READ)
+			return;
+		prot = PROT_READ;
+	}
+	region->file_readable = true;
+	region->file_writable = prot & PROT_WRITE;
 }
 
 /* Check the sparse mmap capability at @pos (its header already checked). */
@@ -355,11 +403,15 @@ static int vfio_user_attach_region(struct vfio_user_region *region, u32 index,
 		if (!region->file)
 			return -EBADF;
 		/*
-		 * Not a device fd of ours: its mmap would recurse into itself,
-		 * and the reference would keep the device alive forever.
+		 * Memory: a regular file (memfd, tmpfs, hugetlbfs or any other
+		 * file system). Not a socket or an io_uring, which can hold
+		 * files, our own device fd among them, in a cycle that nothing
+		 * would ever break.
 		 */
-		if (!region->file->f_op->mmap || vfio_user_is_device_file(region->file))
+		if (!S_ISREG(file_inode(region->file)->i_mode) ||
+		    !region->file->f_op->mmap)
 			return -EINVAL;
+		vfio_user_probe_mmap(region);
 		/* A mappable region without sparse areas maps whole. */
 		if (!region->areas) {
 			region->areas = kzalloc(sizeof(*region->areas),
@@ -504,7 +556,8 @@ int vfio_user_attach(struct vfio_user_device *vdev,
 	if (ret)
 		return ret;
 
-	mutex_lock(&vdev->lock);
+	if (mutex_lock_killable(&vdev->lock))
+		return -EINTR;
 	if (vdev->attached) {
 		ret = -EBUSY;
 		goto out_unlock;

@@ -12,9 +12,12 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/cgroup.h>
+#include <linux/cred.h>
 #include <linux/kthread.h>
+#include <linux/mmu_notifier.h>
 #include <linux/net.h>
 #include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/socket.h>
 #include <net/sock.h>
@@ -26,9 +29,100 @@ static struct vfio_user_device *conn_to_vdev(struct vfio_user_conn *conn)
 	return container_of(conn, struct vfio_user_device, conn);
 }
 
-static bool vfio_user_valid_errno(u32 error_no)
+/*
+ * Only ordinary errno values pass from a server to userspace: from 512 on
+ * they are the kernel's own (ERESTARTSYS, EIOCBQUEUED, ...), which would
+ * break syscall restart and io_uring.
+ */
+static int vfio_user_server_errno(u32 error_no)
 {
-	return error_no > 0 && error_no < MAX_ERRNO;
+	return error_no > 0 && error_no < ERESTARTSYS ? -(int)error_no : -EIO;
+}
+
+/* Sockets */
+
+/*
+ * Sockets wake their waiters with wake_up_interruptible(), which would not
+ * wake a killable sleeper; wake whatever state we sleep in.
+ */
+static int vfio_user_sock_wake(struct wait_queue_entry *wait,
+			       unsigned int mode, int sync, void *key)
+{
+	return woken_wake_function(wait, TASK_NORMAL, sync, key);
+}
+
+static bool vfio_user_sock_ready(struct sock *sk, bool out)
+{
+	if (READ_ONCE(sk->sk_err) || (READ_ONCE(sk->sk_shutdown) &
+				      (out ? SEND_SHUTDOWN : RCV_SHUTDOWN)))
+		return true;
+	if (out)
+		return sk_wmem_alloc_get(sk) < READ_ONCE(sk->sk_sndbuf);
+	return !skb_queue_empty_lockless(&sk->sk_receive_queue);
+}
+
+/**
+ * vfio_user_sock_wait() - wait until @sock can make progress
+ * @sock: a socket
+ * @out: wait for room to send; else for data to receive (or its end)
+ * @timeout: jiffies left, updated
+ *
+ * Only a fatal signal ends the wait early: a VMM's threads are signalled
+ * all the time, and a message cut short by one would be lost.
+ *
+ * Return: 0 when a non-blocking call may progress, -EINTR on a fatal
+ * signal, -ETIMEDOUT when @timeout ran out.
+ */
+int vfio_user_sock_wait(struct socket *sock, bool out, long *timeout)
+{
+	struct sock *sk = sock->sk;
+	DEFINE_WAIT_FUNC(wait, vfio_user_sock_wake);
+	int ret = 0;
+
+	add_wait_queue(sk_sleep(sk), &wait);
+	while (!vfio_user_sock_ready(sk, out)) {
+		if (fatal_signal_pending(current)) {
+			ret = -EINTR;
+			break;
+		}
+		if (*timeout <= 0) {
+			ret = -ETIMEDOUT;
+			break;
+		}
+		*timeout = wait_woken(&wait, TASK_KILLABLE, *timeout);
+	}
+	remove_wait_queue(sk_sleep(sk), &wait);
+	return ret;
+}
+
+/*
+ * Throw away whatever a shut-down socket still holds: fds a peer queued
+ * there (perhaps our own device fd, which would keep us alive for good)
+ * are released with it. Nothing new can arrive after the shutdown.
+ */
+static void vfio_user_sock_drain(struct socket *sock)
+{
+	u8 scratch[256];
+	int ret;
+
+	do {
+		struct kvec vec = { .iov_base = scratch,
+				    .iov_len = sizeof(scratch) };
+		struct msghdr msg = { };
+
+		ret = kernel_recvmsg(sock, &msg, &vec, 1, sizeof(scratch),
+				     MSG_DONTWAIT);
+	} while (ret > 0);
+}
+
+/**
+ * vfio_user_sock_close() - shut a socket down for good and empty it
+ * @sock: a socket the device holds
+ */
+void vfio_user_sock_close(struct socket *sock)
+{
+	kernel_sock_shutdown(sock, SHUT_RDWR);
+	vfio_user_sock_drain(sock);
 }
 
 /* Requests */
@@ -43,7 +137,8 @@ struct vfio_user_request *vfio_user_request_alloc(size_t reply_max)
 {
 	struct vfio_user_request *req;
 
-	req = kvmalloc(struct_size(req, reply, reply_max), GFP_KERNEL_ACCOUNT);
+	req = kvmalloc(struct_size(req, reply, reply_max),
+		       GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
 	if (!req)
 		return NULL;
 	kref_init(&req->kref);
@@ -71,8 +166,10 @@ void vfio_user_request_put(struct vfio_user_request *req)
 }
 
 /* Finish @req with @status; the caller holds the xa_lock. */
-static void vfio_user_request_finish(struct vfio_user_request *req, int status)
+static void vfio_user_request_finish(struct vfio_user_conn *conn,
+				     struct vfio_user_request *req, int status)
 {
+	lockdep_assert_held(&conn->pending.xa_lock);
 	req->status = status;
 	complete(&req->done);
 }
@@ -107,7 +204,7 @@ void vfio_user_conn_break(struct vfio_user_conn *conn, int err)
 		if (!req)
 			break;
 		__xa_erase(&conn->pending, id);
-		vfio_user_request_finish(req, err);
+		vfio_user_request_finish(conn, req, err);
 		/* The last put may vfree(): not under the spinlock. */
 		xa_unlock(&conn->pending);
 		vfio_user_request_put(req);
@@ -115,11 +212,11 @@ void vfio_user_conn_break(struct vfio_user_conn *conn, int err)
 	}
 	xa_unlock(&conn->pending);
 
-	kernel_sock_shutdown(conn->sock, SHUT_RDWR);
+	vfio_user_sock_close(conn->sock);
 	if (conn->twin)
-		kernel_sock_shutdown(conn->twin, SHUT_RDWR);
+		vfio_user_sock_close(conn->twin);
 	wake_up_all(&conn->poll_wq);
-	vfio_user_device_signal_broken(conn_to_vdev(conn));
+	vfio_user_device_broken(conn_to_vdev(conn));
 }
 
 /**
@@ -160,6 +257,7 @@ static int vfio_user_send_msg(struct vfio_user_conn *conn,
 		{ .iov_base = (void *)payload, .iov_len = len },
 	};
 	size_t total = sizeof(*hdr) + len, sent = 0;
+	long timeout = msecs_to_jiffies(READ_ONCE(conn->timeout_ms));
 	struct cmsghdr *cmsg = NULL;
 	struct msghdr msg = { };
 	size_t cmsg_size = 0;
@@ -187,7 +285,7 @@ static int vfio_user_send_msg(struct vfio_user_conn *conn,
 		/* The fds ride with the first byte only. */
 		msg.msg_control = sent ? NULL : cmsg;
 		msg.msg_controllen = sent ? 0 : cmsg_size;
-		msg.msg_flags = MSG_NOSIGNAL;
+		msg.msg_flags = MSG_NOSIGNAL | MSG_DONTWAIT;
 		if (sent >= sizeof(*hdr)) {
 			vec[1].iov_base = (u8 *)payload + (sent - sizeof(*hdr));
 			vec[1].iov_len = total - sent;
@@ -204,13 +302,12 @@ static int vfio_user_send_msg(struct vfio_user_conn *conn,
 		}
 		if (ret == 0)
 			ret = -EPIPE;
-		/*
-		 * A signal stops the send at once (the socket does not wait
-		 * with one pending), so a retry could spin; nothing sent yet,
-		 * the call is simply restarted, else the stream is lost.
-		 */
-		if (ret == -EAGAIN)
-			ret = -ETIMEDOUT;
+		/* Full: wait for room, through any but a fatal signal. */
+		if (ret == -EAGAIN) {
+			ret = vfio_user_sock_wait(sock, true, &timeout);
+			if (!ret)
+				continue;
+		}
 		break;
 	}
 	if (lock)
@@ -223,9 +320,10 @@ static int vfio_user_send_msg(struct vfio_user_conn *conn,
 		return 0;
 	}
 	/*
-	 * A message cut short desynchronises the stream; a peer gone or stuck
-	 * ends the connection. Whatever else failed before a byte left (a bad
-	 * fd of the caller's, a signal, memory) leaves it as it was.
+	 * A message cut short (only a fatal signal or a stuck peer cuts one)
+	 * desynchronises the stream; a peer gone or stuck ends the
+	 * connection. Whatever else failed before a byte left (a bad fd of
+	 * the caller's, a fatal signal, memory) leaves it as it was.
 	 */
 	if (ret == -ETIMEDOUT)
 		atomic64_inc(&conn->stats.timeouts);
@@ -296,8 +394,12 @@ int vfio_user_send_request(struct vfio_user_conn *conn,
 	if (ret) {
 		struct vfio_user_request *old;
 
+		/*
+		 * Only our own entry: a break may have finished and removed it
+		 * already, and the id may since belong to another request.
+		 */
 		xa_lock(&conn->pending);
-		old = __xa_erase(&conn->pending, id);
+		old = __xa_cmpxchg(&conn->pending, id, req, NULL, 0);
 		xa_unlock(&conn->pending);
 		if (old == req)
 			vfio_user_request_put(req);
@@ -345,9 +447,15 @@ static int vfio_user_wait_reply(struct vfio_user_conn *conn,
 	if (left == 0) {
 		atomic64_inc(&conn->stats.timeouts);
 		vfio_user_conn_break(conn, -ETIMEDOUT);
-		/* The break finished the request, unless a reply beat it. */
-		wait_for_completion(&req->done);
-		return req->status;
+		/*
+		 * The break finished the request, unless the worker claimed
+		 * its reply first; the worker then finishes it as soon as the
+		 * shut-down socket returns. Still bounded, still killable.
+		 */
+		left = wait_for_completion_killable_timeout(&req->done, timeout);
+		if (left > 0)
+			return req->status;
+		return left ? -EINTR : -ETIMEDOUT;
 	}
 	/*
 	 * Killed: leave the id in the table so its reply is dropped, but no
@@ -531,8 +639,7 @@ static int vfio_user_handle_reply(struct vfio_user_conn *conn,
 		ret = vfio_user_discard(conn, sock, len);
 		if (error) {
 			atomic64_inc(&conn->stats.error_replies);
-			req->status = vfio_user_valid_errno(hdr->error_no) ?
-				      -(int)hdr->error_no : -EIO;
+			req->status = vfio_user_server_errno(hdr->error_no);
 		}
 	} else {
 		ret = vfio_user_recv_exact(conn, sock, req->reply, len, false);
@@ -554,6 +661,7 @@ static int vfio_user_serve_dma(struct vfio_user_conn *conn,
 {
 	struct vfio_user_dma_region_access acc;
 	bool write = hdr->cmd == VFIO_USER_DMA_WRITE;
+	int ret;
 
 	if (len < sizeof(acc))
 		return -EINVAL;
@@ -565,8 +673,19 @@ static int vfio_user_serve_dma(struct vfio_user_conn *conn,
 	if (len != sizeof(acc) + (write ? acc.count : 0))
 		return -EINVAL;
 	*reply_len = sizeof(acc) + (write ? 0 : acc.count);
-	return vfio_user_dma_rw(conn_to_vdev(conn), acc.addr,
-				buf + sizeof(acc), acc.count, write);
+
+	/*
+	 * The connection holds the owner's mm_struct, not its address space:
+	 * borrow that only while serving, so that the VMM's exit frees it.
+	 */
+	if (!mmget_not_zero(conn->mm))
+		return -EFAULT;
+	kthread_use_mm(conn->mm);
+	ret = vfio_user_dma_rw(conn_to_vdev(conn), acc.addr, buf + sizeof(acc),
+			       acc.count, write);
+	kthread_unuse_mm(conn->mm);
+	mmput(conn->mm);
+	return ret;
 }
 
 /*
@@ -659,9 +778,9 @@ static int vfio_user_recv_one(struct vfio_user_worker *worker)
 }
 
 /*
- * The receive worker: a kthread in the owner's address space and cgroups
- * (as vhost's worker on 6.1), so that serving the server's DMA requests
- * touches the VMM's memory and is accounted to it. It may be stopped
+ * The receive worker: a kthread in the owner's cgroups (as vhost's worker
+ * on 6.1) that borrows the owner's address space to serve the server's DMA
+ * requests, so that the work is accounted to the VMM. It may be stopped
  * before it ever runs, so it owns nothing it would have to free.
  */
 static int vfio_user_worker(void *data)
@@ -670,19 +789,15 @@ static int vfio_user_worker(void *data)
 	struct vfio_user_conn *conn = worker->conn;
 	int ret;
 
-	/* As vhost: charged to the owner's cgroups, or not at all. */
-	worker->start_err = cgroup_attach_task_all(conn->owner, current);
-	complete(&worker->started);
-	if (worker->start_err)
-		goto wait_stop;
-	kthread_use_mm(conn->mm);
-
 	for (;;) {
 		if (kthread_should_stop())
 			break;
 		ret = vfio_user_recv_one(worker);
 		if (worker->replies)
 			vfio_user_check_abandoned(conn);
+		/* Idle: is the owner's address space still there? */
+		if (ret == -EAGAIN && !atomic_read(&conn->mm->mm_users))
+			ret = -ENOTCONN;
 		if (ret == -EAGAIN)
 			continue;
 		if (ret) {
@@ -696,8 +811,6 @@ static int vfio_user_worker(void *data)
 		}
 	}
 
-	kthread_unuse_mm(conn->mm);
-wait_stop:
 	/* Stay until stopped, so release always finds us. */
 	set_current_state(TASK_INTERRUPTIBLE);
 	while (!kthread_should_stop()) {
@@ -708,35 +821,49 @@ wait_stop:
 	return 0;
 }
 
-static int vfio_user_start_worker(struct vfio_user_conn *conn,
-				  struct vfio_user_worker *worker,
-				  struct socket *sock, bool replies,
-				  const char *what)
+/*
+ * Create a worker, not yet running, in the caller's cgroups: as vhost,
+ * charged to the owner's cgroups or not created at all.
+ */
+static int vfio_user_create_worker(struct vfio_user_conn *conn,
+				   struct vfio_user_worker *worker,
+				   struct socket *sock, bool replies,
+				   const char *what)
 {
 	struct task_struct *task;
+	int ret;
 
 	worker->conn = conn;
 	worker->sock = sock;
 	worker->replies = replies;
-	worker->start_err = 0;
-	init_completion(&worker->started);
 	/* A DMA_WRITE with the most data we offered to take, or its reply. */
 	worker->buf_size = sizeof(struct vfio_user_dma_region_access) +
 			   conn->client_max_xfer;
-	worker->buf = kvmalloc(worker->buf_size, GFP_KERNEL_ACCOUNT);
+	worker->buf = kvmalloc(worker->buf_size,
+			       GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
 	if (!worker->buf)
 		return -ENOMEM;
 	task = kthread_create(vfio_user_worker, worker, "vfio-user%s-%d", what,
 			      task_pid_nr(current));
 	if (IS_ERR(task)) {
-		kvfree(worker->buf);
-		worker->buf = NULL;
-		return PTR_ERR(task);
+		ret = PTR_ERR(task);
+		goto err_free_buf;
+	}
+	ret = cgroup_attach_task_all(current, task);
+	if (ret) {
+		/* Never woken: the worker function does not run at all. */
+		kthread_stop(task);
+		goto err_free_buf;
 	}
 	/* kthread_stop() needs the task even after the worker returned. */
 	get_task_struct(task);
 	worker->task = task;
 	return 0;
+
+err_free_buf:
+	kvfree(worker->buf);
+	worker->buf = NULL;
+	return ret;
 }
 
 static void vfio_user_stop_worker(struct vfio_user_worker *worker)
@@ -748,6 +875,152 @@ static void vfio_user_stop_worker(struct vfio_user_worker *worker)
 	worker->task = NULL;
 	kvfree(worker->buf);
 	worker->buf = NULL;
+}
+
+/* Workers of each user, bounded as the user's own processes are. */
+struct vfio_user_user_count {
+	struct list_head node;
+	kuid_t uid;
+	unsigned int workers;
+};
+
+static DEFINE_MUTEX(vfio_user_users_lock);	/* vfio_user_users */
+static LIST_HEAD(vfio_user_users);
+
+static struct vfio_user_user_count *vfio_user_find_user(kuid_t uid)
+{
+	struct vfio_user_user_count *it;
+
+	lockdep_assert_held(&vfio_user_users_lock);
+	list_for_each_entry(it, &vfio_user_users, node)
+		if (uid_eq(it->uid, uid))
+			return it;
+	return NULL;
+}
+
+/*
+ * Count @nr workers against the calling user. Kthreads escape RLIMIT_NPROC
+ * and the pids controller, so they are counted here together with the
+ * user's processes, as the user's own threads would be (privileged users
+ * are exempt, as from RLIMIT_NPROC), and the number of workers per user is
+ * bounded by the max_workers_per_user module parameter.
+ */
+static int vfio_user_charge_workers(struct vfio_user_conn *conn,
+				    unsigned int nr)
+{
+	kuid_t uid = current_real_cred()->uid;
+	struct vfio_user_user_count *user;
+	unsigned long procs, limit;
+	int ret = 0;
+
+	mutex_lock(&vfio_user_users_lock);
+	user = vfio_user_find_user(uid);
+	if (!user) {
+		user = kzalloc(sizeof(*user), GFP_KERNEL_ACCOUNT);
+		if (!user) {
+			ret = -ENOMEM;
+			goto out_unlock;
+		}
+		user->uid = uid;
+		list_add(&user->node, &vfio_user_users);
+	}
+	procs = get_rlimit_value(task_ucounts(current), UCOUNT_RLIMIT_NPROC);
+	limit = rlimit(RLIMIT_NPROC);
+	if (user->workers + nr > vfio_user_max_workers_per_user() ||
+	    (procs + user->workers + nr > limit &&
+	     !capable(CAP_SYS_RESOURCE) && !capable(CAP_SYS_ADMIN))) {
+		ret = -EAGAIN;
+		if (!user->workers) {
+			list_del(&user->node);
+			kfree(user);
+		}
+		goto out_unlock;
+	}
+	user->workers += nr;
+	conn->owner_uid = uid;
+	conn->nr_workers = nr;
+out_unlock:
+	mutex_unlock(&vfio_user_users_lock);
+	return ret;
+}
+
+static void vfio_user_uncharge_workers(struct vfio_user_conn *conn)
+{
+	struct vfio_user_user_count *user;
+
+	if (!conn->nr_workers)
+		return;
+	mutex_lock(&vfio_user_users_lock);
+	user = vfio_user_find_user(conn->owner_uid);
+	if (!WARN_ON_ONCE(!user || user->workers < conn->nr_workers)) {
+		user->workers -= conn->nr_workers;
+		if (!user->workers) {
+			list_del(&user->node);
+			kfree(user);
+		}
+	}
+	mutex_unlock(&vfio_user_users_lock);
+	conn->nr_workers = 0;
+}
+
+/*
+ * The owner's address space is going away (the VMM exited): end the
+ * connection now. Its sockets are shut down and emptied, which releases
+ * any fds queued in them, our own device fd among them, so that no
+ * reference cycle outlives the VMM.
+ */
+static void vfio_user_mm_release(struct mmu_notifier *mn, struct mm_struct *mm)
+{
+	struct vfio_user_conn *conn = container_of(mn, struct vfio_user_conn,
+						   mm_notifier);
+
+	vfio_user_conn_break(conn, -ENOTCONN);
+}
+
+static const struct mmu_notifier_ops vfio_user_mm_ops = {
+	.release = vfio_user_mm_release,
+};
+
+/*
+ * Without mmu notifiers (kernels without KVM), the workers notice the end
+ * of the address space themselves, each time they wait for the socket in
+ * vain: within one timeout.
+ */
+static int vfio_user_watch_mm(struct vfio_user_conn *conn)
+{
+	conn->mm_notifier.ops = &vfio_user_mm_ops;
+#ifdef CONFIG_MMU_NOTIFIER
+	return mmu_notifier_register(&conn->mm_notifier, conn->mm);
+#else
+	return 0;
+#endif
+}
+
+static void vfio_user_unwatch_mm(struct vfio_user_conn *conn)
+{
+#ifdef CONFIG_MMU_NOTIFIER
+	mmu_notifier_unregister(&conn->mm_notifier, conn->mm);
+#endif
+}
+
+/* A fresh connection: nothing of an earlier attach carries over. */
+static void vfio_user_conn_reset(struct vfio_user_conn *conn)
+{
+	struct vfio_user_stat_counters *c = &conn->stats;
+
+	conn->broken = 0;
+	conn->next_id = 0;
+	atomic_set(&conn->posted_id, 0);
+	atomic_set(&conn->abandoned, 0);
+	atomic64_set(&c->msgs_sent, 0);
+	atomic64_set(&c->msgs_received, 0);
+	atomic64_set(&c->bytes_sent, 0);
+	atomic64_set(&c->bytes_received, 0);
+	atomic64_set(&c->error_replies, 0);
+	atomic64_set(&c->timeouts, 0);
+	atomic64_set(&c->protocol_errors, 0);
+	atomic64_set(&c->server_requests, 0);
+	atomic64_set(&c->posted_writes, 0);
 }
 
 static void vfio_user_sock_setup(struct vfio_user_conn *conn,
@@ -788,53 +1061,48 @@ int vfio_user_conn_start(struct vfio_user_device *vdev, struct socket *sock,
 	struct vfio_user_conn *conn = &vdev->conn;
 	int ret;
 
+	if (!current->mm)
+		return -ESRCH;
+	ret = vfio_user_charge_workers(conn, twin ? 2 : 1);
+	if (ret)
+		return ret;
+	/* As VFIO type1: the pointer, not the address space. */
+	conn->mm = current->mm;
+	mmgrab(conn->mm);
+	ret = vfio_user_watch_mm(conn);
+	if (ret)
+		goto err_drop_mm;
+
+	/* Both created before either runs: a failure reads nothing. */
+	ret = vfio_user_create_worker(conn, &conn->worker, sock, true, "");
+	if (ret)
+		goto err_unregister;
+	if (twin) {
+		ret = vfio_user_create_worker(conn, &conn->twin_worker, twin,
+					      false, "-twin");
+		if (ret)
+			goto err_stop_worker;
+	}
+
+	vfio_user_conn_reset(conn);
 	conn->sock = sock;
 	conn->twin = twin;
 	vfio_user_sock_setup(conn, sock);
-	if (twin)
-		vfio_user_sock_setup(conn, twin);
-
-	conn->mm = get_task_mm(current);
-	if (!conn->mm) {
-		conn->sock = NULL;
-		conn->twin = NULL;
-		return -ESRCH;
-	}
-	get_task_struct(current);
-	conn->owner = current;
-
-	/* Both created before either runs: a failure reads nothing. */
-	ret = vfio_user_start_worker(conn, &conn->worker, sock, true, "");
-	if (ret)
-		goto err_put_owner;
 	if (twin) {
-		ret = vfio_user_start_worker(conn, &conn->twin_worker, twin,
-					     false, "-twin");
-		if (ret)
-			goto err_stop_worker;
+		vfio_user_sock_setup(conn, twin);
 		wake_up_process(conn->twin_worker.task);
 	}
 	wake_up_process(conn->worker.task);
+	return 0;
 
-	/* Attach fails if a worker cannot join the owner's cgroups. */
-	wait_for_completion(&conn->worker.started);
-	ret = conn->worker.start_err;
-	if (twin) {
-		wait_for_completion(&conn->twin_worker.started);
-		ret = ret ?: conn->twin_worker.start_err;
-	}
-	if (!ret)
-		return 0;
-	vfio_user_stop_worker(&conn->twin_worker);
 err_stop_worker:
 	vfio_user_stop_worker(&conn->worker);
-err_put_owner:
-	put_task_struct(conn->owner);
-	conn->owner = NULL;
-	mmput(conn->mm);
+err_unregister:
+	vfio_user_unwatch_mm(conn);
+err_drop_mm:
+	mmdrop(conn->mm);
 	conn->mm = NULL;
-	conn->sock = NULL;
-	conn->twin = NULL;
+	vfio_user_uncharge_workers(conn);
 	return ret;
 }
 
@@ -848,6 +1116,8 @@ err_put_owner:
 void vfio_user_conn_stop(struct vfio_user_conn *conn)
 {
 	vfio_user_conn_break(conn, -ENOTCONN);
+	/* Waits for a release callback that may still use the sockets. */
+	vfio_user_unwatch_mm(conn);
 	vfio_user_stop_worker(&conn->twin_worker);
 	vfio_user_stop_worker(&conn->worker);
 
@@ -856,8 +1126,7 @@ void vfio_user_conn_stop(struct vfio_user_conn *conn)
 	sockfd_put(conn->sock);
 	conn->sock = NULL;
 	conn->twin = NULL;
-	put_task_struct(conn->owner);
-	conn->owner = NULL;
-	mmput(conn->mm);
+	mmdrop(conn->mm);
 	conn->mm = NULL;
+	vfio_user_uncharge_workers(conn);
 }

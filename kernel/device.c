@@ -15,6 +15,7 @@
 #include <linux/mm.h>
 #include <linux/nospec.h>
 #include <linux/overflow.h>
+#include <linux/shmem_fs.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <net/scm.h>
@@ -31,14 +32,25 @@ static bool vfio_user_attached(struct vfio_user_device *vdev)
 /* Interrupts the kernel signals itself */
 
 /**
- * vfio_user_device_signal_broken() - tell the VMM the device is gone
+ * vfio_user_device_broken() - the connection broke: the device is gone
  * @vdev: the device whose connection broke
  *
- * Signals the ERR and REQ eventfds, as vfio-pci does when its device fails
- * or must be released.
+ * Shuts its ioregionfd sockets down (emptying them, so no fd queued there
+ * keeps anything alive), then signals the ERR and REQ eventfds, as
+ * vfio-pci does when its device fails or must be released.
  */
-void vfio_user_device_signal_broken(struct vfio_user_device *vdev)
+void vfio_user_device_broken(struct vfio_user_device *vdev)
 {
+	u32 i, j;
+
+	for (i = 0; i < vdev->num_regions; i++) {
+		struct vfio_user_region *region = &vdev->regions[i];
+
+		for (j = 0; j < region->nr_io_fds; j++)
+			if (region->io_fds[j].sock)
+				vfio_user_sock_close(region->io_fds[j].sock);
+	}
+
 	mutex_lock(&vdev->irq_lock);
 	if (vdev->err_trigger)
 		eventfd_signal(vdev->err_trigger, 1);
@@ -181,6 +193,7 @@ ssize_t vfio_user_device_rw(struct vfio_user_device *vdev, char __user *buf,
 	struct vfio_user_region *region;
 	size_t done = 0;
 	ssize_t ret = 0;
+	u32 max_chunk;
 
 	if (!vfio_user_attached(vdev))
 		return -ENODEV;
@@ -202,8 +215,11 @@ ssize_t vfio_user_device_rw(struct vfio_user_device *vdev, char __user *buf,
 			return ret;
 	}
 
+	/* Writes within the server's limit, replies to reads within ours. */
+	max_chunk = write ? vdev->conn.max_xfer :
+			    min(vdev->conn.max_xfer, vdev->conn.client_max_xfer);
 	while (done < count) {
-		u32 chunk = min_t(size_t, count - done, vdev->conn.max_xfer);
+		u32 chunk = min_t(size_t, count - done, max_chunk);
 
 		if (write)
 			ret = vfio_user_region_write_chunk(vdev, region,
@@ -239,6 +255,34 @@ static bool vfio_user_in_sparse_area(const struct vfio_user_region *region,
 	return false;
 }
 
+/*
+ * May a mapping of @region write its file? What a direct mmap of the file
+ * would allow: its open mode, not a swap file, not write-sealed (F_SEAL_WRITE
+ * denies writable mappings of any memfd; shmem's F_SEAL_FUTURE_WRITE is read
+ * off the inode), and what the probe at attach found, the LSM's verdict
+ * among it.
+ */
+static bool vfio_user_mmap_may_write(const struct vfio_user_region *region,
+				     struct file *file)
+{
+	struct address_space *mapping = file->f_mapping;
+
+	if (!(region->info.flags & VFIO_REGION_INFO_FLAG_WRITE) ||
+	    !region->file_writable || !(file->f_mode & FMODE_WRITE) ||
+	    IS_SWAPFILE(mapping->host))
+		return false;
+#ifdef CONFIG_SHMEM
+	if (mapping->a_ops == &shmem_aops &&
+	    (READ_ONCE(SHMEM_I(file_inode(file))->seals) &
+	     (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)))
+		return false;
+#endif
+	if (mapping_map_writable(mapping))
+		return false;
+	mapping_unmap_writable(mapping);
+	return true;
+}
+
 /**
  * vfio_user_device_mmap() - map part of a mappable region
  * @vdev: the device
@@ -246,7 +290,10 @@ static bool vfio_user_in_sparse_area(const struct vfio_user_region *region,
  *
  * The mapping is handed to the server's file for the region, so faults are
  * served by its memory. Only whole pages inside one sparse area may be
- * mapped, shared, with no more access than the region allows.
+ * mapped, shared, with no more access than the region allows, and with no
+ * more than a direct mmap of the file would get: do_mmap() checked
+ * /dev/vfio-user, so the file's own checks are made here. Device memory is
+ * never executable.
  *
  * Return: 0 or a negative errno.
  */
@@ -282,11 +329,20 @@ int vfio_user_device_mmap(struct vfio_user_device *vdev,
 		return -EINVAL;
 	if (check_add_overflow(region->info.offset, start, &file_off))
 		return -EINVAL;
-	if ((vma->vm_flags & VM_WRITE) && !(file->f_mode & FMODE_WRITE))
+	if (vma->vm_flags & VM_EXEC)
+		return -EPERM;
+	if (!region->file_readable || !(file->f_mode & FMODE_READ))
 		return -EACCES;
-	if (!(file->f_mode & FMODE_WRITE) ||
-	    !(region->info.flags & VFIO_REGION_INFO_FLAG_WRITE))
+	/* As do_mmap(): no shared mapping of an append-only file. */
+	if (IS_APPEND(file_inode(file)) && (file->f_mode & FMODE_WRITE))
+		return -EACCES;
+	if (!vfio_user_mmap_may_write(region, file)) {
+		if (vma->vm_flags & VM_WRITE)
+			return -EACCES;
+		/* Nor later, through mprotect(). */
 		vma->vm_flags &= ~VM_MAYWRITE;
+	}
+	vma->vm_flags &= ~VM_MAYEXEC;
 
 	WRITE_ONCE(vdev->mmapped, true);
 	vma->vm_pgoff = file_off >> PAGE_SHIFT;
@@ -553,7 +609,8 @@ static long vfio_user_set_timeout(struct vfio_user_device *vdev,
 	    t.timeout_ms > VFIO_USER_TIMEOUT_MS_MAX)
 		return -EINVAL;
 
-	mutex_lock(&vdev->lock);
+	if (mutex_lock_killable(&vdev->lock))
+		return -EINTR;
 	WRITE_ONCE(vdev->conn.timeout_ms, t.timeout_ms);
 	if (vdev->attached) {
 		struct socket *socks[] = { vdev->conn.sock, vdev->conn.twin };

@@ -7,7 +7,9 @@
  * server's DMA_READ/DMA_WRITE requests itself, in the receive worker, which
  * runs in the VMM's address space. The map is an interval tree. Map and
  * unmap are serialized and hold the tree's lock only to change it, never
- * across a round trip to the server, so serving DMA never waits behind them.
+ * across a round trip to the server, so serving DMA never waits behind them;
+ * serving DMA holds it only while copying without faults, never across a
+ * fault that may sleep, so map and unmap never wait behind the VMM's memory.
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -17,6 +19,7 @@
 #include <linux/mm.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
+#include <linux/pagemap.h>
 #include <linux/uaccess.h>
 
 #include "vfio_user.h"
@@ -79,6 +82,7 @@ static void vfio_user_mark_dirty(struct vfio_user_device *vdev,
 {
 	u64 first, last;
 
+	lockdep_assert_held(&vdev->dma_lock);
 	spin_lock(&vdev->dirty_lock);
 	if (dma->dirty && vdev->dirty_pgsize) {
 		first = (iova - dma->start) >> __ffs64(vdev->dirty_pgsize);
@@ -107,6 +111,7 @@ static int vfio_user_dma_check(struct vfio_user_device *vdev, u64 iova,
 	struct vfio_user_dma *dma;
 	u64 end;
 
+	lockdep_assert_held(&vdev->dma_lock);
 	if (check_add_overflow(iova, count - 1, &end))
 		return -EFAULT;
 	while (iova <= end) {
@@ -132,7 +137,8 @@ static int vfio_user_dma_check(struct vfio_user_device *vdev, u64 iova,
  *
  * Runs in a receive worker that has adopted the owner's mm. Refusals leave
  * memory untouched; a fault half-way (the VMM unmapped its memory under a
- * live mapping) stops the copy there.
+ * live mapping) stops the copy there, with what was written marked dirty.
+ * The mappings are checked again after every fault taken without the lock.
  *
  * Return: 0, or the negative errno to answer the server with: -EFAULT
  * outside every mapping or on a fault, -EPERM if a mapping forbids the
@@ -143,29 +149,46 @@ int vfio_user_dma_rw(struct vfio_user_device *vdev, u64 iova, void *buf,
 {
 	u32 need = write ? VFIO_USER_MAP_DMA_WRITE : VFIO_USER_MAP_DMA_READ;
 	struct vfio_user_dma *dma;
-	int ret;
+	int ret = 0;
 
-	down_read(&vdev->dma_lock);
-	ret = vfio_user_dma_check(vdev, iova, count, need);
-	while (!ret && count) {
-		u64 len, uaddr;
+	while (count) {
+		u64 len, left, uaddr;
+		void __user *ubuf;
 
+		down_read(&vdev->dma_lock);
+		ret = vfio_user_dma_check(vdev, iova, count, need);
+		if (ret) {
+			up_read(&vdev->dma_lock);
+			break;
+		}
 		dma = vfio_user_dma_it_iter_first(&vdev->dma_tree, iova, iova);
 		len = min(count, dma->last - iova + 1);
 		uaddr = dma->vaddr + (iova - dma->start);
-		if (write) {
-			if (copy_to_user(u64_to_user_ptr(uaddr), buf, len))
-				ret = -EFAULT;
-			else
-				vfio_user_mark_dirty(vdev, dma, iova, len);
-		} else if (copy_from_user(buf, u64_to_user_ptr(uaddr), len)) {
+		ubuf = u64_to_user_ptr(uaddr);
+		/* Faults that need to sleep are taken below, unlocked. */
+		pagefault_disable();
+		if (write)
+			left = copy_to_user(ubuf, buf, len);
+		else
+			left = copy_from_user(buf, ubuf, len);
+		pagefault_enable();
+		if (write && left < len)
+			vfio_user_mark_dirty(vdev, dma, iova, len - left);
+		up_read(&vdev->dma_lock);
+
+		iova += len - left;
+		buf += len - left;
+		count -= len - left;
+		if (!left)
+			continue;
+		ubuf = u64_to_user_ptr(uaddr + len - left);
+		/* Nothing faulted in: the memory is gone (or never was). */
+		if ((write ? fault_in_safe_writeable(ubuf, left) :
+			     fault_in_readable(ubuf, left)) == left) {
 			ret = -EFAULT;
+			break;
 		}
-		iova += len;
-		buf += len;
-		count -= len;
 	}
-	up_read(&vdev->dma_lock);
 	return ret;
 }
 
@@ -256,7 +279,10 @@ static long vfio_user_map_dma(struct vfio_user_device *vdev, void __user *arg)
 	dma->active = true;
 	with_fd = (map.flags & VFIO_USER_MAP_DMA_FD) && !vdev->no_fd_sharing;
 
-	mutex_lock(&vdev->dma_ops_lock);
+	if (mutex_lock_killable(&vdev->dma_ops_lock)) {
+		vfio_user_free_dma(dma);
+		return -EINTR;
+	}
 	down_write(&vdev->dma_lock);
 	if (vfio_user_dma_it_iter_first(&vdev->dma_tree, dma->start,
 					dma->last)) {
@@ -353,7 +379,8 @@ static long vfio_user_unmap_dma(struct vfio_user_device *vdev,
 	else if (check_add_overflow(unmap.iova, unmap.size - 1, &last))
 		return -EINVAL;
 
-	mutex_lock(&vdev->dma_ops_lock);
+	if (mutex_lock_killable(&vdev->dma_ops_lock))
+		return -EINTR;
 	if (!all) {
 		/* Only a whole mapping, exactly. */
 		down_read(&vdev->dma_lock);
@@ -416,7 +443,8 @@ static long vfio_user_dirty_log(struct vfio_user_device *vdev,
 	     log.flags != VFIO_USER_DIRTY_LOG_STOP))
 		return -EINVAL;
 
-	mutex_lock(&vdev->dma_ops_lock);
+	if (mutex_lock_killable(&vdev->dma_ops_lock))
+		return -EINTR;
 	down_write(&vdev->dma_lock);
 	if (log.flags == VFIO_USER_DIRTY_LOG_STOP) {
 		if (log.pgsize)
@@ -520,7 +548,7 @@ static long vfio_user_dirty_report(struct vfio_user_device *vdev,
 		ret = -EINVAL;
 		goto out_unlock;
 	}
-	bitmap = kvzalloc(bytes, GFP_KERNEL_ACCOUNT);
+	bitmap = kvzalloc(bytes, GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
 	if (!bitmap) {
 		ret = -ENOMEM;
 		goto out_unlock;

@@ -46,57 +46,90 @@ static bool vfio_user_ioeventfd_matches(const struct vfio_user_io_fd *io,
 	return true;
 }
 
-/* Send one command and, if asked, take its response; io->lock held. */
+/*
+ * Send or receive all @len bytes at @buf on @io's socket; io->lock held.
+ * Only a fatal signal interrupts, and only before the first byte (-EINTR):
+ * half a frame would leave the stream out of step (-EIO).
+ */
+static int vfio_user_ioregion_io(struct vfio_user_io_fd *io, void *buf,
+				 size_t len, bool out, long *timeout)
+{
+	size_t done = 0;
+	int ret;
+
+	lockdep_assert_held(&io->lock);
+	while (done < len) {
+		struct kvec vec = { .iov_base = buf + done,
+				    .iov_len = len - done };
+		struct msghdr msg = { };
+
+		if (out) {
+			msg.msg_flags = MSG_NOSIGNAL | MSG_DONTWAIT;
+			ret = kernel_sendmsg(io->sock, &msg, &vec, 1,
+					     vec.iov_len);
+		} else {
+			ret = kernel_recvmsg(io->sock, &msg, &vec, 1,
+					     vec.iov_len, MSG_DONTWAIT);
+			/* The peer sent fds: they are gone, and so is trust. */
+			if (msg.msg_flags & MSG_CTRUNC)
+				return -EIO;
+		}
+		if (ret > 0) {
+			done += ret;
+			continue;
+		}
+		if (ret != -EAGAIN)
+			return -EIO;
+		ret = vfio_user_sock_wait(io->sock, out, timeout);
+		if (ret == -EINTR && done)
+			return -EIO;
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/*
+ * Send one command and, if asked, take its response; io->lock held. A
+ * response that a fatal signal kept us from waiting for is still owed:
+ * the next access takes it first.
+ */
 static int vfio_user_ioregion_xfer(struct vfio_user_conn *conn,
 				   struct vfio_user_io_fd *io,
 				   const struct vfio_user_ioregionfd_cmd *cmd,
 				   u64 *data)
 {
+	long timeout = msecs_to_jiffies(READ_ONCE(conn->timeout_ms));
 	struct vfio_user_ioregionfd_resp resp;
-	struct kvec vec = { .iov_base = (void *)cmd, .iov_len = sizeof(*cmd) };
-	struct msghdr msg = { .msg_flags = MSG_NOSIGNAL };
-	size_t got = 0;
 	int ret;
 
 	lockdep_assert_held(&io->lock);
-	ret = kernel_sendmsg(io->sock, &msg, &vec, 1, sizeof(*cmd));
-	if (ret == -EAGAIN)
-		return -ETIMEDOUT;
-	if (ret == -EINTR || ret == -ERESTARTSYS)
-		return -EINTR;
-	if (ret != sizeof(*cmd))
-		return -EIO;
-	if (!(cmd->size_resp & VFIO_USER_IOREGIONFD_RESP))
-		return 0;
-
-	while (got < sizeof(resp)) {
-		struct msghdr rmsg = { };
-
-		vec.iov_base = (u8 *)&resp + got;
-		vec.iov_len = sizeof(resp) - got;
-		ret = kernel_recvmsg(io->sock, &rmsg, &vec, 1, vec.iov_len,
-				     MSG_WAITALL);
-		if (rmsg.msg_flags & MSG_CTRUNC)
-			return -EIO;
-		if (ret == -EAGAIN)
-			return -ETIMEDOUT;
-		/* A pending signal would make every retry return at once. */
-		if (ret == -EINTR || ret == -ERESTARTSYS)
-			return -EINTR;
-		if (ret <= 0)
-			return -EIO;
-		got += ret;
+	while (io->stale_responses) {
+		ret = vfio_user_ioregion_io(io, &resp, sizeof(resp), false,
+					    &timeout);
+		if (ret)
+			return ret;
+		io->stale_responses--;
 	}
-	*data = resp.data;
-	return 0;
+	ret = vfio_user_ioregion_io(io, (void *)cmd, sizeof(*cmd), true,
+				    &timeout);
+	if (ret || !(cmd->size_resp & VFIO_USER_IOREGIONFD_RESP))
+		return ret;
+	ret = vfio_user_ioregion_io(io, &resp, sizeof(resp), false, &timeout);
+	if (ret == -EINTR)
+		io->stale_responses++;
+	if (!ret)
+		*data = resp.data;
+	return ret;
 }
 
 /*
  * An access to an ioregionfd sub-region. The wire format has no ids, so
  * accesses to one sub-region are serialized; a peer that answers wrong or
- * not at all, or an access cut short by a signal, leaves the stream out of
- * step, so the sub-region fails from then on while the rest of the device
- * works.
+ * not at all, or an access cut half-way, leaves the stream out of step, so
+ * the sub-region fails from then on while the rest of the device works. A
+ * signal does neither: only a fatal one ends the wait, and the response it
+ * left owed is taken by the next access.
  */
 static int vfio_user_ioregion_access(struct vfio_user_conn *conn,
 				     struct vfio_user_io_fd *io, u64 offset,
@@ -118,7 +151,7 @@ static int vfio_user_ioregion_access(struct vfio_user_conn *conn,
 	if (mutex_lock_killable(&io->lock))
 		return -EINTR;
 	ret = io->broken ? -EIO : vfio_user_ioregion_xfer(conn, io, &cmd, data);
-	if (ret && !io->broken) {
+	if (ret && ret != -EINTR && !io->broken) {
 		io->broken = true;
 		if (ret == -ETIMEDOUT)
 			atomic64_inc(&conn->stats.timeouts);
@@ -204,7 +237,7 @@ int vfio_user_io_fd_setup(struct vfio_user_io_fd *io, unsigned int timeout_ms)
 		return 0;
 	}
 	sock = sock_from_file(io->file);
-	if (!sock || sock->type != SOCK_STREAM)
+	if (!sock || !vfio_user_is_unix_stream(sock))
 		return -EINVAL;
 	/* Its own socket: not a device's, not another sub-region's. */
 	if (vfio_user_claim_socket(sock))

@@ -49,6 +49,21 @@ module_param_cb(reply_timeout_ms, &reply_timeout_ms_ops, &reply_timeout_ms,
 MODULE_PARM_DESC(reply_timeout_ms,
 		 "Default bound on waiting for a server reply, in ms (1..600000, default 5000)");
 
+static unsigned int max_workers_per_user = 256;
+module_param(max_workers_per_user, uint, 0644);
+MODULE_PARM_DESC(max_workers_per_user,
+		 "Most receive workers (one per attached device, two with a twin socket) one user may have (default 256)");
+
+/**
+ * vfio_user_max_workers_per_user() - bound on one user's receive workers
+ *
+ * Return: the current value of the max_workers_per_user module parameter.
+ */
+unsigned int vfio_user_max_workers_per_user(void)
+{
+	return READ_ONCE(max_workers_per_user);
+}
+
 /**
  * vfio_user_default_timeout_ms() - the reply timeout new devices start with
  *
@@ -159,7 +174,8 @@ static __poll_t vfio_user_fops_poll(struct file *filep,
 	poll_wait(filep, &vdev->conn.poll_wq, wait);
 	if (vfio_user_conn_status(&vdev->conn))
 		return EPOLLHUP | EPOLLERR;
-	return 0;
+	/* As a VFIO device fd: always ready for I/O while healthy. */
+	return EPOLLIN | EPOLLRDNORM | EPOLLOUT | EPOLLWRNORM;
 }
 
 static const struct file_operations vfio_user_fops = {
@@ -174,17 +190,6 @@ static const struct file_operations vfio_user_fops = {
 	.compat_ioctl	= compat_ptr_ioctl,
 	.llseek		= noop_llseek,
 };
-
-/**
- * vfio_user_is_device_file() - is @file an open /dev/vfio-user?
- * @file: any file
- *
- * Return: true if it is; such files must never be cached by a device.
- */
-bool vfio_user_is_device_file(const struct file *file)
-{
-	return file->f_op == &vfio_user_fops;
-}
 
 static struct miscdevice vfio_user_misc = {
 	.minor	= MISC_DYNAMIC_MINOR,

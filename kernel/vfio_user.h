@@ -8,11 +8,13 @@
 #include <linux/bits.h>
 #include <linux/completion.h>
 #include <linux/kref.h>
+#include <linux/mmu_notifier.h>
 #include <linux/mutex.h>
 #include <linux/rbtree.h>
 #include <linux/rwsem.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
+#include <linux/uidgid.h>
 #include <linux/vfio.h>
 #include <linux/vfio_user.h>
 #include <linux/wait.h>
@@ -47,8 +49,11 @@ struct task_struct;
  * @file: the eventfd or ioregionfd file (a reference)
  * @trigger: ioeventfd: its eventfd
  * @sock: ioregionfd: its socket (@file's)
- * @lock: ioregionfd: serializes command/response pairs, and @broken
+ * @lock: ioregionfd: serializes command/response pairs, @broken and
+ *	@stale_responses
  * @broken: ioregionfd: its peer misbehaved; accesses fail from now on
+ * @stale_responses: ioregionfd: responses still owed to accesses that a
+ *	fatal signal ended; the next access takes them first
  * @claimed: ioregionfd: @sock is on the claimed-sockets list
  */
 struct vfio_user_io_fd {
@@ -63,6 +68,7 @@ struct vfio_user_io_fd {
 	struct socket *sock;
 	struct mutex lock;		/* ioregionfd commands, @broken */
 	bool broken;
+	u32 stale_responses;
 	bool claimed;
 };
 
@@ -73,6 +79,9 @@ struct vfio_user_io_fd {
  * @caps: the capability bytes that follow @info, or NULL
  * @cap_size: bytes at @caps
  * @file: backing of mmap, or NULL
+ * @file_readable: a direct shared mapping of @file may read it
+ * @file_writable: a direct shared mapping of @file may write it (both as
+ *	found at attach: a probe mapping, so the LSM had its say)
  * @nr_areas: sparse mmap areas in @areas
  * @areas: parts of the region that may be mapped
  * @nr_io_fds: entries in @io_fds
@@ -84,6 +93,8 @@ struct vfio_user_region {
 	void *caps;
 	u32 cap_size;
 	struct file *file;
+	bool file_readable;
+	bool file_writable;
 	u32 nr_areas;
 	struct vfio_region_sparse_mmap_area *areas;
 	u32 nr_io_fds;
@@ -150,8 +161,6 @@ struct vfio_user_request {
  * @task: the kthread (a reference), or NULL
  * @buf: room for one server command and its reply
  * @buf_size: bytes at @buf
- * @started: completed once the worker joined the owner's cgroups (or not)
- * @start_err: 0, or why it could not
  */
 struct vfio_user_worker {
 	struct vfio_user_conn *conn;
@@ -160,8 +169,6 @@ struct vfio_user_worker {
 	struct task_struct *task;
 	void *buf;
 	size_t buf_size;
-	struct completion started;
-	int start_err;
 };
 
 /**
@@ -182,8 +189,11 @@ struct vfio_user_worker {
  * @client_max_xfer: largest data count the server may send us
  * @worker: receive worker for @sock
  * @twin_worker: receive worker for @twin (no task without one)
- * @owner: the task that attached; its mm and cgroups are the workers'
- * @mm: the owner's address space (a users reference)
+ * @mm: the attaching task's mm_struct (a count reference only: the
+ *	address space itself is borrowed per use, so the VMM's exit frees it)
+ * @mm_notifier: ends the connection when that address space goes away
+ * @owner_uid: the user the workers are counted against
+ * @nr_workers: workers counted against @owner_uid
  * @poll_wq: woken when the connection breaks
  * @stats: counters
  */
@@ -202,8 +212,10 @@ struct vfio_user_conn {
 	u32 client_max_xfer;
 	struct vfio_user_worker worker;
 	struct vfio_user_worker twin_worker;
-	struct task_struct *owner;
 	struct mm_struct *mm;
+	struct mmu_notifier mm_notifier;
+	kuid_t owner_uid;
+	unsigned int nr_workers;
 	wait_queue_head_t poll_wq;
 	struct vfio_user_stat_counters stats;
 };
@@ -265,12 +277,14 @@ struct vfio_user_device {
 
 /* main.c */
 unsigned int vfio_user_default_timeout_ms(void);
-bool vfio_user_is_device_file(const struct file *file);
+unsigned int vfio_user_max_workers_per_user(void);
 
 /* conn.c */
 int vfio_user_conn_start(struct vfio_user_device *vdev, struct socket *sock,
 			 struct socket *twin);
 void vfio_user_conn_stop(struct vfio_user_conn *conn);
+int vfio_user_sock_wait(struct socket *sock, bool out, long *timeout);
+void vfio_user_sock_close(struct socket *sock);
 void vfio_user_conn_break(struct vfio_user_conn *conn, int err);
 int vfio_user_conn_status(struct vfio_user_conn *conn);
 struct vfio_user_request *vfio_user_request_alloc(size_t reply_max);
@@ -286,6 +300,7 @@ int vfio_user_call(struct vfio_user_conn *conn, u16 cmd, const void *payload,
 		   size_t reply_max, struct vfio_user_request **reply);
 
 /* attach.c */
+bool vfio_user_is_unix_stream(struct socket *sock);
 int vfio_user_claim_socket(struct socket *sock);
 void vfio_user_unclaim_socket(struct socket *sock);
 int vfio_user_attach(struct vfio_user_device *vdev,
@@ -314,7 +329,7 @@ ssize_t vfio_user_device_rw(struct vfio_user_device *vdev, char __user *buf,
 			    size_t count, loff_t pos, bool write);
 int vfio_user_device_mmap(struct vfio_user_device *vdev,
 			  struct vm_area_struct *vma);
-void vfio_user_device_signal_broken(struct vfio_user_device *vdev);
+void vfio_user_device_broken(struct vfio_user_device *vdev);
 void vfio_user_device_release_irqs(struct vfio_user_device *vdev);
 
 #endif /* _VFIO_USER_INTERNAL_H */

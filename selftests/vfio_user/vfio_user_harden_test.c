@@ -1,0 +1,1210 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * What a hostile VMM or server must not get through the module, each case
+ * a defect the module once had:
+ *
+ * - mmap of a region gives no more than a direct mmap of the region's file
+ *   would: file modes, memfd seals, append-only, noexec (device memory is
+ *   never executable);
+ * - only the file kinds the protocol needs are accepted, and a device fd
+ *   queued in one of its own sockets does not keep the device alive after
+ *   the VMM exits;
+ * - a task waiting for the DMA lock behind a slow server can be killed;
+ * - errno values of the kernel's own (512 and up) never come from a server;
+ * - poll() reports readiness, so io_uring reads complete;
+ * - receive workers count against their user's limits;
+ * - a DMA_WRITE that faults part-way marks what it wrote dirty;
+ * - serving DMA does not hold the map's lock across a fault that sleeps.
+ *
+ * The device is attached by hand over a socketpair whose other end the
+ * test serves itself, so every byte the "server" sends is chosen here.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <liburing.h>
+#include <linux/fs.h>
+#include <linux/userfaultfd.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "vfio_user_util.h"
+
+#define REGION_SIZE	4096
+#define PAGE		4096
+
+/* A device attached by hand; the test is its server on sv[1]. */
+struct raw_dev {
+	int dev;
+	int sv[2];
+	struct vfio_user_attach arg;
+	struct vfio_user_attach_region region;
+	struct vfio_user_attach_io_fd io;
+};
+
+static void raw_init(struct raw_dev *d)
+{
+	memset(d, 0, sizeof(*d));
+	d->dev = open(VFIO_USER_DEV, O_RDWR | O_CLOEXEC);
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, d->sv))
+		d->sv[0] = d->sv[1] = -1;
+	d->region.flags = VFIO_REGION_INFO_FLAG_READ |
+			  VFIO_REGION_INFO_FLAG_WRITE;
+	d->region.fd = -1;
+	d->region.size = REGION_SIZE;
+	d->arg.argsz = sizeof(d->arg);
+	d->arg.sock_fd = d->sv[0];
+	d->arg.twin_fd = -1;
+	d->arg.minor = 2;
+	d->arg.max_msg_fds = 8;
+	d->arg.max_data_xfer_size = 1 << 16;
+	d->arg.client_max_data_xfer_size = 1 << 16;
+	d->arg.max_dma_maps = 64;
+	d->arg.pgsizes = PAGE;
+	d->arg.num_regions = 1;
+	d->arg.regions = (uintptr_t)&d->region;
+}
+
+static int raw_attach(struct raw_dev *d)
+{
+	return ioctl(d->dev, VFIO_USER_ATTACH, &d->arg) ? -errno : 0;
+}
+
+static void raw_close(struct raw_dev *d)
+{
+	if (d->dev >= 0)
+		close(d->dev);
+	if (d->sv[0] >= 0)
+		close(d->sv[0]);
+	if (d->sv[1] >= 0)
+		close(d->sv[1]);
+	d->dev = d->sv[0] = d->sv[1] = -1;
+}
+
+static bool have_module(void)
+{
+	return !access(VFIO_USER_DEV, F_OK);
+}
+
+/* Every test gets a bound with a wide margin: the debug kernel is slow. */
+FIXTURE(harden)
+{
+	int unused;
+};
+
+FIXTURE_SETUP(harden)
+{
+}
+
+FIXTURE_TEARDOWN(harden)
+{
+}
+
+#define NEED_MODULE() do { \
+	if (!have_module()) \
+		SKIP(return, "%s missing: vfio_user module not loaded", VFIO_USER_DEV); \
+} while (0)
+
+/* The test as server: read one whole message from @sock. */
+static int srv_recv(int sock, struct vfio_user_header *hdr, void *payload,
+		    size_t room)
+{
+	size_t len;
+
+	if (recv(sock, hdr, sizeof(*hdr), MSG_WAITALL) != sizeof(*hdr))
+		return -1;
+	if (hdr->msg_size < sizeof(*hdr))
+		return -1;
+	len = hdr->msg_size - sizeof(*hdr);
+	if (len > room)
+		return -1;
+	if (len && recv(sock, payload, len, MSG_WAITALL) != (ssize_t)len)
+		return -1;
+	return 0;
+}
+
+static int srv_send(int sock, uint16_t id, uint16_t cmd, uint32_t flags,
+		    uint32_t error_no, const void *payload, size_t len)
+{
+	struct vfio_user_header hdr = {
+		.msg_id = id, .cmd = cmd, .msg_size = sizeof(hdr) + len,
+		.flags = flags, .error_no = error_no,
+	};
+	struct iovec iov[2] = {
+		{ .iov_base = &hdr, .iov_len = sizeof(hdr) },
+		{ .iov_base = (void *)payload, .iov_len = len },
+	};
+	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2 };
+
+	return sendmsg(sock, &mh, MSG_NOSIGNAL) == (ssize_t)(sizeof(hdr) + len) ?
+	       0 : -1;
+}
+
+/* Send @fd over @sock with one byte of data. */
+static int send_fd(int sock, int fd)
+{
+	char control[CMSG_SPACE(sizeof(int))] = { 0 };
+	char byte = 0;
+	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+	struct msghdr mh = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = control, .msg_controllen = sizeof(control),
+	};
+	struct cmsghdr *cmsg = CMSG_FIRSTHDR(&mh);
+
+	cmsg->cmsg_level = SOL_SOCKET;
+	cmsg->cmsg_type = SCM_RIGHTS;
+	cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
+	return sendmsg(sock, &mh, MSG_NOSIGNAL) == 1 ? 0 : -1;
+}
+
+/* Answers REGION_READs with bytes equal to their offset; other commands get
+ * the error in @error_no, REGION_READs too while it is not 0. */
+struct responder {
+	int sock;
+	pthread_t thread;
+	uint32_t error_no;
+};
+
+static void *responder_main(void *arg)
+{
+	struct responder *r = arg;
+	struct vfio_user_header hdr;
+	static __thread uint8_t buf[sizeof(struct vfio_user_region_access) + 4096];
+	struct vfio_user_region_access acc;
+	uint32_t i;
+
+	while (!srv_recv(r->sock, &hdr, buf, sizeof(buf))) {
+		uint32_t error_no = __atomic_load_n(&r->error_no, __ATOMIC_SEQ_CST);
+
+		if (hdr.cmd != VFIO_USER_REGION_READ || error_no) {
+			if (!(hdr.flags & VFIO_USER_F_NO_REPLY))
+				srv_send(r->sock, hdr.msg_id, hdr.cmd,
+					 VFIO_USER_F_TYPE_REPLY | VFIO_USER_F_ERROR,
+					 error_no ?: EINVAL, NULL, 0);
+			continue;
+		}
+		memcpy(&acc, buf, sizeof(acc));
+		if (acc.count > 4096)
+			break;
+		for (i = 0; i < acc.count; i++)
+			buf[sizeof(acc) + i] = (uint8_t)(acc.offset + i);
+		srv_send(r->sock, hdr.msg_id, hdr.cmd, VFIO_USER_F_TYPE_REPLY, 0,
+			 buf, sizeof(acc) + acc.count);
+	}
+	return NULL;
+}
+
+/* mmap: the region file's own checks -------------------------------------- */
+
+/* Attach a mappable region backed by @fd; returns the device fd or -errno. */
+static int attach_mappable(struct raw_dev *d, int fd, bool writable)
+{
+	raw_init(d);
+	if (d->dev < 0)
+		return -errno;
+	d->region.flags = VFIO_REGION_INFO_FLAG_READ |
+			  VFIO_REGION_INFO_FLAG_MMAP |
+			  (writable ? VFIO_REGION_INFO_FLAG_WRITE : 0);
+	d->region.fd = fd;
+	return raw_attach(d);
+}
+
+static void *map_region(struct raw_dev *d, int prot)
+{
+	return mmap(NULL, REGION_SIZE, prot, MAP_SHARED, d->dev,
+		    VFIO_USER_REGION_OFFSET(0));
+}
+
+static int reopen(int fd, int flags)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	return open(path, flags | O_CLOEXEC);
+}
+
+TEST_F_TIMEOUT(harden, mmap_respects_open_mode, 120)
+{
+	struct raw_dev d;
+	int mfd, wfd, rfd;
+	void *p;
+
+	NEED_MODULE();
+	mfd = memfd_create("region", MFD_CLOEXEC);
+	ASSERT_LE(0, mfd);
+	ASSERT_EQ(0, ftruncate(mfd, REGION_SIZE));
+
+	/* Open for writing only: no mapping can read it. */
+	wfd = reopen(mfd, O_WRONLY);
+	ASSERT_LE(0, wfd);
+	ASSERT_EQ(0, attach_mappable(&d, wfd, true));
+	EXPECT_EQ(MAP_FAILED, map_region(&d, PROT_READ));
+	EXPECT_EQ(EACCES, errno);
+	EXPECT_EQ(MAP_FAILED, map_region(&d, PROT_READ | PROT_WRITE));
+	raw_close(&d);
+	close(wfd);
+
+	/* Open for reading only: never writable, not even by mprotect(). */
+	rfd = reopen(mfd, O_RDONLY);
+	ASSERT_LE(0, rfd);
+	ASSERT_EQ(0, attach_mappable(&d, rfd, true));
+	EXPECT_EQ(MAP_FAILED, map_region(&d, PROT_READ | PROT_WRITE));
+	EXPECT_EQ(EACCES, errno);
+	p = map_region(&d, PROT_READ);
+	ASSERT_NE(MAP_FAILED, p);
+	EXPECT_EQ(-1, mprotect(p, REGION_SIZE, PROT_READ | PROT_WRITE));
+	EXPECT_EQ(EACCES, errno);
+	munmap(p, REGION_SIZE);
+	raw_close(&d);
+	close(rfd);
+	close(mfd);
+}
+
+/* Neither a seal present at attach nor one added later can be mapped around. */
+TEST_F_TIMEOUT(harden, mmap_respects_memfd_seals, 120)
+{
+	static const int seals[] = { F_SEAL_WRITE, F_SEAL_FUTURE_WRITE };
+	struct raw_dev d;
+	unsigned int i;
+	int mfd, when;
+	char *p;
+
+	NEED_MODULE();
+	for (i = 0; i < sizeof(seals) / sizeof(seals[0]); i++) {
+		for (when = 0; when < 2; when++) {
+			mfd = memfd_create("sealed", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+			ASSERT_LE(0, mfd);
+			ASSERT_EQ(0, ftruncate(mfd, REGION_SIZE));
+			if (!when)
+				ASSERT_EQ(0, fcntl(mfd, F_ADD_SEALS, seals[i]));
+			ASSERT_EQ(0, attach_mappable(&d, mfd, true));
+			if (when)
+				ASSERT_EQ(0, fcntl(mfd, F_ADD_SEALS, seals[i]));
+
+			TH_LOG("seal %#x %s attach", seals[i], when ? "after" : "before");
+			p = map_region(&d, PROT_READ | PROT_WRITE);
+			EXPECT_EQ(MAP_FAILED, p);
+			if (p != MAP_FAILED)
+				munmap(p, REGION_SIZE);
+			p = map_region(&d, PROT_READ);
+			ASSERT_NE(MAP_FAILED, p);
+			EXPECT_EQ(-1, mprotect(p, REGION_SIZE, PROT_READ | PROT_WRITE));
+			EXPECT_EQ(0, p[0]);
+			munmap(p, REGION_SIZE);
+			raw_close(&d);
+			close(mfd);
+		}
+	}
+}
+
+/* Device memory is never executable, on a noexec mount least of all. */
+TEST_F_TIMEOUT(harden, mmap_never_executable, 120)
+{
+	const char *dir = "/tmp/vu-noexec";
+	struct raw_dev d;
+	bool mounted;
+	int fd;
+	void *p;
+
+	NEED_MODULE();
+	mkdir(dir, 0700);
+	mounted = !mount("tmpfs", dir, "tmpfs", MS_NOEXEC, "size=1m");
+	if (mounted) {
+		fd = open("/tmp/vu-noexec/region", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	} else {
+		TH_LOG("no noexec mount (%s): a memfd instead", strerror(errno));
+		fd = memfd_create("exec", MFD_CLOEXEC);
+	}
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ftruncate(fd, REGION_SIZE));
+	ASSERT_EQ(0, attach_mappable(&d, fd, true));
+
+	EXPECT_EQ(MAP_FAILED, map_region(&d, PROT_READ | PROT_EXEC));
+	EXPECT_EQ(EPERM, errno);
+	p = map_region(&d, PROT_READ);
+	ASSERT_NE(MAP_FAILED, p);
+	EXPECT_EQ(-1, mprotect(p, REGION_SIZE, PROT_READ | PROT_EXEC));
+	EXPECT_EQ(EACCES, errno);
+	munmap(p, REGION_SIZE);
+	raw_close(&d);
+	close(fd);
+	if (mounted) {
+		unlink("/tmp/vu-noexec/region");
+		umount(dir);
+	}
+	rmdir(dir);
+}
+
+/* As do_mmap(): an append-only file opened for writing is never mapped. */
+TEST_F_TIMEOUT(harden, mmap_refuses_append_only, 120)
+{
+	const char *path = "/tmp/vu-append-only";
+	struct raw_dev d;
+	int fd, flags;
+
+	NEED_MODULE();
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ftruncate(fd, REGION_SIZE));
+	flags = FS_APPEND_FL;
+	if (ioctl(fd, FS_IOC_SETFLAGS, &flags)) {
+		close(fd);
+		unlink(path);
+		SKIP(return, "no append-only flag here: %s", strerror(errno));
+	}
+	close(fd);
+	fd = open(path, O_RDWR | O_APPEND | O_CLOEXEC);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, attach_mappable(&d, fd, true));
+	EXPECT_EQ(MAP_FAILED, map_region(&d, PROT_READ));
+	EXPECT_EQ(EACCES, errno);
+	EXPECT_EQ(MAP_FAILED, map_region(&d, PROT_READ | PROT_WRITE));
+	raw_close(&d);
+	flags = 0;
+	ioctl(fd, FS_IOC_SETFLAGS, &flags);
+	close(fd);
+	unlink(path);
+}
+
+/* File kinds ---------------------------------------------------------------- */
+
+TEST_F_TIMEOUT(harden, only_memory_files_back_regions, 120)
+{
+	struct io_uring_params params = { 0 };
+	int sp[2], ring, efd;
+	struct raw_dev d;
+
+	NEED_MODULE();
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp));
+	/* A socket can be mapped (packet rings) and can hold fds. */
+	EXPECT_EQ(-EINVAL, attach_mappable(&d, sp[0], true));
+	raw_close(&d);
+
+	ring = syscall(__NR_io_uring_setup, 4, &params);
+	if (ring >= 0) {
+		EXPECT_EQ(-EINVAL, attach_mappable(&d, ring, true));
+		raw_close(&d);
+		close(ring);
+	}
+	efd = eventfd(0, EFD_CLOEXEC);
+	ASSERT_LE(0, efd);
+	EXPECT_EQ(-EINVAL, attach_mappable(&d, efd, true));
+	raw_close(&d);
+	close(efd);
+	close(sp[0]);
+	close(sp[1]);
+}
+
+static int attach_ioregionfd(struct raw_dev *d, int fd)
+{
+	raw_init(d);
+	if (d->dev < 0)
+		return -errno;
+	d->io.type = VFIO_USER_IO_FD_TYPE_IOREGIONFD;
+	d->io.offset = 0x100;
+	d->io.size = 0x100;
+	d->io.fd = fd;
+	d->region.nr_io_fds = 1;
+	d->region.io_fds = (uintptr_t)&d->io;
+	return raw_attach(d);
+}
+
+TEST_F_TIMEOUT(harden, ioregionfd_only_connected_unix_stream, 120)
+{
+	struct raw_dev d;
+	int tcp, lone;
+
+	NEED_MODULE();
+	tcp = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ASSERT_LE(0, tcp);
+	EXPECT_EQ(-EINVAL, attach_ioregionfd(&d, tcp));
+	raw_close(&d);
+	close(tcp);
+
+	lone = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ASSERT_LE(0, lone);
+	EXPECT_EQ(-EINVAL, attach_ioregionfd(&d, lone));
+	raw_close(&d);
+	close(lone);
+}
+
+/* Is a task with this name alive? (Kthreads are named after the VMM.) */
+static bool task_named(const char *name)
+{
+	char path[300], comm[64];
+	struct dirent *e;
+	bool found = false;
+	DIR *proc;
+	FILE *f;
+
+	proc = opendir("/proc");
+	if (!proc)
+		return false;
+	while (!found && (e = readdir(proc))) {
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/comm", e->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (fgets(comm, sizeof(comm), f)) {
+			comm[strcspn(comm, "\n")] = 0;
+			found = !strcmp(comm, name);
+		}
+		fclose(f);
+	}
+	closedir(proc);
+	return found;
+}
+
+/* Wait up to @secs for the worker of a device attached by @pid to go. */
+static bool worker_gone(pid_t pid, int secs)
+{
+	char name[32];
+	int i;
+
+	snprintf(name, sizeof(name), "vfio-user-%d", pid);
+	for (i = 0; i < secs * 10; i++) {
+		if (!task_named(name))
+			return true;
+		usleep(100 * 1000);
+	}
+	return false;
+}
+
+/*
+ * The VMM queues its own device fd in the device's ioregionfd socket, which
+ * nothing reads while the device is healthy, and exits: no reference cycle
+ * may keep the device, its worker and the VMM's memory alive.
+ */
+TEST_F_TIMEOUT(harden, own_fd_in_own_socket_freed_at_exit, 180)
+{
+	pid_t child;
+	int status;
+
+	NEED_MODULE();
+	child = fork();
+	ASSERT_LE(0, child);
+	if (!child) {
+		struct raw_dev d;
+		int io[2];
+		char *mem;
+
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, io))
+			_exit(1);
+		if (attach_ioregionfd(&d, io[0]))
+			_exit(2);
+		/* Memory that must be freed when the VMM goes. */
+		mem = mmap(NULL, 64 << 20, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (mem != MAP_FAILED)
+			memset(mem, 1, 64 << 20);
+		if (send_fd(io[1], d.dev))
+			_exit(3);
+		_exit(0);
+	}
+	ASSERT_EQ(child, waitpid(child, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	ASSERT_EQ(0, WEXITSTATUS(status));
+	/* Generous: the release runs from deferred work. */
+	EXPECT_TRUE(worker_gone(child, 60));
+}
+
+/* The DMA lock behind a server that does not answer ------------------------ */
+
+static char proc_state(pid_t pid)
+{
+	char path[64], buf[256], *p;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	p = fgets(buf, sizeof(buf), f);
+	fclose(f);
+	p = p ? strrchr(buf, ')') : NULL;
+	return p && p[1] == ' ' ? p[2] : 0;
+}
+
+struct map_call {
+	int dev;
+	void *mem;
+	int ret;
+};
+
+static void *map_thread(void *arg)
+{
+	struct map_call *c = arg;
+	struct vfio_user_map_dma map = {
+		.argsz = sizeof(map),
+		.flags = VFIO_USER_MAP_DMA_READ | VFIO_USER_MAP_DMA_WRITE,
+		.vaddr = (uintptr_t)c->mem, .iova = 0, .size = PAGE, .fd = -1,
+	};
+
+	c->ret = ioctl(c->dev, VFIO_USER_MAP_DMA, &map) ? -errno : 0;
+	return NULL;
+}
+
+TEST_F_TIMEOUT(harden, dma_lock_waiters_are_killable, 300)
+{
+	struct vfio_user_timeout t = { .argsz = sizeof(t), .timeout_ms = 600000 };
+	struct vfio_user_unmap_dma unmap = {
+		.argsz = sizeof(unmap), .iova = 0, .size = PAGE,
+	};
+	struct vfio_user_header hdr;
+	struct map_call call;
+	uint8_t buf[256];
+	pthread_t mapper;
+	struct raw_dev d;
+	int i, status = 0;
+	pid_t child, got = 0;
+	char state = 0;
+
+	NEED_MODULE();
+	raw_init(&d);
+	ASSERT_LE(0, d.dev);
+	ASSERT_EQ(0, raw_attach(&d));
+	ASSERT_EQ(0, ioctl(d.dev, VFIO_USER_SET_TIMEOUT, &t));
+	call.dev = d.dev;
+	call.mem = mmap(NULL, PAGE, PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, call.mem);
+	ASSERT_EQ(0, pthread_create(&mapper, NULL, map_thread, &call));
+	/* Its DMA_MAP arrived: the map holds the lock, and is never answered. */
+	ASSERT_EQ(0, srv_recv(d.sv[1], &hdr, buf, sizeof(buf)));
+	ASSERT_EQ(VFIO_USER_DMA_MAP, hdr.cmd);
+
+	/* Another process with the fd waits for the lock the map holds. */
+	child = fork();
+	ASSERT_LE(0, child);
+	if (!child) {
+		ioctl(d.dev, VFIO_USER_UNMAP_DMA, &unmap);
+		_exit(0);
+	}
+	for (i = 0; i < 600 && state != 'D'; i++) {
+		usleep(100 * 1000);
+		state = proc_state(child);
+	}
+	EXPECT_EQ('D', state);
+	ASSERT_EQ(0, kill(child, SIGKILL));
+	/* Dead long before the server's ten minutes are up. */
+	for (i = 0; i < 600 && got != child; i++) {
+		got = waitpid(child, &status, WNOHANG);
+		if (got != child)
+			usleep(100 * 1000);
+	}
+	EXPECT_EQ(child, got);
+	EXPECT_TRUE(WIFSIGNALED(status));
+
+	/* Closing the device ends the map's wait. */
+	shutdown(d.sv[1], SHUT_RDWR);
+	pthread_join(mapper, NULL);
+	EXPECT_NE(0, call.ret);
+	if (got != child)
+		waitpid(child, &status, 0);
+	raw_close(&d);
+	munmap(call.mem, PAGE);
+}
+
+/* Server errno values ------------------------------------------------------- */
+
+TEST_F_TIMEOUT(harden, server_errno_values_are_ordinary, 120)
+{
+	static const struct {
+		uint32_t sent;
+		int seen;
+	} cases[] = {
+		{ EIO, EIO }, { EHOSTUNREACH, EHOSTUNREACH }, { 133, 133 },
+		{ 511, 511 }, { 512, EIO }, { 513, EIO }, { 516, EIO },
+		{ 529, EIO }, { 4094, EIO }, { 4095, EIO }, { 0xffffffff, EIO },
+	};
+	struct responder r = { 0 };
+	struct raw_dev d;
+	unsigned int i;
+	uint32_t v;
+
+	NEED_MODULE();
+	raw_init(&d);
+	ASSERT_LE(0, d.dev);
+	ASSERT_EQ(0, raw_attach(&d));
+	r.sock = d.sv[1];
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		/* One request at a time: the responder reads the value after
+		 * this store and before it answers. */
+		__atomic_store_n(&r.error_no, cases[i].sent, __ATOMIC_SEQ_CST);
+		if (!i)
+			ASSERT_EQ(0, pthread_create(&r.thread, NULL, responder_main, &r));
+		EXPECT_EQ(-1, pread(d.dev, &v, sizeof(v), vu_region_off(0, 0)));
+		EXPECT_EQ(cases[i].seen, errno) {
+			TH_LOG("server sent %u", cases[i].sent);
+		}
+	}
+	/* Still healthy: an error reply is not a protocol error. */
+	__atomic_store_n(&r.error_no, 0, __ATOMIC_SEQ_CST);
+	EXPECT_EQ((ssize_t)sizeof(v), pread(d.dev, &v, sizeof(v), vu_region_off(0, 4)));
+	EXPECT_EQ(0x07060504U, v);
+	shutdown(d.sv[1], SHUT_RDWR);
+	pthread_join(r.thread, NULL);
+	raw_close(&d);
+}
+
+/* poll() and io_uring ------------------------------------------------------- */
+
+TEST_F_TIMEOUT(harden, ready_while_healthy_so_io_uring_completes, 120)
+{
+	struct __kernel_timespec ts = { .tv_sec = 60 };
+	struct pollfd pfd = { .events = POLLIN | POLLOUT };
+	struct responder r = { 0 };
+	struct io_uring_cqe *cqe;
+	struct io_uring ring;
+	struct raw_dev d;
+	uint8_t buf[8];
+	int i;
+
+	NEED_MODULE();
+	raw_init(&d);
+	ASSERT_LE(0, d.dev);
+	ASSERT_EQ(0, raw_attach(&d));
+	r.sock = d.sv[1];
+	ASSERT_EQ(0, pthread_create(&r.thread, NULL, responder_main, &r));
+
+	pfd.fd = d.dev;
+	ASSERT_EQ(1, poll(&pfd, 1, 0));
+	EXPECT_EQ(POLLIN | POLLOUT, pfd.revents);
+
+	ASSERT_EQ(0, io_uring_queue_init(4, &ring, 0));
+	io_uring_prep_read(io_uring_get_sqe(&ring), d.dev, buf, sizeof(buf),
+			   vu_region_off(0, 0x20));
+	ASSERT_EQ(1, io_uring_submit(&ring));
+	/* Bounded, with a margin far beyond any machine's speed. */
+	ASSERT_EQ(0, io_uring_wait_cqe_timeout(&ring, &cqe, &ts));
+	EXPECT_EQ((int)sizeof(buf), cqe->res);
+	for (i = 0; i < (int)sizeof(buf); i++)
+		EXPECT_EQ(0x20 + i, buf[i]);
+	io_uring_cqe_seen(&ring, cqe);
+	io_uring_queue_exit(&ring);
+
+	/* Broken: hang-up and error, whatever was asked for. */
+	shutdown(d.sv[1], SHUT_RDWR);
+	pthread_join(r.thread, NULL);
+	pfd.events = 0;
+	ASSERT_EQ(1, poll(&pfd, 1, 60000));
+	EXPECT_EQ(POLLHUP | POLLERR, pfd.revents & (POLLHUP | POLLERR));
+	raw_close(&d);
+}
+
+/* Limits -------------------------------------------------------------------- */
+
+#define MAX_WORKERS_PARAM "/sys/module/vfio_user/parameters/max_workers_per_user"
+
+static int write_param(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC), ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, val, strlen(val)) < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+static int read_param(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n < 0)
+		return -errno;
+	buf[n] = 0;
+	return 0;
+}
+
+TEST_F_TIMEOUT(harden, workers_bounded_per_user, 120)
+{
+	struct raw_dev d[3];
+	char orig[32];
+	int i;
+
+	NEED_MODULE();
+	ASSERT_EQ(0, read_param(MAX_WORKERS_PARAM, orig, sizeof(orig)));
+	ASSERT_EQ(0, write_param(MAX_WORKERS_PARAM, "2"));
+	for (i = 0; i < 3; i++) {
+		raw_init(&d[i]);
+		ASSERT_LE(0, d[i].dev);
+	}
+	EXPECT_EQ(0, raw_attach(&d[0]));
+	EXPECT_EQ(0, raw_attach(&d[1]));
+	EXPECT_EQ(-EAGAIN, raw_attach(&d[2]));
+	/* A device closed gives its worker back. */
+	raw_close(&d[1]);
+	EXPECT_EQ(0, raw_attach(&d[2]));
+	for (i = 0; i < 3; i++)
+		raw_close(&d[i]);
+	EXPECT_EQ(0, write_param(MAX_WORKERS_PARAM, orig));
+}
+
+/* An unprivileged user's workers count as its processes do. */
+TEST_F_TIMEOUT(harden, workers_count_against_rlimit_nproc, 120)
+{
+	pid_t child;
+	int status;
+
+	NEED_MODULE();
+	if (geteuid())
+		SKIP(return, "needs root to become another user");
+	child = fork();
+	ASSERT_LE(0, child);
+	if (!child) {
+		struct rlimit lim = { 3, 3 };
+		struct raw_dev d[3];
+		int i, ret[3];
+
+		for (i = 0; i < 3; i++) {
+			raw_init(&d[i]);
+			if (d[i].dev < 0)
+				_exit(10);
+		}
+		/* This process is the user's only one: room for two workers. */
+		if (setrlimit(RLIMIT_NPROC, &lim) || setgid(65534) ||
+		    setuid(65534))
+			_exit(11);
+		for (i = 0; i < 3; i++)
+			ret[i] = raw_attach(&d[i]);
+		_exit(ret[0] || ret[1] ? 12 : ret[2] == -EAGAIN ? 0 : 13);
+	}
+	ASSERT_EQ(child, waitpid(child, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+}
+
+/* DMA served by the kernel -------------------------------------------------- */
+
+static int map_dma(int dev, void *vaddr, uint64_t iova, uint64_t size)
+{
+	struct vfio_user_map_dma map = {
+		.argsz = sizeof(map),
+		.flags = VFIO_USER_MAP_DMA_READ | VFIO_USER_MAP_DMA_WRITE,
+		.vaddr = (uintptr_t)vaddr, .iova = iova, .size = size, .fd = -1,
+	};
+
+	return ioctl(dev, VFIO_USER_MAP_DMA, &map) ? -errno : 0;
+}
+
+/* Answer the DMA_MAP the kernel sends for map_dma() in another thread. */
+struct map_answerer {
+	int sock;
+	int maps;
+	pthread_t thread;
+};
+
+static void *answer_maps(void *arg)
+{
+	struct map_answerer *a = arg;
+	struct vfio_user_header hdr;
+	uint8_t buf[256];
+	int i;
+
+	for (i = 0; i < a->maps; i++) {
+		if (srv_recv(a->sock, &hdr, buf, sizeof(buf)))
+			break;
+		srv_send(a->sock, hdr.msg_id, hdr.cmd, VFIO_USER_F_TYPE_REPLY, 0,
+			 NULL, 0);
+	}
+	return NULL;
+}
+
+static int map_answered(struct raw_dev *d, void *vaddr, uint64_t iova,
+			uint64_t size)
+{
+	struct map_answerer a = { .sock = d->sv[1], .maps = 1 };
+	int ret;
+
+	if (pthread_create(&a.thread, NULL, answer_maps, &a))
+		return -1;
+	ret = map_dma(d->dev, vaddr, iova, size);
+	pthread_join(a.thread, NULL);
+	return ret;
+}
+
+/* The server's DMA_WRITE of @len bytes at @iova; returns its error_no. */
+static int server_dma_write(int sock, uint16_t id, uint64_t iova, size_t len,
+			    uint8_t fill)
+{
+	struct vfio_user_dma_region_access *acc;
+	struct vfio_user_header hdr;
+	uint8_t reply[64];
+	int ret = -1;
+
+	acc = malloc(sizeof(*acc) + len);
+	if (!acc)
+		return -1;
+	acc->addr = iova;
+	acc->count = len;
+	memset(acc->data, fill, len);
+	if (!srv_send(sock, id, VFIO_USER_DMA_WRITE, VFIO_USER_F_TYPE_COMMAND, 0,
+		      acc, sizeof(*acc) + len) &&
+	    !srv_recv(sock, &hdr, reply, sizeof(reply)) && hdr.msg_id == id)
+		ret = hdr.flags & VFIO_USER_F_ERROR ? (int)hdr.error_no : 0;
+	free(acc);
+	return ret;
+}
+
+TEST_F_TIMEOUT(harden, partial_dma_write_marks_what_it_wrote, 120)
+{
+	struct vfio_user_dirty_log log = {
+		.argsz = sizeof(log), .flags = VFIO_USER_DIRTY_LOG_START,
+	};
+	uint64_t bitmap = 0;
+	struct vfio_user_dirty_report rep = {
+		.argsz = sizeof(rep), .iova = 0, .size = 2 * PAGE, .pgsize = PAGE,
+		.bitmap = (uintptr_t)&bitmap, .bitmap_size = sizeof(bitmap),
+	};
+	struct raw_dev d;
+	uint8_t *mem;
+
+	NEED_MODULE();
+	raw_init(&d);
+	ASSERT_LE(0, d.dev);
+	ASSERT_EQ(0, raw_attach(&d));
+	mem = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE,
+		   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, mem);
+	ASSERT_EQ(0, map_answered(&d, mem, 0, 2 * PAGE));
+	ASSERT_EQ(0, ioctl(d.dev, VFIO_USER_DIRTY_LOG, &log));
+
+	/* The VMM's second page goes away under the live mapping. */
+	ASSERT_EQ(0, munmap(mem + PAGE, PAGE));
+	EXPECT_EQ(EFAULT, server_dma_write(d.sv[1], 9, 0, 2 * PAGE, 0xab));
+	EXPECT_EQ(0xab, mem[0]);
+	EXPECT_EQ(0xab, mem[PAGE - 1]);
+	ASSERT_EQ(0, ioctl(d.dev, VFIO_USER_DIRTY_REPORT, &rep));
+	EXPECT_EQ(1ULL, bitmap);
+	munmap(mem, PAGE);
+	raw_close(&d);
+}
+
+/*
+ * The server's DMA_WRITE faults on memory a userfaultfd holds: while that
+ * fault waits, the map's lock is free, so mapping more memory goes ahead.
+ */
+TEST_F_TIMEOUT(harden, dma_fault_does_not_block_maps, 180)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register reg = { .mode = UFFDIO_REGISTER_MODE_MISSING };
+	struct vfio_user_dma_region_access acc = { .addr = 0, .count = PAGE };
+	static uint8_t data[PAGE];
+	struct vfio_user_header hdr;
+	struct uffdio_zeropage zero;
+	struct map_call call;
+	struct uffd_msg msg;
+	struct pollfd pfd;
+	uint8_t buf[256];
+	pthread_t mapper;
+	struct raw_dev d;
+	uint8_t *held;
+	int uffd;
+
+	NEED_MODULE();
+	uffd = syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (uffd < 0)
+		SKIP(return, "no userfaultfd here: %s", strerror(errno));
+	ASSERT_EQ(0, ioctl(uffd, UFFDIO_API, &api));
+	raw_init(&d);
+	ASSERT_LE(0, d.dev);
+	ASSERT_EQ(0, raw_attach(&d));
+	held = mmap(NULL, PAGE, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	call.mem = mmap(NULL, PAGE, PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, held);
+	ASSERT_NE(MAP_FAILED, call.mem);
+	reg.range.start = (uintptr_t)held;
+	reg.range.len = PAGE;
+	ASSERT_EQ(0, ioctl(uffd, UFFDIO_REGISTER, &reg));
+	ASSERT_EQ(0, map_answered(&d, held, 0x100000, PAGE));
+
+	/* The server writes into the missing page: the worker faults. */
+	acc.addr = 0x100000;
+	memset(data, 0x5a, sizeof(data));
+	{
+		struct vfio_user_header cmd = {
+			.msg_id = 5, .cmd = VFIO_USER_DMA_WRITE,
+			.msg_size = sizeof(cmd) + sizeof(acc) + PAGE,
+		};
+		struct iovec iov[3] = {
+			{ &cmd, sizeof(cmd) }, { &acc, sizeof(acc) },
+			{ data, PAGE },
+		};
+		struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 3 };
+
+		ASSERT_EQ((ssize_t)cmd.msg_size, sendmsg(d.sv[1], &mh, MSG_NOSIGNAL));
+	}
+	pfd.fd = uffd;
+	pfd.events = POLLIN;
+	ASSERT_EQ(1, poll(&pfd, 1, 60000));
+	ASSERT_EQ((ssize_t)sizeof(msg), read(uffd, &msg, sizeof(msg)));
+	ASSERT_EQ(UFFD_EVENT_PAGEFAULT, msg.event);
+
+	/* While the fault waits, a map gets the lock and asks the server. */
+	call.dev = d.dev;
+	ASSERT_EQ(0, pthread_create(&mapper, NULL, map_thread, &call));
+	pfd.fd = d.sv[1];
+	EXPECT_EQ(1, poll(&pfd, 1, 60000));
+	if (pfd.revents & POLLIN) {
+		ASSERT_EQ(0, srv_recv(d.sv[1], &hdr, buf, sizeof(buf)));
+		EXPECT_EQ(VFIO_USER_DMA_MAP, hdr.cmd);
+		srv_send(d.sv[1], hdr.msg_id, hdr.cmd, VFIO_USER_F_TYPE_REPLY, 0,
+			 NULL, 0);
+	}
+
+	/* Resolve the fault: the DMA_WRITE completes, and the map with it. */
+	zero.range.start = (uintptr_t)held;
+	zero.range.len = PAGE;
+	zero.mode = 0;
+	ASSERT_EQ(0, ioctl(uffd, UFFDIO_ZEROPAGE, &zero));
+	if (!(pfd.revents & POLLIN)) {
+		/* The map waited behind the fault: answer it now. */
+		ASSERT_EQ(0, srv_recv(d.sv[1], &hdr, buf, sizeof(buf)));
+		srv_send(d.sv[1], hdr.msg_id, hdr.cmd, VFIO_USER_F_TYPE_REPLY, 0,
+			 NULL, 0);
+	}
+	pthread_join(mapper, NULL);
+	EXPECT_EQ(0, call.ret);
+	ASSERT_EQ(0, srv_recv(d.sv[1], &hdr, buf, sizeof(buf)));
+	EXPECT_EQ(5, hdr.msg_id);
+	EXPECT_EQ(0U, hdr.flags & VFIO_USER_F_ERROR);
+	EXPECT_EQ(0x5a, held[0]);
+	raw_close(&d);
+	close(uffd);
+}
+
+/* Signals ------------------------------------------------------------------- */
+
+static void count_signal(int sig)
+{
+	(void)sig;
+}
+
+/* Wait up to @secs for thread @tid of this process to sleep in the kernel. */
+static bool thread_sleeps(pid_t tid, int secs)
+{
+	char path[64], buf[256], *p;
+	int i;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", tid);
+	for (i = 0; i < secs * 100; i++) {
+		f = fopen(path, "r");
+		if (f) {
+			p = fgets(buf, sizeof(buf), f);
+			fclose(f);
+			p = p ? strrchr(buf, ')') : NULL;
+			if (p && (p[2] == 'S' || p[2] == 'D'))
+				return true;
+		}
+		usleep(10 * 1000);
+	}
+	return false;
+}
+
+struct rw_call {
+	int dev;
+	off_t off;
+	void *buf;
+	size_t len;
+	bool write;
+	pid_t tid;
+	ssize_t ret;
+	int err;
+};
+
+static void *rw_thread(void *arg)
+{
+	struct rw_call *c = arg;
+
+	__atomic_store_n(&c->tid, (pid_t)syscall(SYS_gettid), __ATOMIC_SEQ_CST);
+	c->ret = c->write ? pwrite(c->dev, c->buf, c->len, c->off) :
+			    pread(c->dev, c->buf, c->len, c->off);
+	c->err = errno;
+	return NULL;
+}
+
+static pid_t rw_tid(struct rw_call *c)
+{
+	pid_t tid;
+	int i;
+
+	for (i = 0; i < 6000; i++) {
+		tid = __atomic_load_n(&c->tid, __ATOMIC_SEQ_CST);
+		if (tid)
+			return tid;
+		usleep(10 * 1000);
+	}
+	return 0;
+}
+
+/*
+ * A VMM's vCPU threads are signalled all the time: a signal while an
+ * ioregionfd access waits for its response neither fails the access nor
+ * breaks the sub-region.
+ */
+TEST_F_TIMEOUT(harden, signal_during_ioregionfd_access, 120)
+{
+	struct sigaction sa = { .sa_handler = count_signal };
+	struct vfio_user_ioregionfd_resp resp = { .data = 0x11223344 };
+	struct vfio_user_ioregionfd_cmd cmd;
+	struct rw_call call = { 0 };
+	uint32_t value = 0;
+	struct raw_dev d;
+	pthread_t reader;
+	pid_t tid;
+	int io[2];
+
+	NEED_MODULE();
+	ASSERT_EQ(0, sigaction(SIGUSR1, &sa, NULL));
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, io));
+	ASSERT_EQ(0, attach_ioregionfd(&d, io[0]));
+
+	call.dev = d.dev;
+	call.off = vu_region_off(0, 0x108);
+	call.buf = &value;
+	call.len = sizeof(value);
+	ASSERT_EQ(0, pthread_create(&reader, NULL, rw_thread, &call));
+	/* The command arrived: the reader now waits for the response. */
+	ASSERT_EQ((ssize_t)sizeof(cmd), recv(io[1], &cmd, sizeof(cmd), MSG_WAITALL));
+	EXPECT_EQ(8ULL, cmd.offset);
+	tid = rw_tid(&call);
+	ASSERT_NE(0, tid);
+	ASSERT_TRUE(thread_sleeps(tid, 60));
+	ASSERT_EQ(0, pthread_kill(reader, SIGUSR1));
+	ASSERT_TRUE(thread_sleeps(tid, 60));
+	ASSERT_EQ((ssize_t)sizeof(resp), send(io[1], &resp, sizeof(resp), MSG_NOSIGNAL));
+	pthread_join(reader, NULL);
+	EXPECT_EQ((ssize_t)sizeof(value), call.ret) {
+		TH_LOG("access failed: %s", strerror(call.err));
+	}
+	EXPECT_EQ(0x11223344U, value);
+
+	/* The sub-region still works. */
+	call.tid = 0;
+	resp.data = 0x55667788;
+	ASSERT_EQ(0, pthread_create(&reader, NULL, rw_thread, &call));
+	ASSERT_EQ((ssize_t)sizeof(cmd), recv(io[1], &cmd, sizeof(cmd), MSG_WAITALL));
+	ASSERT_EQ((ssize_t)sizeof(resp), send(io[1], &resp, sizeof(resp), MSG_NOSIGNAL));
+	pthread_join(reader, NULL);
+	EXPECT_EQ((ssize_t)sizeof(value), call.ret);
+	EXPECT_EQ(0x55667788U, value);
+	raw_close(&d);
+	close(io[0]);
+	close(io[1]);
+}
+
+/*
+ * Signals while messages wait half sent (the server reads slowly) neither
+ * fail the calls nor break the connection.
+ */
+#define POSTED_WRITES	64
+
+struct writer_call {
+	int dev;
+	void *buf;
+	size_t len;
+	pid_t tid;
+	int done;
+	int err;
+};
+
+static void *posted_writer(void *arg)
+{
+	struct writer_call *c = arg;
+
+	__atomic_store_n(&c->tid, (pid_t)syscall(SYS_gettid), __ATOMIC_SEQ_CST);
+	for (c->done = 0; c->done < POSTED_WRITES; c->done++) {
+		if (pwrite(c->dev, c->buf, c->len, vu_region_off(0, 0)) !=
+		    (ssize_t)c->len) {
+			c->err = errno;
+			break;
+		}
+	}
+	return NULL;
+}
+
+TEST_F_TIMEOUT(harden, signal_during_partial_send, 180)
+{
+	struct sigaction sa = { .sa_handler = count_signal };
+	struct vfio_user_stats st = { .argsz = sizeof(st) };
+	const size_t chunk = 1 << 16;
+	struct writer_call call = { 0 };
+	struct vfio_user_header hdr;
+	struct raw_dev d;
+	pthread_t writer;
+	uint8_t *buf;
+	pid_t tid = 0;
+	int i;
+
+	NEED_MODULE();
+	ASSERT_EQ(0, sigaction(SIGUSR1, &sa, NULL));
+	buf = calloc(1, sizeof(struct vfio_user_region_access) + chunk);
+	ASSERT_NE(NULL, buf);
+	raw_init(&d);
+	ASSERT_LE(0, d.dev);
+	d.region.size = 1 << 20;
+	d.region.attach_flags = VFIO_USER_ATTACH_REGION_POSTED_WRITES;
+	ASSERT_EQ(0, raw_attach(&d));
+
+	/* Posted writes fill the socket until one has to wait. */
+	call.dev = d.dev;
+	call.buf = buf;
+	call.len = chunk;
+	ASSERT_EQ(0, pthread_create(&writer, NULL, posted_writer, &call));
+	for (i = 0; i < 6000 && !tid; i++) {
+		tid = __atomic_load_n(&call.tid, __ATOMIC_SEQ_CST);
+		usleep(10 * 1000);
+	}
+	ASSERT_NE(0, tid);
+	for (i = 0; i < 3; i++) {
+		ASSERT_TRUE(thread_sleeps(tid, 60));
+		ASSERT_EQ(0, pthread_kill(writer, SIGUSR1));
+	}
+
+	/* The server catches up: every message arrives whole. */
+	for (i = 0; i < POSTED_WRITES; i++) {
+		ASSERT_EQ(0, srv_recv(d.sv[1], &hdr, buf,
+				      sizeof(struct vfio_user_region_access) + chunk));
+		ASSERT_EQ(VFIO_USER_REGION_WRITE, hdr.cmd);
+	}
+	pthread_join(writer, NULL);
+	EXPECT_EQ(POSTED_WRITES, call.done) {
+		TH_LOG("write %d failed: %s", call.done, strerror(call.err));
+	}
+	ASSERT_EQ(0, ioctl(d.dev, VFIO_USER_GET_STATS, &st));
+	EXPECT_EQ(0U, st.flags);
+	raw_close(&d);
+	free(buf);
+}
+
+TEST_HARNESS_MAIN
