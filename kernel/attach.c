@@ -12,6 +12,7 @@
 
 #include <linux/eventfd.h>
 #include <linux/file.h>
+#include <linux/magic.h>
 #include <linux/mman.h>
 #include <linux/net.h>
 #include <linux/nospec.h>
@@ -132,6 +133,8 @@ static void vfio_user_free_region(struct vfio_user_region *region)
 	kfree(region->io_fds);
 	kfree(region->areas);
 	kfree(region->caps);
+	if (region->holds_writable)
+		mapping_unmap_writable(region->file->f_mapping);
 	if (region->file)
 		fput(region->file);
 }
@@ -178,8 +181,7 @@ static int vfio_user_check_io_fd(const struct vfio_user_region *region,
 }
 
 static int vfio_user_attach_io_fds(struct vfio_user_region *region,
-				   const struct vfio_user_attach_region *ar,
-				   unsigned int timeout_ms)
+				   const struct vfio_user_attach_region *ar)
 {
 	struct vfio_user_attach_io_fd *uio;
 	u32 i;
@@ -214,7 +216,7 @@ static int vfio_user_attach_io_fds(struct vfio_user_region *region,
 		}
 		io->type = uio[i].type;
 		region->nr_io_fds++;
-		ret = vfio_user_io_fd_setup(io, timeout_ms);
+		ret = vfio_user_io_fd_setup(io);
 		if (ret)
 			goto out_free;
 		io->flags = uio[i].flags;
@@ -258,7 +260,18 @@ static void vfio_user_probe_mmap(struct vfio_user_region *region)
 		prot = PROT_READ;
 	}
 	region->file_readable = true;
-	region->file_writable = prot & PROT_WRITE;
+	if (!(prot & PROT_WRITE) || !(region->file->f_mode & FMODE_WRITE))
+		return;
+	/*
+	 * Count as a writable mapping for as long as the device lives, as a
+	 * direct writable mapping would from mmap() to munmap(): sealing the
+	 * file against writes fails meanwhile, so no mapping made through
+	 * the device can outlive its check. Fails if it is already sealed.
+	 */
+	if (mapping_map_writable(region->file->f_mapping))
+		return;
+	region->holds_writable = true;
+	region->file_writable = true;
 }
 
 /* Check the sparse mmap capability at @pos (its header already checked). */
@@ -346,7 +359,7 @@ static int vfio_user_check_caps(struct vfio_user_region *region,
 
 static int vfio_user_attach_region(struct vfio_user_region *region, u32 index,
 				   const struct vfio_user_attach_region *ar,
-				   u32 device_flags, unsigned int timeout_ms)
+				   u32 device_flags)
 {
 	const u32 known = VFIO_REGION_INFO_FLAG_READ |
 			  VFIO_REGION_INFO_FLAG_WRITE |
@@ -403,13 +416,15 @@ static int vfio_user_attach_region(struct vfio_user_region *region, u32 index,
 		if (!region->file)
 			return -EBADF;
 		/*
-		 * Memory: a regular file (memfd, tmpfs, hugetlbfs or any other
-		 * file system). Not a socket or an io_uring, which can hold
-		 * files, our own device fd among them, in a cycle that nothing
-		 * would ever break.
+		 * Memory: a regular file (memfd, tmpfs or any other file
+		 * system). Not a socket or an io_uring, which can hold files,
+		 * our own device fd among them, in a cycle that nothing would
+		 * ever break. Not hugetlbfs, whose mmap relies on alignment
+		 * checks that only a direct mmap of the file makes.
 		 */
 		if (!S_ISREG(file_inode(region->file)->i_mode) ||
-		    !region->file->f_op->mmap)
+		    !region->file->f_op->mmap ||
+		    file_inode(region->file)->i_sb->s_magic == HUGETLBFS_MAGIC)
 			return -EINVAL;
 		vfio_user_probe_mmap(region);
 		/* A mappable region without sparse areas maps whole. */
@@ -423,7 +438,7 @@ static int vfio_user_attach_region(struct vfio_user_region *region, u32 index,
 		}
 	}
 
-	return vfio_user_attach_io_fds(region, ar, timeout_ms);
+	return vfio_user_attach_io_fds(region, ar);
 }
 
 static int vfio_user_attach_regions(struct vfio_user_device *vdev,
@@ -447,8 +462,7 @@ static int vfio_user_attach_regions(struct vfio_user_device *vdev,
 	vdev->num_regions = arg->num_regions;
 	for (i = 0; i < arg->num_regions; i++) {
 		ret = vfio_user_attach_region(&vdev->regions[i], i,
-					      &uregions[i], arg->device_flags,
-					      vdev->conn.timeout_ms);
+					      &uregions[i], arg->device_flags);
 		if (ret)
 			goto out_free;
 	}

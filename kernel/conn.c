@@ -13,7 +13,9 @@
 
 #include <linux/cgroup.h>
 #include <linux/cred.h>
+#include <linux/delay.h>
 #include <linux/kthread.h>
+#include <linux/memcontrol.h>
 #include <linux/mmu_notifier.h>
 #include <linux/net.h>
 #include <linux/sched/mm.h>
@@ -212,7 +214,8 @@ void vfio_user_conn_break(struct vfio_user_conn *conn, int err)
 	}
 	xa_unlock(&conn->pending);
 
-	vfio_user_sock_close(conn->sock);
+	if (conn->sock)
+		vfio_user_sock_close(conn->sock);
 	if (conn->twin)
 		vfio_user_sock_close(conn->twin);
 	wake_up_all(&conn->poll_wq);
@@ -233,6 +236,9 @@ int vfio_user_conn_status(struct vfio_user_conn *conn)
 static void vfio_user_protocol_error(struct vfio_user_conn *conn,
 				     const char *what, u16 cmd, u16 id)
 {
+	/* Broken already: what arrives now says nothing about the server. */
+	if (vfio_user_conn_status(conn))
+		return;
 	atomic64_inc(&conn->stats.protocol_errors);
 	pr_warn_ratelimited("protocol error from server: %s (command %u, id %u); connection closed\n",
 			    what, cmd, id);
@@ -575,7 +581,9 @@ static int vfio_user_recv_exact(struct vfio_user_conn *conn,
 			atomic64_inc(&conn->stats.timeouts);
 			return -ETIMEDOUT;
 		}
-		if (ret == -EINTR || ret == -ERESTARTSYS)
+		/* Only the SIGKILL of release reaches a worker. */
+		if ((ret == -EINTR || ret == -ERESTARTSYS) &&
+		    !fatal_signal_pending(current))
 			continue;
 		return ret;
 	}
@@ -699,6 +707,7 @@ static int vfio_user_handle_server_cmd(struct vfio_user_worker *worker,
 	struct vfio_user_conn *conn = worker->conn;
 	size_t len = hdr->msg_size - sizeof(*hdr), reply_len = 0;
 	struct vfio_user_header reply;
+	unsigned long deadline;
 	u32 error_no;
 	int ret;
 
@@ -729,10 +738,23 @@ static int vfio_user_handle_server_cmd(struct vfio_user_worker *worker,
 		reply_len = 0;
 	}
 	reply.msg_size = sizeof(reply) + reply_len;
-	/* Only this worker sends on the twin socket. */
-	return vfio_user_send_msg(conn, worker->sock,
-				  worker->replies ? &conn->send_lock : NULL,
-				  &reply, worker->buf, reply_len, NULL, 0);
+	/*
+	 * Only this worker sends on the twin socket. The server waits for
+	 * this reply: memory short for a moment is worth waiting out (for as
+	 * long as the server would wait), not worth the connection.
+	 */
+	deadline = jiffies + msecs_to_jiffies(READ_ONCE(conn->timeout_ms));
+	for (;;) {
+		ret = vfio_user_send_msg(conn, worker->sock,
+					 worker->replies ? &conn->send_lock :
+							   NULL,
+					 &reply, worker->buf, reply_len, NULL, 0);
+		if ((ret != -ENOMEM && ret != -ENOBUFS) ||
+		    vfio_user_conn_status(conn) || time_after(jiffies, deadline) ||
+		    kthread_should_stop())
+			return ret;
+		msleep(20);
+	}
 }
 
 /* Receive and dispatch one message from the worker's socket. */
@@ -787,7 +809,17 @@ static int vfio_user_worker(void *data)
 {
 	struct vfio_user_worker *worker = data;
 	struct vfio_user_conn *conn = worker->conn;
+	struct mem_cgroup *old_memcg;
 	int ret;
+
+	/*
+	 * Kthreads are not charged to a memory cgroup by themselves: what the
+	 * worker allocates for the device (replies queued on the socket among
+	 * it) is charged to the owner's.
+	 */
+	old_memcg = set_active_memcg(conn->memcg);
+	/* Release kills a worker stuck in a fault of the VMM's memory. */
+	allow_signal(SIGKILL);
 
 	for (;;) {
 		if (kthread_should_stop())
@@ -812,12 +844,13 @@ static int vfio_user_worker(void *data)
 	}
 
 	/* Stay until stopped, so release always finds us. */
-	set_current_state(TASK_INTERRUPTIBLE);
+	set_current_state(TASK_IDLE);
 	while (!kthread_should_stop()) {
 		schedule();
-		set_current_state(TASK_INTERRUPTIBLE);
+		set_current_state(TASK_IDLE);
 	}
 	__set_current_state(TASK_RUNNING);
+	set_active_memcg(old_memcg);
 	return 0;
 }
 
@@ -870,6 +903,11 @@ static void vfio_user_stop_worker(struct vfio_user_worker *worker)
 {
 	if (!worker->task)
 		return;
+	/*
+	 * A fault in the VMM's memory (userfaultfd, FUSE) may never resolve
+	 * while the VMM waits here: such faults end on SIGKILL.
+	 */
+	send_sig(SIGKILL, worker->task, 1);
 	kthread_stop(worker->task);
 	put_task_struct(worker->task);
 	worker->task = NULL;
@@ -1069,14 +1107,12 @@ int vfio_user_conn_start(struct vfio_user_device *vdev, struct socket *sock,
 	/* As VFIO type1: the pointer, not the address space. */
 	conn->mm = current->mm;
 	mmgrab(conn->mm);
-	ret = vfio_user_watch_mm(conn);
-	if (ret)
-		goto err_drop_mm;
+	conn->memcg = get_mem_cgroup_from_mm(conn->mm);
 
 	/* Both created before either runs: a failure reads nothing. */
 	ret = vfio_user_create_worker(conn, &conn->worker, sock, true, "");
 	if (ret)
-		goto err_unregister;
+		goto err_drop_mm;
 	if (twin) {
 		ret = vfio_user_create_worker(conn, &conn->twin_worker, twin,
 					      false, "-twin");
@@ -1087,6 +1123,13 @@ int vfio_user_conn_start(struct vfio_user_device *vdev, struct socket *sock,
 	vfio_user_conn_reset(conn);
 	conn->sock = sock;
 	conn->twin = twin;
+	/*
+	 * Last: nothing may fail once the notifier is in, for unregistering
+	 * it calls its release, which would end the connection.
+	 */
+	ret = vfio_user_watch_mm(conn);
+	if (ret)
+		goto err_clear_socks;
 	vfio_user_sock_setup(conn, sock);
 	if (twin) {
 		vfio_user_sock_setup(conn, twin);
@@ -1095,11 +1138,15 @@ int vfio_user_conn_start(struct vfio_user_device *vdev, struct socket *sock,
 	wake_up_process(conn->worker.task);
 	return 0;
 
+err_clear_socks:
+	conn->sock = NULL;
+	conn->twin = NULL;
+	vfio_user_stop_worker(&conn->twin_worker);
 err_stop_worker:
 	vfio_user_stop_worker(&conn->worker);
-err_unregister:
-	vfio_user_unwatch_mm(conn);
 err_drop_mm:
+	mem_cgroup_put(conn->memcg);
+	conn->memcg = NULL;
 	mmdrop(conn->mm);
 	conn->mm = NULL;
 	vfio_user_uncharge_workers(conn);
@@ -1126,6 +1173,8 @@ void vfio_user_conn_stop(struct vfio_user_conn *conn)
 	sockfd_put(conn->sock);
 	conn->sock = NULL;
 	conn->twin = NULL;
+	mem_cgroup_put(conn->memcg);
+	conn->memcg = NULL;
 	mmdrop(conn->mm);
 	conn->mm = NULL;
 	vfio_user_uncharge_workers(conn);

@@ -141,7 +141,7 @@ static ssize_t vfio_user_region_write_chunk(struct vfio_user_device *vdev,
 	int ret;
 
 	if (len > sizeof(small)) {
-		acc = kvmalloc(len, GFP_KERNEL_ACCOUNT);
+		acc = kvmalloc(len, GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
 		if (!acc)
 			return -ENOMEM;
 	}
@@ -257,10 +257,10 @@ static bool vfio_user_in_sparse_area(const struct vfio_user_region *region,
 
 /*
  * May a mapping of @region write its file? What a direct mmap of the file
- * would allow: its open mode, not a swap file, not write-sealed (F_SEAL_WRITE
- * denies writable mappings of any memfd; shmem's F_SEAL_FUTURE_WRITE is read
- * off the inode), and what the probe at attach found, the LSM's verdict
- * among it.
+ * would allow: its open mode, not a swap file, and what attach found (the
+ * probe mapping, so the LSM had its say, and not write-sealed: attach holds
+ * the file as writably mapped, so F_SEAL_WRITE cannot come later). Shmem's
+ * F_SEAL_FUTURE_WRITE can, and is read off the inode.
  */
 static bool vfio_user_mmap_may_write(const struct vfio_user_region *region,
 				     struct file *file)
@@ -268,18 +268,14 @@ static bool vfio_user_mmap_may_write(const struct vfio_user_region *region,
 	struct address_space *mapping = file->f_mapping;
 
 	if (!(region->info.flags & VFIO_REGION_INFO_FLAG_WRITE) ||
-	    !region->file_writable || !(file->f_mode & FMODE_WRITE) ||
-	    IS_SWAPFILE(mapping->host))
+	    !region->file_writable || !region->holds_writable ||
+	    !(file->f_mode & FMODE_WRITE) || IS_SWAPFILE(mapping->host))
 		return false;
 #ifdef CONFIG_SHMEM
 	if (mapping->a_ops == &shmem_aops &&
-	    (READ_ONCE(SHMEM_I(file_inode(file))->seals) &
-	     (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)))
+	    (READ_ONCE(SHMEM_I(file_inode(file))->seals) & F_SEAL_FUTURE_WRITE))
 		return false;
 #endif
-	if (mapping_map_writable(mapping))
-		return false;
-	mapping_unmap_writable(mapping);
 	return true;
 }
 
@@ -677,9 +673,14 @@ static long vfio_user_raw_msg(struct vfio_user_device *vdev, void __user *arg)
 			   VFIO_USER_RAW_MSG_OVERHEAD)
 		return -EINVAL;
 
-	payload = vmemdup_user(u64_to_user_ptr(m.request), m.request_size);
-	if (IS_ERR(payload))
-		return PTR_ERR(payload);
+	payload = kvmalloc(m.request_size, GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
+	if (!payload)
+		return -ENOMEM;
+	if (copy_from_user(payload, u64_to_user_ptr(m.request),
+			   m.request_size)) {
+		kvfree(payload);
+		return -EFAULT;
+	}
 	ret = vfio_user_call(&vdev->conn, m.cmd, payload, m.request_size, NULL,
 			     0, m.reply_size, &req);
 	kvfree(payload);

@@ -149,6 +149,7 @@ int vfio_user_dma_rw(struct vfio_user_device *vdev, u64 iova, void *buf,
 {
 	u32 need = write ? VFIO_USER_MAP_DMA_WRITE : VFIO_USER_MAP_DMA_READ;
 	struct vfio_user_dma *dma;
+	bool faulted_in = false;
 	int ret = 0;
 
 	while (count) {
@@ -176,9 +177,15 @@ int vfio_user_dma_rw(struct vfio_user_device *vdev, u64 iova, void *buf,
 			vfio_user_mark_dirty(vdev, dma, iova, len - left);
 		up_read(&vdev->dma_lock);
 
+		/* A fault taken that still lets nothing through: give up. */
+		if (left == len && faulted_in) {
+			ret = -EFAULT;
+			break;
+		}
 		iova += len - left;
 		buf += len - left;
 		count -= len - left;
+		faulted_in = false;
 		if (!left)
 			continue;
 		ubuf = u64_to_user_ptr(uaddr + len - left);
@@ -188,6 +195,7 @@ int vfio_user_dma_rw(struct vfio_user_device *vdev, u64 iova, void *buf,
 			ret = -EFAULT;
 			break;
 		}
+		faulted_in = true;
 	}
 	return ret;
 }

@@ -18,6 +18,7 @@
 #include <linux/nospec.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
+#include <linux/workqueue.h>
 #include <net/sock.h>
 
 #include "vfio_user.h"
@@ -49,7 +50,8 @@ static bool vfio_user_ioeventfd_matches(const struct vfio_user_io_fd *io,
 /*
  * Send or receive all @len bytes at @buf on @io's socket; io->lock held.
  * Only a fatal signal interrupts, and only before the first byte (-EINTR):
- * half a frame would leave the stream out of step (-EIO).
+ * half a frame would leave the stream out of step (-EIO). No memory for a
+ * send before its first byte (-ENOMEM) leaves the stream as it was too.
  */
 static int vfio_user_ioregion_io(struct vfio_user_io_fd *io, void *buf,
 				 size_t len, bool out, long *timeout)
@@ -78,6 +80,8 @@ static int vfio_user_ioregion_io(struct vfio_user_io_fd *io, void *buf,
 			done += ret;
 			continue;
 		}
+		if (out && !done && (ret == -ENOMEM || ret == -ENOBUFS))
+			return -ENOMEM;
 		if (ret != -EAGAIN)
 			return -EIO;
 		ret = vfio_user_sock_wait(io->sock, out, timeout);
@@ -124,6 +128,67 @@ static int vfio_user_ioregion_xfer(struct vfio_user_conn *conn,
 }
 
 /*
+ * The sub-region's peer misbehaved: its accesses fail from now on, and its
+ * socket is shut down and emptied, so that no fd it queued there (perhaps
+ * our own device fd) keeps anything alive. io->lock held.
+ */
+static void vfio_user_io_fd_fail(struct vfio_user_io_fd *io, int err)
+{
+	lockdep_assert_held(&io->lock);
+	io->broken = true;
+	pr_warn_ratelimited("ioregionfd at offset 0x%llx misbehaved (%d); its accesses fail from now on\n",
+			    io->offset, err);
+	vfio_user_sock_close(io->sock);
+}
+
+/*
+ * Nothing may wait in an ioregionfd socket unasked: a response comes only
+ * after a command. Whatever else a peer sends (fds, perhaps the device's
+ * own, parked where nobody would ever read them) costs it the sub-region.
+ * A response owed to an access a fatal signal ended is taken here.
+ */
+static void vfio_user_io_fd_watch(struct work_struct *work)
+{
+	struct vfio_user_io_fd *io = container_of(work, struct vfio_user_io_fd,
+						  watch);
+	struct sk_buff_head *queue = &io->sock->sk->sk_receive_queue;
+	struct vfio_user_ioregionfd_resp resp;
+	long no_wait = 0;
+	int ret;
+
+	mutex_lock(&io->lock);
+	while (!io->broken && io->stale_responses &&
+	       !skb_queue_empty_lockless(queue)) {
+		ret = vfio_user_ioregion_io(io, &resp, sizeof(resp), false,
+					    &no_wait);
+		if (ret) {
+			vfio_user_io_fd_fail(io, ret);
+			break;
+		}
+		io->stale_responses--;
+	}
+	if (!io->broken && !skb_queue_empty_lockless(queue))
+		vfio_user_io_fd_fail(io, -EPROTO);
+	mutex_unlock(&io->lock);
+}
+
+static void vfio_user_io_fd_data_ready(struct sock *sk)
+{
+	struct vfio_user_io_fd *io;
+
+	read_lock_bh(&sk->sk_callback_lock);
+	io = sk->sk_user_data;
+	if (io) {
+		/* Taken by the access that waits for it, else by the watch. */
+		schedule_work(&io->watch);
+		io->saved_data_ready(sk);
+	} else {
+		sk->sk_data_ready(sk);
+	}
+	read_unlock_bh(&sk->sk_callback_lock);
+}
+
+/*
  * An access to an ioregionfd sub-region. The wire format has no ids, so
  * accesses to one sub-region are serialized; a peer that answers wrong or
  * not at all, or an access cut half-way, leaves the stream out of step, so
@@ -151,12 +216,11 @@ static int vfio_user_ioregion_access(struct vfio_user_conn *conn,
 	if (mutex_lock_killable(&io->lock))
 		return -EINTR;
 	ret = io->broken ? -EIO : vfio_user_ioregion_xfer(conn, io, &cmd, data);
-	if (ret && ret != -EINTR && !io->broken) {
-		io->broken = true;
+	/* Only what left the stream out of step costs the sub-region. */
+	if (ret && ret != -EINTR && ret != -ENOMEM && !io->broken) {
 		if (ret == -ETIMEDOUT)
 			atomic64_inc(&conn->stats.timeouts);
-		pr_warn_ratelimited("ioregionfd at offset 0x%llx stopped answering (%d); its accesses fail from now on\n",
-				    io->offset, ret);
+		vfio_user_io_fd_fail(io, ret);
 	}
 	mutex_unlock(&io->lock);
 	return ret;
@@ -219,16 +283,17 @@ ssize_t vfio_user_io_fd_access(struct vfio_user_device *vdev,
 /**
  * vfio_user_io_fd_setup() - take what serving @io needs from its file
  * @io: a checked io fd whose file is set
- * @timeout_ms: bound on an ioregionfd's answers
  *
  * Return: 0 or a negative errno (the file is of the wrong kind).
  */
-int vfio_user_io_fd_setup(struct vfio_user_io_fd *io, unsigned int timeout_ms)
+int vfio_user_io_fd_setup(struct vfio_user_io_fd *io)
 {
 	struct eventfd_ctx *ctx;
 	struct socket *sock;
+	struct sock *sk;
 
 	mutex_init(&io->lock);
+	INIT_WORK(&io->watch, vfio_user_io_fd_watch);
 	if (io->type == VFIO_USER_IO_FD_TYPE_IOEVENTFD) {
 		ctx = eventfd_ctx_fileget(io->file);
 		if (IS_ERR(ctx))
@@ -243,11 +308,22 @@ int vfio_user_io_fd_setup(struct vfio_user_io_fd *io, unsigned int timeout_ms)
 	if (vfio_user_claim_socket(sock))
 		return -EBUSY;
 	io->claimed = true;
-	lock_sock(sock->sk);
-	sock->sk->sk_rcvtimeo = msecs_to_jiffies(timeout_ms);
-	sock->sk->sk_sndtimeo = msecs_to_jiffies(timeout_ms);
-	release_sock(sock->sk);
+	/* Accesses never block in the socket: they wait in ours, bounded. */
+	sk = sock->sk;
 	io->sock = sock;
+
+	/* Watch for what arrives unasked, from now on and from before. */
+	write_lock_bh(&sk->sk_callback_lock);
+	if (sk->sk_user_data) {
+		write_unlock_bh(&sk->sk_callback_lock);
+		return -EBUSY;
+	}
+	io->saved_data_ready = sk->sk_data_ready;
+	sk->sk_user_data = io;
+	sk->sk_data_ready = vfio_user_io_fd_data_ready;
+	write_unlock_bh(&sk->sk_callback_lock);
+	io->watching = true;
+	schedule_work(&io->watch);
 	return 0;
 }
 
@@ -257,6 +333,15 @@ int vfio_user_io_fd_setup(struct vfio_user_io_fd *io, unsigned int timeout_ms)
  */
 void vfio_user_io_fd_release(struct vfio_user_io_fd *io)
 {
+	if (io->watching) {
+		struct sock *sk = io->sock->sk;
+
+		write_lock_bh(&sk->sk_callback_lock);
+		sk->sk_data_ready = io->saved_data_ready;
+		sk->sk_user_data = NULL;
+		write_unlock_bh(&sk->sk_callback_lock);
+		cancel_work_sync(&io->watch);
+	}
 	if (io->trigger)
 		eventfd_ctx_put(io->trigger);
 	if (io->claimed)

@@ -18,11 +18,14 @@
 #include <linux/vfio.h>
 #include <linux/vfio_user.h>
 #include <linux/wait.h>
+#include <linux/workqueue.h>
 #include <linux/xarray.h>
 
 struct eventfd_ctx;
 struct file;
+struct mem_cgroup;
 struct mm_struct;
+struct sock;
 struct socket;
 struct task_struct;
 
@@ -55,6 +58,9 @@ struct task_struct;
  * @stale_responses: ioregionfd: responses still owed to accesses that a
  *	fatal signal ended; the next access takes them first
  * @claimed: ioregionfd: @sock is on the claimed-sockets list
+ * @watching: ioregionfd: @sock's data_ready is ours
+ * @saved_data_ready: ioregionfd: @sock's own data_ready
+ * @watch: ioregionfd: looks at what arrived while no access waits for it
  */
 struct vfio_user_io_fd {
 	u32 type;
@@ -70,6 +76,9 @@ struct vfio_user_io_fd {
 	bool broken;
 	u32 stale_responses;
 	bool claimed;
+	bool watching;
+	void (*saved_data_ready)(struct sock *sk);
+	struct work_struct watch;
 };
 
 /**
@@ -82,6 +91,8 @@ struct vfio_user_io_fd {
  * @file_readable: a direct shared mapping of @file may read it
  * @file_writable: a direct shared mapping of @file may write it (both as
  *	found at attach: a probe mapping, so the LSM had its say)
+ * @holds_writable: @file's mapping counts us as a writable mapping, so it
+ *	cannot be sealed against writes while the device lives
  * @nr_areas: sparse mmap areas in @areas
  * @areas: parts of the region that may be mapped
  * @nr_io_fds: entries in @io_fds
@@ -95,6 +106,7 @@ struct vfio_user_region {
 	struct file *file;
 	bool file_readable;
 	bool file_writable;
+	bool holds_writable;
 	u32 nr_areas;
 	struct vfio_region_sparse_mmap_area *areas;
 	u32 nr_io_fds;
@@ -192,6 +204,8 @@ struct vfio_user_worker {
  * @mm: the attaching task's mm_struct (a count reference only: the
  *	address space itself is borrowed per use, so the VMM's exit frees it)
  * @mm_notifier: ends the connection when that address space goes away
+ * @memcg: the owner's memory cgroup (a reference), charged for what the
+ *	workers allocate
  * @owner_uid: the user the workers are counted against
  * @nr_workers: workers counted against @owner_uid
  * @poll_wq: woken when the connection breaks
@@ -214,6 +228,7 @@ struct vfio_user_conn {
 	struct vfio_user_worker twin_worker;
 	struct mm_struct *mm;
 	struct mmu_notifier mm_notifier;
+	struct mem_cgroup *memcg;
 	kuid_t owner_uid;
 	unsigned int nr_workers;
 	wait_queue_head_t poll_wq;
@@ -318,7 +333,7 @@ void vfio_user_dma_release(struct vfio_user_device *vdev);
 ssize_t vfio_user_io_fd_access(struct vfio_user_device *vdev,
 			       struct vfio_user_region *region, u64 offset,
 			       char __user *buf, size_t count, bool write);
-int vfio_user_io_fd_setup(struct vfio_user_io_fd *io, unsigned int timeout_ms);
+int vfio_user_io_fd_setup(struct vfio_user_io_fd *io);
 void vfio_user_io_fd_release(struct vfio_user_io_fd *io);
 long vfio_user_get_ioeventfds(struct vfio_user_device *vdev, void __user *arg);
 

@@ -53,6 +53,9 @@ for kernel in debian debug; do
 	} | tee "$logs/vm-$kernel.log"
 done
 
+stage "hardening figures (debug kernel)"
+"$here/fuzz-figures.sh" "hardening, debug kernel" "$logs/vm-debug.log"
+
 stage "benchmark: printed, not asserted"
 "$here/bench.sh" 2>&1 || echo "(the benchmark did not run; not counted as a test)"
 
