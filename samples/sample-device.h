@@ -35,13 +35,20 @@
 /* Config space capabilities */
 #define SAMPLE_CAP_MSIX_OFFSET		0x40
 #define SAMPLE_CAP_VNDR_OFFSET		0x50	/* vendor-specific, 8 bytes */
-#define SAMPLE_MSIX_VECTORS		4
+#define SAMPLE_MSIX_VECTORS		4	/* default; the server's --msix-vectors=N */
+#define SAMPLE_MSIX_MAX_VECTORS		64	/* most --msix-vectors takes */
 #define SAMPLE_MSIX_TABLE_BAR		1
 #define SAMPLE_MSIX_TABLE_OFFSET	0x000
 #define SAMPLE_MSIX_PBA_BAR		1
 #define SAMPLE_MSIX_PBA_OFFSET		0x800
 
-/* IRQ indexes: INTx 1 vector, MSI none, MSI-X SAMPLE_MSIX_VECTORS, ERR 1, REQ 1 */
+/*
+ * IRQ indexes: INTx 1 vector, MSI none, MSI-X SAMPLE_MSIX_VECTORS (or as
+ * set by --msix-vectors), ERR 1, REQ 1. INTx and MSI-X are maskable with
+ * SET_IRQS ACTION_MASK/ACTION_UNMASK and DATA_NONE or DATA_BOOL; INTx also
+ * takes a mask and an unmask eventfd (DATA_EVENTFD): a signal on it masks
+ * or unmasks INTx, and an interrupt raised while masked fires on unmask.
+ */
 #define SAMPLE_NUM_IRQS			5
 
 /* BAR0 registers; accesses are 4 bytes wide unless noted */
@@ -57,6 +64,20 @@
 #define SAMPLE_REG_DOORBELL		0x40	/* WO: ioeventfd sub-region, 4 bytes, any value */
 #define SAMPLE_REG_DOORBELL_DM		0x48	/* WO: ioeventfd sub-region, 4 bytes, datamatch below */
 #define SAMPLE_DOORBELL_DM_VALUE	0x0000c0de
+
+/*
+ * What the server received, for tests of the client's message limits
+ * (zeroed by reset): the server's own limits are its --max-msg-fds and
+ * --max-data-xfer-size; the client's receive limit is the max_data_xfer_size
+ * it offered in VERSION. A REGION_READ or REGION_WRITE over a limit is
+ * refused (EINVAL) and counted in XFER_REFUSED; a SET_IRQS with more fds
+ * than --max-msg-fds is refused too.
+ */
+#define SAMPLE_REG_SET_IRQS_COUNT	0x60	/* RO: SET_IRQS messages received */
+#define SAMPLE_REG_SET_IRQS_MAX_FDS	0x64	/* RO: most fds one SET_IRQS carried */
+#define SAMPLE_REG_XFER_MAX		0x68	/* RO: largest REGION_READ/WRITE count */
+#define SAMPLE_REG_XFER_REFUSED		0x6c	/* RO: accesses over a transfer limit */
+
 #define SAMPLE_MAILBOX_OFFSET		0x80	/* ioregionfd sub-region: 0x80 bytes of mailbox memory */
 #define SAMPLE_MAILBOX_SIZE		0x80
 #define SAMPLE_MAILBOX_USER_DATA	0x6d61696cULL	/* "mail" */

@@ -25,6 +25,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 #include <fcntl.h>
+#include <linux/vfio.h>
 
 #include "server.h"
 
@@ -76,10 +77,34 @@ static void usage(FILE *f)
 		"  --no-twin-socket     never offer the twin socket\n"
 		"  --io-fds-layout=L    ioeventfd entries of GET_REGION_IO_FDS: 'spec'\n"
 		"                       (40 bytes, default) or 'lvu' (48, libvfio-user)\n"
+		"  --max-msg-fds=N      advertise and accept at most N fds per message\n"
+		"                       (0 to %u, default %u)\n"
+		"  --max-data-xfer-size=N  advertise and accept at most N bytes of data\n"
+		"                       per region access (1 to %u, default %u)\n"
+		"  --msix-vectors=N     MSI-X vectors of the device (1 to %u, default %u)\n"
 		"  -v, --verbose        log every message on stderr\n"
 		"  -h, --help           show this help\n"
 		"\n"
-		"SIGINT and SIGTERM end the server with status 0.\n");
+		"SIGINT and SIGTERM end the server with status 0.\n",
+		VU_WIRE_MAX_FDS, SERVER_MAX_MSG_FDS, SERVER_MAX_DATA_XFER,
+		SERVER_MAX_DATA_XFER, SAMPLE_MSIX_MAX_VECTORS, SAMPLE_MSIX_VECTORS);
+}
+
+/* A decimal number within [min, max]. */
+static int parse_uint(const char *s, unsigned long min, unsigned long max,
+		      unsigned long *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
 }
 
 static int parse_fd(const char *s, int *fd)
@@ -98,20 +123,33 @@ static int parse_fd(const char *s, int *fd)
 /* 0: run; 1: exit with success (--help); -1: usage error. */
 static int parse_options(int argc, char **argv, struct options *opts)
 {
-	enum { OPT_SOCKET_PATH = 256, OPT_FD, OPT_ONCE, OPT_NO_TWIN, OPT_LAYOUT };
+	enum {
+		OPT_SOCKET_PATH = 256, OPT_FD, OPT_ONCE, OPT_NO_TWIN, OPT_LAYOUT,
+		OPT_MAX_MSG_FDS, OPT_MAX_XFER, OPT_MSIX_VECTORS,
+	};
 	static const struct option longopts[] = {
 		{ "socket-path", required_argument, NULL, OPT_SOCKET_PATH },
 		{ "fd", required_argument, NULL, OPT_FD },
 		{ "once", no_argument, NULL, OPT_ONCE },
 		{ "no-twin-socket", no_argument, NULL, OPT_NO_TWIN },
 		{ "io-fds-layout", required_argument, NULL, OPT_LAYOUT },
+		{ "max-msg-fds", required_argument, NULL, OPT_MAX_MSG_FDS },
+		{ "max-data-xfer-size", required_argument, NULL, OPT_MAX_XFER },
+		{ "msix-vectors", required_argument, NULL, OPT_MSIX_VECTORS },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	unsigned long v;
 	int c;
 
-	*opts = (struct options) { .fd = -1, .io_fds_layout = IO_FDS_LAYOUT_SPEC };
+	*opts = (struct options) {
+		.fd = -1,
+		.io_fds_layout = IO_FDS_LAYOUT_SPEC,
+		.max_msg_fds = SERVER_MAX_MSG_FDS,
+		.max_data_xfer = SERVER_MAX_DATA_XFER,
+		.msix_vectors = SAMPLE_MSIX_VECTORS,
+	};
 	while ((c = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
 		switch (c) {
 		case OPT_SOCKET_PATH:
@@ -139,6 +177,30 @@ static int parse_options(int argc, char **argv, struct options *opts)
 					optarg);
 				return -1;
 			}
+			break;
+		case OPT_MAX_MSG_FDS:
+			if (parse_uint(optarg, 0, VU_WIRE_MAX_FDS, &v)) {
+				fprintf(stderr, PROG ": bad --max-msg-fds '%s'\n",
+					optarg);
+				return -1;
+			}
+			opts->max_msg_fds = (unsigned int)v;
+			break;
+		case OPT_MAX_XFER:
+			if (parse_uint(optarg, 1, SERVER_MAX_DATA_XFER, &v)) {
+				fprintf(stderr, PROG ": bad --max-data-xfer-size '%s'\n",
+					optarg);
+				return -1;
+			}
+			opts->max_data_xfer = (uint32_t)v;
+			break;
+		case OPT_MSIX_VECTORS:
+			if (parse_uint(optarg, 1, SAMPLE_MSIX_MAX_VECTORS, &v)) {
+				fprintf(stderr, PROG ": bad --msix-vectors '%s'\n",
+					optarg);
+				return -1;
+			}
+			opts->msix_vectors = (unsigned int)v;
 			break;
 		case 'v':
 			opts->verbose = true;
@@ -329,6 +391,8 @@ enum {
 	PFD_DOORBELL,
 	PFD_DOORBELL_DM,
 	PFD_MAILBOX,
+	PFD_INTX_MASK,
+	PFD_INTX_UNMASK,
 	PFD_NR,
 };
 
@@ -345,6 +409,9 @@ static void pollset(const struct server *srv, struct pollfd *pfd)
 	pfd[PFD_DOORBELL].fd = conn->io.doorbell_efd;
 	pfd[PFD_DOORBELL_DM].fd = conn->io.doorbell_dm_efd;
 	pfd[PFD_MAILBOX].fd = conn->io.mailbox_fd;
+	pfd[PFD_INTX_MASK].fd = srv->dev.irq[VFIO_PCI_INTX_IRQ_INDEX][0].mask_efd;
+	pfd[PFD_INTX_UNMASK].fd =
+		srv->dev.irq[VFIO_PCI_INTX_IRQ_INDEX][0].unmask_efd;
 	for (i = 0; i < PFD_NR; i++) {
 		pfd[i].events = POLLIN;
 		pfd[i].revents = 0;
@@ -385,6 +452,8 @@ static int run(struct server *srv)
 			io_fds_doorbell_ready(srv, true);
 		if (pfd[PFD_MAILBOX].revents)
 			io_fds_mailbox_ready(srv);
+		if (pfd[PFD_INTX_MASK].revents || pfd[PFD_INTX_UNMASK].revents)
+			irq_poll_actions(&srv->dev);
 		if (pfd[PFD_TWIN].revents)
 			proto_handle_twin(srv);
 		/* proto_handle_client() said why, in one line. */
@@ -407,7 +476,7 @@ static int server_setup(struct server *srv)
 	conn_init(&srv->conn);
 
 	/* First: teardown expects a device, even a half-made one. */
-	ret = dev_init(&srv->dev);
+	ret = dev_init(&srv->dev, srv->opts.msix_vectors);
 	if (ret) {
 		srv_log(srv, "cannot create the device: %s", strerror(-ret));
 		return ret;

@@ -37,7 +37,9 @@
 /* The PBA holds one bit per vector, in whole QWORDs: one is enough here. */
 #define MSIX_PBA_SIZE	8
 
-_Static_assert(SAMPLE_MSIX_VECTORS >= 1 && SAMPLE_MSIX_VECTORS <= 64,
+_Static_assert(SAMPLE_MSIX_VECTORS >= 1 &&
+	       SAMPLE_MSIX_VECTORS <= SAMPLE_MSIX_MAX_VECTORS &&
+	       SAMPLE_MSIX_MAX_VECTORS <= 64,
 	       "one PBA QWORD covers up to 64 vectors");
 
 _Static_assert(SAMPLE_CAP_MSIX_OFFSET + MSIX_CAP_LEN <= SAMPLE_CAP_VNDR_OFFSET,
@@ -46,7 +48,7 @@ _Static_assert(SAMPLE_CAP_VNDR_OFFSET + VNDR_CAP_LEN <= SAMPLE_CONFIG_SIZE,
 	       "vendor capability past the end of config space");
 _Static_assert(SAMPLE_CAP_MSIX_OFFSET >= PCI_STD_HEADER_SIZEOF,
 	       "capability inside the standard header");
-_Static_assert(SAMPLE_MSIX_TABLE_OFFSET + SAMPLE_MSIX_VECTORS * PCI_MSIX_ENTRY_SIZE
+_Static_assert(SAMPLE_MSIX_TABLE_OFFSET + SAMPLE_MSIX_MAX_VECTORS * PCI_MSIX_ENTRY_SIZE
 	       <= SAMPLE_MSIX_PBA_OFFSET, "MSI-X table overlaps the PBA");
 _Static_assert(SAMPLE_MSIX_PBA_OFFSET + MSIX_PBA_SIZE <= SAMPLE_BAR1_SIZE,
 	       "PBA past the end of BAR1");
@@ -154,7 +156,7 @@ static void config_init(struct device *dev)
 
 	cfg_set(dev, msix + PCI_CAP_LIST_ID, PCI_CAP_ID_MSIX, 1, 0);
 	cfg_set(dev, msix + PCI_CAP_LIST_NEXT, vndr, 1, 0);
-	cfg_set(dev, msix + PCI_MSIX_FLAGS, SAMPLE_MSIX_VECTORS - 1, 2,
+	cfg_set(dev, msix + PCI_MSIX_FLAGS, dev->msix_vectors - 1, 2,
 		MSIX_FLAGS_WMASK);
 	cfg_set(dev, msix + PCI_MSIX_TABLE,
 		SAMPLE_MSIX_TABLE_OFFSET | SAMPLE_MSIX_TABLE_BAR, 4, 0);
@@ -225,6 +227,10 @@ static unsigned int bar0_reg_width(uint64_t off)
 	case SAMPLE_REG_DOORBELL_COUNT:
 	case SAMPLE_REG_DOORBELL_DM_COUNT:
 	case SAMPLE_REG_RESET_COUNT:
+	case SAMPLE_REG_SET_IRQS_COUNT:
+	case SAMPLE_REG_SET_IRQS_MAX_FDS:
+	case SAMPLE_REG_XFER_MAX:
+	case SAMPLE_REG_XFER_REFUSED:
 	case SAMPLE_REG_DOORBELL:
 	case SAMPLE_REG_DOORBELL_DM:
 	case SAMPLE_REG_DMA_LEN:
@@ -270,6 +276,18 @@ static int bar0_reg_read(const struct device *dev, uint64_t off, uint64_t *val)
 	case SAMPLE_REG_RESET_COUNT:
 		*val = dev->regs.reset_count;
 		return 0;
+	case SAMPLE_REG_SET_IRQS_COUNT:
+		*val = dev->regs.set_irqs_count;
+		return 0;
+	case SAMPLE_REG_SET_IRQS_MAX_FDS:
+		*val = dev->regs.set_irqs_max_fds;
+		return 0;
+	case SAMPLE_REG_XFER_MAX:
+		*val = dev->regs.xfer_max;
+		return 0;
+	case SAMPLE_REG_XFER_REFUSED:
+		*val = dev->regs.xfer_refused;
+		return 0;
 	case SAMPLE_REG_DMA_SRC:
 		*val = dev->regs.dma_src;
 		return 0;
@@ -310,7 +328,7 @@ static void bar0_irq_trigger(struct device *dev, uint32_t vec)
 		irq_raise(dev, VFIO_PCI_INTX_IRQ_INDEX, 0);
 		return;
 	}
-	if (vec < SAMPLE_MSIX_VECTORS)
+	if (vec < dev->msix_vectors)
 		irq_raise(dev, VFIO_PCI_MSIX_IRQ_INDEX, vec);
 }
 
@@ -440,7 +458,7 @@ static void msix_table_init(struct device *dev)
 	unsigned int v;
 
 	memset(dev->bar1, 0, sizeof(dev->bar1));
-	for (v = 0; v < SAMPLE_MSIX_VECTORS; v++)
+	for (v = 0; v < dev->msix_vectors; v++)
 		store_le(&dev->bar1[SAMPLE_MSIX_TABLE_OFFSET +
 				    v * PCI_MSIX_ENTRY_SIZE +
 				    PCI_MSIX_ENTRY_VECTOR_CTRL],
@@ -522,11 +540,12 @@ static void dev_power_on_state(struct device *dev)
 	msix_table_init(dev);
 }
 
-int dev_init(struct device *dev)
+int dev_init(struct device *dev, unsigned int msix_vectors)
 {
 	int ret;
 
 	memset(dev, 0, sizeof(*dev));
+	dev->msix_vectors = msix_vectors;
 	dev->bar2_fd = -1;
 	irq_init(dev);
 	ret = bar2_create(dev);

@@ -191,7 +191,6 @@ static int handle_irq_info(struct server *srv, struct vu_msg *msg,
 	const struct vfio_irq_info *req = msg->payload;
 	struct vfio_irq_info *out;
 
-	(void)srv;
 	/* Only argsz and index are inputs. */
 	if (msg->len != sizeof(*req) || req->argsz < sizeof(*req) ||
 	    req->flags || req->count || req->index >= SAMPLE_NUM_IRQS)
@@ -202,7 +201,7 @@ static int handle_irq_info(struct server *srv, struct vu_msg *msg,
 	out->argsz = sizeof(*out);
 	out->flags = irq_info_flags(req->index);
 	out->index = req->index;
-	out->count = irq_count(req->index);
+	out->count = irq_count(&srv->dev, req->index);
 	return 0;
 }
 
@@ -210,7 +209,42 @@ static int handle_set_irqs(struct server *srv, struct vu_msg *msg,
 			   struct reply *reply)
 {
 	(void)reply;
+	irq_note_set_irqs(&srv->dev, msg->nr_fds);
+	if (msg->nr_fds > srv->opts.max_msg_fds) {
+		srv_log(srv, "SET_IRQS with %u fds, more than the %u advertised",
+			msg->nr_fds, srv->opts.max_msg_fds);
+		return -EINVAL;
+	}
 	return irq_set(&srv->dev, msg);
+}
+
+/*
+ * A REGION_READ or REGION_WRITE must carry at most our max_data_xfer_size
+ * of data, and a read must not ask for a reply larger than the client said
+ * it can receive. Every count is noted for SAMPLE_REG_XFER_MAX.
+ */
+static int check_xfer_limits(struct server *srv,
+			     const struct vfio_user_region_access *req,
+			     bool write)
+{
+	struct device *dev = &srv->dev;
+
+	if (req->count > dev->regs.xfer_max)
+		dev->regs.xfer_max = req->count;
+	if (req->count > srv->opts.max_data_xfer) {
+		srv_log(srv, "%s of %u bytes, more than the %u advertised",
+			write ? "REGION_WRITE" : "REGION_READ", req->count,
+			srv->opts.max_data_xfer);
+		dev->regs.xfer_refused++;
+		return -EINVAL;
+	}
+	if (!write && req->count > srv->conn.client_max_xfer) {
+		srv_log(srv, "REGION_READ of %u bytes, more than the client's limit of %llu",
+			req->count, (unsigned long long)srv->conn.client_max_xfer);
+		dev->regs.xfer_refused++;
+		return -EINVAL;
+	}
+	return 0;
 }
 
 /*
@@ -227,8 +261,12 @@ static int handle_region_access(struct server *srv, struct vu_msg *msg,
 	bool write = msg->hdr.cmd == VFIO_USER_REGION_WRITE;
 	int ret;
 
-	if (msg->len < sizeof(*req) || req->count > SERVER_MAX_DATA_XFER ||
-	    msg->len != sizeof(*req) + (write ? req->count : 0))
+	if (msg->len < sizeof(*req))
+		return -EINVAL;
+	ret = check_xfer_limits(srv, req, write);
+	if (ret)
+		return ret;
+	if (msg->len != sizeof(*req) + (write ? req->count : 0))
 		return -EINVAL;
 	if (req->region == VFIO_PCI_BAR0_REGION_INDEX)
 		io_fds_drain(srv);
@@ -282,7 +320,8 @@ static const struct command commands[VFIO_USER_MAX_COMMAND] = {
 	[VFIO_USER_DEVICE_GET_REGION_INFO] = { handle_region_info, 0 },
 	[VFIO_USER_DEVICE_GET_REGION_IO_FDS] = { handle_region_io_fds, 0 },
 	[VFIO_USER_DEVICE_GET_IRQ_INFO] = { handle_irq_info, 0 },
-	[VFIO_USER_DEVICE_SET_IRQS] = { handle_set_irqs, SERVER_MAX_MSG_FDS },
+	/* Checked against --max-msg-fds by the handler, which counts them. */
+	[VFIO_USER_DEVICE_SET_IRQS] = { handle_set_irqs, VU_WIRE_MAX_FDS },
 	[VFIO_USER_REGION_READ] = { handle_region_access, 0 },
 	[VFIO_USER_REGION_WRITE] = { handle_region_access, 0 },
 	[VFIO_USER_DEVICE_RESET] = { handle_reset, 0 },
@@ -301,7 +340,9 @@ static int dispatch(struct server *srv, struct vu_msg *msg, struct reply *reply)
 	if ((hdr->flags & VFIO_USER_F_TYPE_MASK) != VFIO_USER_F_TYPE_COMMAND ||
 	    hdr->flags & ~HDR_FLAGS || hdr->error_no)
 		return -EINVAL;
-	if (!c || !c->handle || msg->nr_fds > c->max_fds)
+	if (!c || !c->handle || msg->nr_fds > c->max_fds ||
+	    (msg->nr_fds > srv->opts.max_msg_fds &&
+	     hdr->cmd != VFIO_USER_DEVICE_SET_IRQS))
 		return -EINVAL;
 	return c->handle(srv, msg, reply);
 }
@@ -377,6 +418,8 @@ static int serve(struct server *srv, struct vu_msg *msg)
 		  vu_cmd_name(msg->hdr.cmd), msg->hdr.msg_id, msg->hdr.msg_size,
 		  msg->hdr.flags, msg->nr_fds);
 
+	/* Mask and unmask signals the client sent first take effect first. */
+	irq_poll_actions(&srv->dev);
 	err = dispatch(srv, msg, &reply);
 	if (err && !srv->conn.negotiated) {
 		srv_log(srv, "negotiation failed (%s), closing the connection",

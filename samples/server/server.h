@@ -33,7 +33,11 @@
 #include "sample-device.h"
 #include "wire.h"
 
-/* What the server advertises in its VERSION reply. */
+/*
+ * What the server advertises in its VERSION reply. --max-msg-fds and
+ * --max-data-xfer-size lower the first two (down to 0 fds, 1 byte), so that
+ * tests can make a client split its messages.
+ */
 #define SERVER_MAX_MSG_FDS	8
 #define SERVER_MAX_DATA_XFER	VFIO_USER_DEFAULT_MAX_DATA_XFER_SIZE
 #define SERVER_MAX_DMA_MAPS	VFIO_USER_DEFAULT_MAX_DMA_MAPS
@@ -42,7 +46,9 @@
 /*
  * Largest payload accepted: a REGION_WRITE of SERVER_MAX_DATA_XFER bytes
  * plus its 16-byte access header (libvfio-user's limit too). A longer
- * message is not read: the connection is closed.
+ * message is not read: the connection is closed. With a lower
+ * --max-data-xfer-size, an access past that limit but within this one is
+ * still read, then refused and counted (SAMPLE_REG_XFER_REFUSED).
  */
 #define SERVER_MAX_PAYLOAD	(SERVER_MAX_DATA_XFER + 16)
 
@@ -52,8 +58,8 @@
 /* Most fds the server attaches to one reply (GET_REGION_IO_FDS). */
 #define SERVER_MAX_REPLY_FDS	3
 
-/* Vectors of each IRQ index: INTx, MSI, MSI-X, ERR, REQ. */
-#define IRQ_MAX_VECTORS		SAMPLE_MSIX_VECTORS
+/* Most vectors of any IRQ index: INTx, MSI, MSI-X, ERR, REQ. */
+#define IRQ_MAX_VECTORS		SAMPLE_MSIX_MAX_VECTORS
 
 enum io_fds_layout {
 	IO_FDS_LAYOUT_SPEC,	/* 40-byte ioeventfd entries, as specified */
@@ -67,6 +73,9 @@ struct options {
 	bool verbose;
 	bool no_twin_socket;
 	enum io_fds_layout io_fds_layout;
+	unsigned int max_msg_fds;	/* advertised and enforced */
+	uint32_t max_data_xfer;		/* advertised and enforced */
+	unsigned int msix_vectors;	/* of the device */
 };
 
 /* One interrupt vector as the client configured it. */
@@ -75,10 +84,13 @@ struct irq_vector {
 	bool masked;	/* VFIO_IRQ_SET_ACTION_MASK */
 	bool pending;	/* raised while masked; delivered on unmask */
 	bool pending_counts;	/* ...by the device: count it in IRQ_COUNT */
+	int mask_efd;	/* ACTION_MASK | DATA_EVENTFD (INTx), -1 if none */
+	int unmask_efd;	/* ACTION_UNMASK | DATA_EVENTFD (INTx), -1 if none */
 };
 
 /* The emulated device. Persists across clients. */
 struct device {
+	unsigned int msix_vectors;	/* fixed at start (--msix-vectors) */
 	uint8_t config[SAMPLE_CONFIG_SIZE];
 	uint8_t config_wmask[SAMPLE_CONFIG_SIZE];  /* writable bits per byte */
 
@@ -89,6 +101,10 @@ struct device {
 		uint32_t doorbell_count;
 		uint32_t doorbell_dm_count;
 		uint32_t reset_count;
+		uint32_t set_irqs_count;
+		uint32_t set_irqs_max_fds;
+		uint32_t xfer_max;
+		uint32_t xfer_refused;
 		uint64_t dma_src;
 		uint64_t dma_dst;
 		uint64_t dma_result;
@@ -208,7 +224,7 @@ struct region_desc {
 	unsigned int nr_areas;
 };
 
-int dev_init(struct device *dev);
+int dev_init(struct device *dev, unsigned int msix_vectors);
 void dev_destroy(struct device *dev);
 void dev_reset(struct device *dev);
 const struct region_desc *dev_region(unsigned int index);
@@ -223,7 +239,7 @@ int dev_mailbox_access(struct device *dev, uint64_t offset, void *buf,
 		       uint32_t count, bool write);
 
 /* irq.c */
-unsigned int irq_count(unsigned int index);
+unsigned int irq_count(const struct device *dev, unsigned int index);
 uint32_t irq_info_flags(unsigned int index);
 void irq_init(struct device *dev);
 void irq_reset(struct device *dev);
@@ -231,6 +247,8 @@ void irq_release(struct device *dev);
 int irq_set(struct device *dev, struct vu_msg *msg);
 bool irq_raise(struct device *dev, unsigned int index, unsigned int vec);
 void irq_deliver_pending(struct device *dev);
+void irq_note_set_irqs(struct device *dev, unsigned int nr_fds);
+void irq_poll_actions(struct device *dev);
 uint64_t irq_msix_pending(const struct device *dev);
 
 /* io_fds.c */

@@ -155,7 +155,7 @@ static struct json_object *twin_socket_caps(void)
 	return ts;
 }
 
-static struct json_object *server_caps(bool twin)
+static struct json_object *server_caps(const struct options *opts, bool twin)
 {
 	struct json_object *root = json_object_new_object();
 	struct json_object *caps = json_object_new_object();
@@ -163,10 +163,10 @@ static struct json_object *server_caps(bool twin)
 
 	if (!ret)
 		ret = add(caps, VFIO_USER_CAP_MAX_MSG_FDS,
-			  json_object_new_int(SERVER_MAX_MSG_FDS));
+			  json_object_new_int((int)opts->max_msg_fds));
 	if (!ret)
 		ret = add(caps, VFIO_USER_CAP_MAX_DATA_XFER_SIZE,
-			  json_object_new_int64(SERVER_MAX_DATA_XFER));
+			  json_object_new_int64(opts->max_data_xfer));
 	if (!ret)
 		ret = add(caps, VFIO_USER_CAP_PGSIZES,
 			  json_object_new_int64(SERVER_PGSIZES));
@@ -187,7 +187,8 @@ static struct json_object *server_caps(bool twin)
 	return root;
 }
 
-static int build_reply(const struct vfio_user_version *req, bool twin,
+static int build_reply(const struct options *opts,
+		       const struct vfio_user_version *req, bool twin,
 		       struct reply *reply)
 {
 	struct vfio_user_version *out;
@@ -196,7 +197,7 @@ static int build_reply(const struct vfio_user_version *req, bool twin,
 	size_t len;
 	int ret = -ENOMEM;
 
-	root = server_caps(twin);
+	root = server_caps(opts, twin);
 	if (!root)
 		return -ENOMEM;
 	json = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN);
@@ -252,7 +253,7 @@ int version_negotiate(struct server *srv, const struct vu_msg *msg,
 	}
 
 	twin = cc.twin_socket && cc.max_msg_fds > 0 && !srv->opts.no_twin_socket;
-	ret = build_reply(req, twin, reply);
+	ret = build_reply(&srv->opts, req, twin, reply);
 	if (!ret && twin)
 		ret = twin_socket_create(srv, reply);
 	if (ret)

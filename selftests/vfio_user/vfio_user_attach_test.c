@@ -5,10 +5,12 @@
  * buffer or loop, sub-regions outside their region, fds of the wrong kind.
  * The VMM is not trusted either.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
@@ -118,16 +120,19 @@ TEST_F(attach, device_info_from_attach)
 
 TEST_F(attach, peer_eof_breaks_connection)
 {
-	struct pollfd pfd = { .events = 0 };	/* only HUP, ERR */
+	struct pollfd pfd = { .events = POLLIN | POLLOUT };
 	struct vfio_user_stats st = { .argsz = sizeof(st) };
 	char buf[4];
 
 	ASSERT_EQ(0, attach(self->dev, &self->arg));
+	/* Healthy: ready for I/O, as a VFIO device fd is. */
+	pfd.fd = self->dev;
+	ASSERT_EQ(1, poll(&pfd, 1, 0));
+	EXPECT_EQ(POLLIN | POLLOUT, pfd.revents);
 	close(self->sv[1]);
 	self->sv[1] = -1;
-	pfd.fd = self->dev;
-	ASSERT_EQ(1, poll(&pfd, 1, 3000));
-	EXPECT_EQ(POLLHUP | POLLERR, pfd.revents & (POLLHUP | POLLERR));
+	/* The receive worker sees the end of file: wait for it. */
+	EXPECT_EQ(POLLHUP | POLLERR, vu_wait_broken(self->dev, VU_WAIT_MS));
 	EXPECT_EQ(-1, pread(self->dev, buf, sizeof(buf), vu_region_off(0, 0)));
 	EXPECT_EQ(ENOTCONN, errno);
 	ASSERT_EQ(0, ioctl(self->dev, VFIO_USER_GET_STATS, &st));
@@ -442,29 +447,37 @@ static int write_file(const char *path, const char *val)
 /* The pid of our receive worker, "vfio-user-<our pid>", or -1. */
 static pid_t find_worker(void)
 {
-	char want[32], comm[64], path[64];
-	pid_t pid;
+	char want[32], comm[64], path[300];
+	struct dirent *de;
+	pid_t found = -1;
+	DIR *proc;
 	FILE *f;
 
 	snprintf(want, sizeof(want), "vfio-user-%d\n", getpid());
-	for (pid = 2; pid < 32768; pid++) {
-		snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+	proc = opendir("/proc");
+	if (!proc)
+		return -1;
+	/* Every pid there is, whatever pid_max is. */
+	while (found < 0 && (de = readdir(proc))) {
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/comm", de->d_name);
 		f = fopen(path, "r");
 		if (!f)
 			continue;
-		if (fgets(comm, sizeof(comm), f) && !strcmp(comm, want)) {
-			fclose(f);
-			return pid;
-		}
+		if (fgets(comm, sizeof(comm), f) && !strcmp(comm, want))
+			found = atoi(de->d_name);
 		fclose(f);
 	}
-	return -1;
+	closedir(proc);
+	return found;
 }
 
 /* As vhost's: the worker is charged to the cgroup of whoever attached. */
 TEST_F(attach, worker_joins_owner_cgroup)
 {
 	char dir[64], pid[16], path[96], line[128] = "", want[80];
+	int64_t deadline;
 	pid_t worker;
 	FILE *f;
 
@@ -492,9 +505,11 @@ TEST_F(attach, worker_joins_owner_cgroup)
 	close(self->dev);
 	self->dev = -1;
 	ASSERT_EQ(0, write_file("/sys/fs/cgroup/cgroup.procs", pid));
-	/* The worker leaves the cgroup when it exits. */
-	while (rmdir(dir) && errno == EBUSY)
+	/* The worker leaves the cgroup when it exits: wait for that. */
+	deadline = vu_now_ms() + VU_WAIT_MS;
+	while (rmdir(dir) && errno == EBUSY && vu_now_ms() < deadline)
 		usleep(10 * 1000);
+	EXPECT_NE(0, access(dir, F_OK)) TH_LOG("%s still busy", dir);
 }
 
 TEST_HARNESS_MAIN

@@ -171,10 +171,7 @@ FIXTURE_VARIANT_ADD(dma, fd_less_one_socket)
 
 FIXTURE_SETUP(dma)
 {
-	/* Unmapping 10,000 windows takes a while on an emulated debug kernel. */
-	struct vuc_options opts = {
-		.flags = variant->lib_flags, .timeout_ms = 60000,
-	};
+	struct vuc_options opts = { .flags = variant->lib_flags };
 
 	if (access(VFIO_USER_DEV, F_OK))
 		SKIP(return, "%s missing: vfio_user module not loaded", VFIO_USER_DEV);
@@ -338,11 +335,24 @@ TEST_F(dma, other_process_cannot_map)
 	EXPECT_EQ(0, WEXITSTATUS(status));
 }
 
-/* Software-emulated debug kernels are slow: allow ten minutes. */
+/*
+ * Software-emulated debug kernels are slow: allow ten minutes. Under load
+ * the server's unmapping of 10,000 windows alone took more than a minute,
+ * so its reply may take as long as the test may (the largest timeout).
+ */
 TEST_F_TIMEOUT(dma, ten_thousand_maps, 600)
 {
 	struct vfio_user_stats st = { .argsz = sizeof(st) };
 	unsigned int i;
+
+	/*
+	 * The map table is the same whatever the variant: run it where the
+	 * kernel serves the DMA (fd_less) and where every map carries an fd
+	 * (fd_backed), not twice more, which took ten minutes under load.
+	 */
+	if (variant->lib_flags)
+		SKIP(return, "same table as the fd_backed and fd_less variants");
+	ASSERT_EQ(0, vu_set_timeout(self->fd, 600 * 1000));
 
 	for (i = 0; i < 10000; i++) {
 		ASSERT_EQ(0, map_dma(self->fd, &self->buf, IOVA_BASE + 2 * i * PAGE,

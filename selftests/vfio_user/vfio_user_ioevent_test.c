@@ -32,6 +32,7 @@ enum {
 };
 
 #define MAILBOX_USER_DATA	0x1234567890ULL
+/* The reply timeout of the test that expects one to expire. */
 #define TIMEOUT_MS		300
 
 /* The server side: answers REGION_WRITE/READ, remembers the last write. */
@@ -89,8 +90,9 @@ FIXTURE(ioevent)
 
 FIXTURE_SETUP(ioevent)
 {
+	/* Replies from the threads here may be slow, never missing. */
 	struct vfio_user_timeout t = {
-		.argsz = sizeof(t), .timeout_ms = TIMEOUT_MS,
+		.argsz = sizeof(t), .timeout_ms = VU_LONG_TIMEOUT_MS,
 	};
 	struct vfio_user_attach_io_fd io[NR_IO] = {
 		[IO_PLAIN] = { .type = VFIO_USER_IO_FD_TYPE_IOEVENTFD,
@@ -171,13 +173,17 @@ static int wr(int dev, uint64_t off, uint64_t val, size_t len)
 	       0 : -errno;
 }
 
-/* Wait a little for the server thread to see a write that went to it. */
+/*
+ * The writes the server thread has seen, once it has seen @want (or after
+ * VU_WAIT_MS). It counts a write before it answers, so after a write that
+ * waited for its reply this does not wait at all.
+ */
 static unsigned int server_writes(struct fake_server *fs, unsigned int want)
 {
-	int i;
+	int64_t deadline = vu_now_ms() + VU_WAIT_MS;
 
-	for (i = 0; i < 100 &&
-	     __atomic_load_n(&fs->writes, __ATOMIC_SEQ_CST) < want; i++)
+	while (__atomic_load_n(&fs->writes, __ATOMIC_SEQ_CST) < want &&
+	       vu_now_ms() < deadline)
 		usleep(10 * 1000);
 	return __atomic_load_n(&fs->writes, __ATOMIC_SEQ_CST);
 }
@@ -364,6 +370,7 @@ TEST_F(ioevent, missing_response_times_out)
 	uint32_t v = 0;
 	struct peer p;
 
+	ASSERT_EQ(0, vu_set_timeout(self->dev, TIMEOUT_MS));
 	peer_start(&p, self->rs[1], SILENT, 0);
 	EXPECT_EQ(-1, pread(self->dev, &v, 4, vu_region_off(0, 0x100)));
 	EXPECT_EQ(ETIMEDOUT, errno);

@@ -50,10 +50,11 @@ absent() {
 }
 
 present() {
-	# devtmpfs creates the node asynchronously; give it a moment.
+	# devtmpfs creates the node asynchronously: wait for it, up to 30 s
+	# (a loaded debug kernel is slow; only a missing node waits that long).
 	local tries=0
 
-	while [ ! -c $DEV ] && [ $tries -lt 50 ]; do
+	while [ ! -c $DEV ] && [ $tries -lt 300 ]; do
 		sleep 0.1
 		tries=$((tries + 1))
 	done

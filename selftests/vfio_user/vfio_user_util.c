@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -50,17 +51,26 @@ static bool vu_listening(const char *path)
 	return found;
 }
 
+int64_t vu_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static int vu_wait_socket(const char *path, pid_t pid)
 {
-	int i, status;
+	int64_t deadline = vu_now_ms() + VU_WAIT_MS;
+	int status;
 
-	for (i = 0; i < 1000; i++) {
+	do {
 		if (waitpid(pid, &status, WNOHANG) == pid)
 			return -ECHILD;
 		if (vu_listening(path))
 			return 0;
 		usleep(10 * 1000);
-	}
+	} while (vu_now_ms() < deadline);
 	return -ETIMEDOUT;
 }
 
@@ -69,6 +79,7 @@ int vu_server_start(struct vu_server *srv, const char *const *args)
 	char opt[160];
 	int ret;
 
+	srv->notify_fd = -1;
 	vu_temp_path(srv->path, sizeof(srv->path), "server");
 	snprintf(opt, sizeof(opt), "--socket-path=%s", srv->path);
 	srv->pid = fork();
@@ -109,6 +120,9 @@ int vu_server_stop(struct vu_server *srv)
 		return -1;
 	srv->pid = 0;
 	unlink(srv->path);
+	if (srv->notify_fd >= 0)
+		close(srv->notify_fd);
+	srv->notify_fd = -1;
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
@@ -297,8 +311,17 @@ static int fake_region_read(int sock, const struct fake_msg *m,
 	}
 }
 
+/* Tell the test that a region access arrived (see vu_fake_wait_access). */
+static void fake_notify(int notify_fd)
+{
+	char c = 1;
+
+	/* Non-blocking: a full pipe only means nobody is waiting. */
+	(void)!write(notify_fd, &c, 1);
+}
+
 /* Serve one client until it hangs up. */
-static void fake_serve(int sock, enum vu_fake_mode mode)
+static void fake_serve(int sock, enum vu_fake_mode mode, int notify_fd)
 {
 	struct vfio_user_device_info info = {
 		.argsz = sizeof(info), .flags = 0, .num_regions = 1,
@@ -323,6 +346,7 @@ static void fake_serve(int sock, enum vu_fake_mode mode)
 			fake_region_info(sock, m);
 			break;
 		case VFIO_USER_REGION_READ:
+			fake_notify(notify_fd);
 			if (mode == VU_FAKE_UNEXPECTED_CMD &&
 			    !attached_probe_sent) {
 				struct vfio_user_dma_region_access dma = {
@@ -339,6 +363,7 @@ static void fake_serve(int sock, enum vu_fake_mode mode)
 				goto out;
 			break;
 		case VFIO_USER_REGION_WRITE:
+			fake_notify(notify_fd);
 			if (mode == VU_FAKE_STALL)
 				pause();
 			fake_reply(sock, m, m->payload,
@@ -356,8 +381,9 @@ out:
 int vu_fake_start(struct vu_server *srv, enum vu_fake_mode mode)
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-	int lsock, sock;
+	int lsock, sock, notify[2];
 
+	srv->notify_fd = -1;
 	vu_temp_path(srv->path, sizeof(srv->path), "fake");
 	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", srv->path);
 	lsock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -368,20 +394,29 @@ int vu_fake_start(struct vu_server *srv, enum vu_fake_mode mode)
 		close(lsock);
 		return -errno;
 	}
+	if (pipe2(notify, O_CLOEXEC | O_NONBLOCK)) {
+		close(lsock);
+		return -errno;
+	}
 	srv->pid = fork();
 	if (srv->pid < 0) {
 		close(lsock);
+		close(notify[0]);
+		close(notify[1]);
 		return -errno;
 	}
 	if (!srv->pid) {
 		signal(SIGTERM, SIG_DFL);
+		close(notify[0]);
 		sock = accept(lsock, NULL, NULL);
 		close(lsock);
 		if (sock >= 0)
-			fake_serve(sock, mode);
+			fake_serve(sock, mode, notify[1]);
 		_exit(0);
 	}
 	close(lsock);
+	close(notify[1]);
+	srv->notify_fd = notify[0];
 	return 0;
 }
 
@@ -394,6 +429,9 @@ struct vuc_device *vu_attach(const char *path, const struct vuc_options *opts)
 
 	if (opts)
 		o = *opts;
+	/* Unless a test wants a timeout, no reply is ever late. */
+	if (!o.timeout_ms)
+		o.timeout_ms = VU_LONG_TIMEOUT_MS;
 	o.flags |= VUC_OPT_KERNEL;
 	dev = vuc_device_new(&o);
 	if (!dev) {
@@ -406,6 +444,32 @@ struct vuc_device *vu_attach(const char *path, const struct vuc_options *opts)
 		return NULL;
 	}
 	return dev;
+}
+
+int vu_fake_wait_access(struct vu_server *srv, int ms)
+{
+	char c;
+
+	if (srv->notify_fd < 0 || !vu_wait_readable(srv->notify_fd, ms))
+		return 0;
+	return read(srv->notify_fd, &c, 1) == 1;
+}
+
+int vu_wait_broken(int fd, int ms)
+{
+	/* No events: poll() returns for POLLHUP and POLLERR only. */
+	struct pollfd pfd = { .fd = fd, .events = 0 };
+
+	if (poll(&pfd, 1, ms) != 1)
+		return 0;
+	return pfd.revents & (POLLHUP | POLLERR);
+}
+
+int vu_set_timeout(int fd, unsigned int ms)
+{
+	struct vfio_user_timeout t = { .argsz = sizeof(t), .timeout_ms = ms };
+
+	return ioctl(fd, VFIO_USER_SET_TIMEOUT, &t) ? -errno : 0;
 }
 
 int vu_wait_readable(int fd, int ms)

@@ -18,10 +18,24 @@
 
 #define VFIO_USER_DEV	"/dev/vfio-user"
 
+/*
+ * How long a test waits for something that must happen: long enough for a
+ * debug kernel under full load, so that only a hang runs into it. A test
+ * asserts what happened and in which order, never how fast.
+ */
+#define VU_WAIT_MS	30000
+
+/*
+ * The per-device reply timeout of a test that expects no timeout: a
+ * legitimate reply never takes this long, however busy the machine.
+ */
+#define VU_LONG_TIMEOUT_MS	60000
+
 /* A sample server in its own process, listening on a temporary socket. */
 struct vu_server {
 	pid_t pid;
 	char path[108];
+	int notify_fd;	/* fake server: a byte per region access it got */
 };
 
 /* Start `vfio-user-sample-server --socket-path=... [args]`; 0 or -errno. */
@@ -57,13 +71,34 @@ enum vu_fake_mode {
 int vu_fake_start(struct vu_server *srv, enum vu_fake_mode mode);
 
 /*
- * Connect to @path with libvfio-user-client and attach to the kernel.
- * Returns the handle or NULL (with the reason printed).
+ * Wait up to @ms for the fake server to receive its next REGION_READ or
+ * REGION_WRITE; 1 when it did, 0 on timeout. Once it has, the client's call
+ * is in flight (waiting in the kernel for the reply).
+ */
+int vu_fake_wait_access(struct vu_server *srv, int ms);
+
+/*
+ * Connect to @path with libvfio-user-client and attach to the kernel, with
+ * VU_LONG_TIMEOUT_MS unless @opts sets a timeout. Returns the handle or
+ * NULL (with the reason printed).
  */
 struct vuc_device *vu_attach(const char *path, const struct vuc_options *opts);
 
 /* Wait up to @ms for @fd to become readable; 1 readable, 0 timeout. */
 int vu_wait_readable(int fd, int ms);
+
+/*
+ * Wait up to @ms for a device fd to report a broken connection; returns
+ * its POLLHUP | POLLERR bits, 0 on timeout. (A healthy device fd is always
+ * ready for I/O, so waiting for POLLIN would not wait at all.)
+ */
+int vu_wait_broken(int fd, int ms);
+
+/* Milliseconds on CLOCK_MONOTONIC. */
+int64_t vu_now_ms(void);
+
+/* VFIO_USER_SET_TIMEOUT on a device fd; 0 or -errno. */
+int vu_set_timeout(int fd, unsigned int ms);
 
 /* Read an eventfd's counter (non-blocking); 0 when nothing was signalled. */
 uint64_t vu_eventfd_read(int fd);
