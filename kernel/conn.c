@@ -176,7 +176,34 @@ static void vfio_user_request_finish(struct vfio_user_conn *conn,
 	complete(&req->done);
 }
 
+static void vfio_user_rx_abort(struct vfio_user_worker *w, int err);
+
 /* Broken state */
+
+/*
+ * Wake the workers to look again: at a broken connection, or a new
+ * timeout. A reply a receiver claimed and left part-way on a broken
+ * connection fails now, unless a receiver is at it (it fails it itself).
+ */
+static void vfio_user_conn_wake_workers(struct vfio_user_conn *conn)
+{
+	struct vfio_user_worker *workers[] = { &conn->worker,
+					       &conn->twin_worker };
+	int broken = vfio_user_conn_status(conn);
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(workers); i++) {
+		struct vfio_user_worker *w = workers[i];
+
+		if (!w->task)
+			continue;
+		if (broken && mutex_trylock(&w->recv_lock)) {
+			vfio_user_rx_abort(w, broken);
+			mutex_unlock(&w->recv_lock);
+		}
+		wake_up(&w->wq);
+	}
+}
 
 /**
  * vfio_user_conn_break() - fail the connection for good
@@ -218,8 +245,24 @@ void vfio_user_conn_break(struct vfio_user_conn *conn, int err)
 		vfio_user_sock_close(conn->sock);
 	if (conn->twin)
 		vfio_user_sock_close(conn->twin);
+	vfio_user_conn_wake_workers(conn);
 	wake_up_all(&conn->poll_wq);
 	vfio_user_device_broken(conn_to_vdev(conn));
+}
+
+/**
+ * vfio_user_conn_set_timeout() - bound every wait for the server anew
+ * @conn: the connection
+ * @timeout_ms: the new bound
+ *
+ * Requests sent from now on get the new bound; the workers look at what
+ * they wait for again.
+ */
+void vfio_user_conn_set_timeout(struct vfio_user_conn *conn,
+				unsigned int timeout_ms)
+{
+	WRITE_ONCE(conn->timeout_ms, timeout_ms);
+	vfio_user_conn_wake_workers(conn);
 }
 
 /**
@@ -366,14 +409,23 @@ int vfio_user_send_request(struct vfio_user_conn *conn,
 			   const void *payload, size_t len,
 			   const int *fds, unsigned int nr_fds)
 {
+	unsigned int timeout_ms = READ_ONCE(conn->timeout_ms);
+	struct vfio_user_request *old;
 	struct vfio_user_header hdr;
 	u32 id;
 	int ret;
 
 	if (nr_fds > conn->max_msg_fds)
 		return -EINVAL;
+	/*
+	 * The id is allocated and, if the send fails, erased under the send
+	 * lock: no other request can be given the same id in between.
+	 */
+	if (mutex_lock_killable(&conn->send_lock))
+		return -EINTR;
 
 	req->cmd = cmd;
+	req->deadline = jiffies + msecs_to_jiffies(timeout_ms);
 	/* The table's reference. */
 	kref_get(&req->kref);
 	xa_lock(&conn->pending);
@@ -389,20 +441,19 @@ int vfio_user_send_request(struct vfio_user_conn *conn,
 	}
 	xa_unlock(&conn->pending);
 	if (ret < 0) {
+		mutex_unlock(&conn->send_lock);
 		vfio_user_request_put(req);
 		return ret == -EBUSY ? -EAGAIN : ret;
 	}
 	req->id = id;
 
 	vfio_user_init_header(&hdr, id, cmd, len, 0);
-	ret = vfio_user_send_msg(conn, conn->sock, &conn->send_lock, &hdr,
-				 payload, len, fds, nr_fds);
+	ret = vfio_user_send_msg(conn, conn->sock, NULL, &hdr, payload, len,
+				 fds, nr_fds);
 	if (ret) {
-		struct vfio_user_request *old;
-
 		/*
-		 * Only our own entry: a break may have finished and removed it
-		 * already, and the id may since belong to another request.
+		 * Only our own entry: a break, or a reply the server forged
+		 * before it had our command, may have claimed it already.
 		 */
 		xa_lock(&conn->pending);
 		old = __xa_cmpxchg(&conn->pending, id, req, NULL, 0);
@@ -410,6 +461,7 @@ int vfio_user_send_request(struct vfio_user_conn *conn,
 		if (old == req)
 			vfio_user_request_put(req);
 	}
+	mutex_unlock(&conn->send_lock);
 	return ret;
 }
 
@@ -440,42 +492,66 @@ int vfio_user_send_posted(struct vfio_user_conn *conn, u16 cmd,
 	return ret;
 }
 
-/* Wait for @req's reply; on timeout the connection breaks. */
+static int vfio_user_rx_run(struct vfio_user_worker *w,
+			    struct vfio_user_request *req);
+static void vfio_user_rx_release(struct vfio_user_worker *w);
+
+/*
+ * Wait for @req's reply; past its deadline the connection breaks.
+ *
+ * When nobody else is receiving, the waiter receives itself until its own
+ * reply is in: the server's answer then wakes the one task that waits for
+ * it, not a worker that would wake the waiter in turn. Replies to others
+ * that come first are handed to their requests on the way; a command of
+ * the server, or a fatal signal, leaves the rest to the receive worker.
+ */
 static int vfio_user_wait_reply(struct vfio_user_conn *conn,
 				struct vfio_user_request *req)
 {
-	unsigned long timeout = msecs_to_jiffies(READ_ONCE(conn->timeout_ms));
+	struct vfio_user_worker *w = &conn->worker;
 	long left;
+	int ret;
 
-	left = wait_for_completion_killable_timeout(&req->done, timeout);
-	if (left > 0)
+	if (mutex_trylock(&w->recv_lock)) {
+		ret = vfio_user_rx_run(w, req);
+		vfio_user_rx_release(w);
+		if (ret == -EINTR && !completion_done(&req->done))
+			goto killed;
+	}
+
+	left = (long)(req->deadline - jiffies);
+	left = wait_for_completion_killable_timeout(&req->done, max(left, 0L));
+	if (left > 0 || completion_done(&req->done))
 		return req->status;
 	if (left == 0) {
 		atomic64_inc(&conn->stats.timeouts);
 		vfio_user_conn_break(conn, -ETIMEDOUT);
 		/*
-		 * The break finished the request, unless the worker claimed
-		 * its reply first; the worker then finishes it as soon as the
+		 * The break finished the request, unless a receiver claimed
+		 * its reply first; that receiver finishes it as soon as the
 		 * shut-down socket returns. Still bounded, still killable.
 		 */
-		left = wait_for_completion_killable_timeout(&req->done, timeout);
+		left = msecs_to_jiffies(READ_ONCE(conn->timeout_ms));
+		left = wait_for_completion_killable_timeout(&req->done, left);
 		if (left > 0)
 			return req->status;
 		return left ? -EINTR : -ETIMEDOUT;
 	}
+killed:
 	/*
 	 * Killed: leave the id in the table so its reply is dropped, but no
 	 * longer than the server was given to answer (see
 	 * vfio_user_check_abandoned()).
 	 */
 	xa_lock(&conn->pending);
-	/* Not if the worker already claimed it: then it completes soon. */
+	/* Not if a receiver already claimed it: then it completes soon. */
 	if (xa_load(&conn->pending, req->id) == req) {
 		req->abandoned = true;
-		req->deadline = jiffies + timeout;
 		atomic_inc(&conn->abandoned);
 	}
 	xa_unlock(&conn->pending);
+	/* The worker now watches the deadline. */
+	wake_up(&w->wq);
 	return -EINTR;
 }
 
@@ -484,27 +560,37 @@ static int vfio_user_wait_reply(struct vfio_user_conn *conn,
  * buffer) until the server answers. A server that never does gets the
  * same treatment as for any late reply: past its deadline the connection
  * breaks, which also frees the entry.
+ *
+ * Return: jiffies until the next abandoned request is overdue, or
+ * MAX_SCHEDULE_TIMEOUT.
  */
-static void vfio_user_check_abandoned(struct vfio_user_conn *conn)
+static long vfio_user_check_abandoned(struct vfio_user_conn *conn)
 {
+	long next = MAX_SCHEDULE_TIMEOUT;
 	struct vfio_user_request *req;
 	unsigned long id;
 	bool expired = false;
 
 	if (!atomic_read(&conn->abandoned))
-		return;
+		return next;
 	xa_lock(&conn->pending);
 	xa_for_each(&conn->pending, id, req) {
-		if (req->abandoned && time_after(jiffies, req->deadline)) {
+		long left = (long)(req->deadline - jiffies);
+
+		if (!req->abandoned)
+			continue;
+		if (left <= 0) {
 			expired = true;
 			break;
 		}
+		next = min(next, left);
 	}
 	xa_unlock(&conn->pending);
 	if (expired) {
 		atomic64_inc(&conn->stats.timeouts);
 		vfio_user_conn_break(conn, -ETIMEDOUT);
 	}
+	return next;
 }
 
 /**
@@ -545,118 +631,382 @@ int vfio_user_call(struct vfio_user_conn *conn, u16 cmd, const void *payload,
 /* Receiving */
 
 /*
- * Receive exactly @len bytes. No control buffer: the kernel cannot receive
- * fds, and without one the socket layer releases any fds the server sends
- * (and says so with MSG_CTRUNC), which is a protocol error here.
+ * Receive what is there of the next @len bytes, without waiting. No
+ * control buffer: the kernel cannot receive fds, and without one the
+ * socket layer releases any fds the server sends (and says so with
+ * MSG_CTRUNC), which is a protocol error here.
  *
- * Return: 0; -EAGAIN if nothing arrived within the socket's receive
- * timeout and @idle_ok; -ENOTCONN at end of file; -EPROTO for fds;
- * -ETIMEDOUT when a message stalls half-way; another negative errno.
+ * Return: bytes received; -EAGAIN when nothing is queued; -ENOTCONN at end
+ * of file; -EPROTO for fds; another negative errno.
  */
-static int vfio_user_recv_exact(struct vfio_user_conn *conn,
-				struct socket *sock, void *buf, size_t len,
-				bool idle_ok)
+static int vfio_user_rx_recv(struct vfio_user_conn *conn, struct socket *sock,
+			     void *buf, size_t len)
 {
-	size_t got = 0;
+	struct kvec vec = { .iov_base = buf, .iov_len = len };
+	struct msghdr msg = { };
 	int ret;
 
-	while (got < len) {
-		struct kvec vec = { .iov_base = buf + got, .iov_len = len - got };
-		struct msghdr msg = { };
-
-		ret = kernel_recvmsg(sock, &msg, &vec, 1, len - got,
-				     MSG_WAITALL);
-		/* The worker counts it when it breaks the connection. */
-		if (msg.msg_flags & MSG_CTRUNC)
-			return -EPROTO;
-		if (ret > 0) {
-			got += ret;
-			continue;
-		}
-		if (ret == 0)
-			return -ENOTCONN;
-		if (ret == -EAGAIN && !got && idle_ok)
-			return -EAGAIN;
-		if (ret == -EAGAIN) {
-			atomic64_inc(&conn->stats.timeouts);
-			return -ETIMEDOUT;
-		}
-		/* Only the SIGKILL of release reaches a worker. */
-		if ((ret == -EINTR || ret == -ERESTARTSYS) &&
-		    !fatal_signal_pending(current))
-			continue;
-		return ret;
-	}
-	atomic64_add(len, &conn->stats.bytes_received);
-	return 0;
-}
-
-/* Read and throw away @len bytes of a message body. */
-static int vfio_user_discard(struct vfio_user_conn *conn, struct socket *sock,
-			     size_t len)
-{
-	u8 *scratch;
-	int ret = 0;
-
-	scratch = kmalloc(PAGE_SIZE, GFP_KERNEL);
-	if (!scratch)
-		return -ENOMEM;
-	while (len && !ret) {
-		size_t step = min_t(size_t, len, PAGE_SIZE);
-
-		ret = vfio_user_recv_exact(conn, sock, scratch, step, false);
-		len -= step;
-	}
-	kfree(scratch);
+	ret = kernel_recvmsg(sock, &msg, &vec, 1, len, MSG_DONTWAIT);
+	if (msg.msg_flags & MSG_CTRUNC)
+		return -EPROTO;
+	if (ret == 0)
+		return -ENOTCONN;
+	if (ret > 0)
+		atomic64_add(ret, &conn->stats.bytes_received);
 	return ret;
 }
 
-/* A reply arrived on the main socket: hand it to the request with its id. */
-static int vfio_user_handle_reply(struct vfio_user_conn *conn,
-				  struct socket *sock,
-				  const struct vfio_user_header *hdr)
+static void vfio_user_rx_reset(struct vfio_user_rx *rx)
 {
-	size_t len = hdr->msg_size - sizeof(*hdr);
+	rx->got = 0;
+	rx->body = NULL;
+	rx->req = NULL;
+	rx->for_worker = false;
+}
+
+/*
+ * The receiver gives up on @w's socket with @err (the connection is
+ * broken or breaks now): a reply it claimed fails with the connection.
+ */
+static void vfio_user_rx_abort(struct vfio_user_worker *w, int err)
+{
+	struct vfio_user_request *req = w->rx.req;
+
+	lockdep_assert_held(&w->recv_lock);
+	if (req) {
+		req->status = err;
+		complete(&req->done);
+		vfio_user_request_put(req);
+	}
+	vfio_user_rx_reset(&w->rx);
+}
+
+/* Receiving failed with @err: end the connection, and what was claimed. */
+static void vfio_user_rx_fail(struct vfio_user_worker *w, int err)
+{
+	struct vfio_user_conn *conn = w->conn;
+
+	lockdep_assert_held(&w->recv_lock);
+	/* Protocol errors found in a header were counted there. */
+	if (err == -EPROTO && !vfio_user_conn_status(conn))
+		atomic64_inc(&conn->stats.protocol_errors);
+	if (err == -EPIPE || err == -ECONNRESET)
+		err = -ENOTCONN;
+	vfio_user_conn_break(conn, err);
+	vfio_user_rx_abort(w, vfio_user_conn_status(conn));
+}
+
+/* A reply's header is in: claim the request it answers. */
+static int vfio_user_rx_reply(struct vfio_user_worker *w)
+{
+	struct vfio_user_conn *conn = w->conn;
+	struct vfio_user_rx *rx = &w->rx;
+	size_t len = rx->hdr.msg_size - sizeof(rx->hdr);
+	bool error = rx->hdr.flags & VFIO_USER_F_ERROR;
 	struct vfio_user_request *req;
-	bool error = hdr->flags & VFIO_USER_F_ERROR;
 	const char *bad = NULL;
-	int ret;
 
 	xa_lock(&conn->pending);
-	req = xa_load(&conn->pending, hdr->msg_id);
+	req = xa_load(&conn->pending, rx->hdr.msg_id);
 	/* Judge it under the lock: unclaimed, @req may go any moment. */
 	if (!req)
 		bad = "reply to no pending request";
-	else if (req->cmd != hdr->cmd)
+	else if (req->cmd != rx->hdr.cmd)
 		bad = "reply with the wrong command";
 	else if (!error && !req->abandoned && len > req->reply_max)
 		bad = "reply larger than the request allows";
 	if (bad) {
 		xa_unlock(&conn->pending);
-		vfio_user_protocol_error(conn, bad, hdr->cmd, hdr->msg_id);
+		vfio_user_protocol_error(conn, bad, rx->hdr.cmd,
+					 rx->hdr.msg_id);
 		return -EPROTO;
 	}
-	/* Claimed: a late timeout or a second reply cannot reach it now. */
-	__xa_erase(&conn->pending, hdr->msg_id);
+	/*
+	 * Claimed, with the table's reference: a late timeout or a second
+	 * reply cannot reach it now.
+	 */
+	__xa_erase(&conn->pending, rx->hdr.msg_id);
 	xa_unlock(&conn->pending);
 
 	if (req->abandoned)
 		atomic_dec(&conn->abandoned);
-	if (error || req->abandoned) {
-		/* libvfio-user may send a payload with an error: consume it. */
-		ret = vfio_user_discard(conn, sock, len);
-		if (error) {
-			atomic64_inc(&conn->stats.error_replies);
-			req->status = vfio_user_server_errno(hdr->error_no);
-		}
-	} else {
-		ret = vfio_user_recv_exact(conn, sock, req->reply, len, false);
+	rx->req = req;
+	/* libvfio-user may send a payload with an error: consume it. */
+	if (error) {
+		atomic64_inc(&conn->stats.error_replies);
+		req->status = vfio_user_server_errno(rx->hdr.error_no);
+	} else if (!req->abandoned) {
+		rx->body = req->reply;
 		req->reply_len = len;
-		req->status = ret;
 	}
-	complete(&req->done);
-	vfio_user_request_put(req);
-	return ret;
+	return 0;
+}
+
+/* A whole header is in: check it and decide where its body goes. */
+static int vfio_user_rx_header(struct vfio_user_worker *w)
+{
+	struct vfio_user_conn *conn = w->conn;
+	struct vfio_user_header *hdr = &w->rx.hdr;
+	u32 type = hdr->flags & VFIO_USER_F_TYPE_MASK;
+	size_t limit;
+
+	atomic64_inc(&conn->stats.msgs_received);
+	/* The largest legitimate payload: data plus the raw-message room. */
+	limit = (size_t)max(conn->client_max_xfer, conn->max_xfer) +
+		VFIO_USER_RAW_MSG_OVERHEAD;
+	if (hdr->msg_size < sizeof(*hdr) || hdr->msg_size - sizeof(*hdr) > limit) {
+		vfio_user_protocol_error(conn, "bad message size", hdr->cmd,
+					 hdr->msg_id);
+		return -EPROTO;
+	}
+	if (hdr->flags & ~(VFIO_USER_F_TYPE_MASK | VFIO_USER_F_NO_REPLY |
+			   VFIO_USER_F_ERROR)) {
+		vfio_user_protocol_error(conn, "unknown flags", hdr->cmd,
+					 hdr->msg_id);
+		return -EPROTO;
+	}
+
+	if (type == VFIO_USER_F_TYPE_REPLY && w->replies)
+		return vfio_user_rx_reply(w);
+	if (type == VFIO_USER_F_TYPE_COMMAND &&
+	    !(hdr->flags & VFIO_USER_F_ERROR)) {
+		atomic64_inc(&conn->stats.server_requests);
+		if (hdr->msg_size - sizeof(*hdr) > w->buf_size) {
+			vfio_user_protocol_error(conn, "server command too large",
+						 hdr->cmd, hdr->msg_id);
+			return -EPROTO;
+		}
+		w->rx.for_worker = true;
+		return 0;
+	}
+	vfio_user_protocol_error(conn, "unexpected message type", hdr->cmd,
+				 hdr->msg_id);
+	return -EPROTO;
+}
+
+/* The last byte of a message is in. Return: 1 for a server command. */
+static int vfio_user_rx_done(struct vfio_user_worker *w)
+{
+	struct vfio_user_rx *rx = &w->rx;
+	struct vfio_user_request *req = rx->req;
+	bool cmd = rx->for_worker;
+
+	if (cmd)
+		w->cmd = rx->hdr;
+	vfio_user_rx_reset(rx);
+	if (req) {
+		complete(&req->done);
+		vfio_user_request_put(req);
+	}
+	return cmd;
+}
+
+/*
+ * Take what the socket holds of the current message, without waiting.
+ *
+ * Return: 0 when a reply was handed over, 1 when a server command is in
+ * @w->buf (the worker only), -EAGAIN when more must arrive, -EXDEV when a
+ * server command waits for the worker, or the negative errno to fail with.
+ */
+static int vfio_user_rx_step(struct vfio_user_worker *w, bool worker)
+{
+	struct vfio_user_conn *conn = w->conn;
+	struct vfio_user_rx *rx = &w->rx;
+	size_t hdr_len = sizeof(rx->hdr), body_len;
+	int ret;
+
+	while (rx->got < hdr_len) {
+		ret = vfio_user_rx_recv(conn, w->sock, (u8 *)&rx->hdr + rx->got,
+					hdr_len - rx->got);
+		if (ret < 0)
+			return ret;
+		/* From its first byte, a message must arrive whole in time. */
+		if (!rx->got)
+			rx->deadline = jiffies +
+				msecs_to_jiffies(READ_ONCE(conn->timeout_ms));
+		rx->got += ret;
+		if (rx->got == hdr_len) {
+			ret = vfio_user_rx_header(w);
+			if (ret)
+				return ret;
+		}
+	}
+	if (rx->for_worker && !rx->body) {
+		/* Only the worker serves commands: it has the mm and buffer. */
+		if (!worker)
+			return -EXDEV;
+		rx->body = w->buf;
+	}
+
+	body_len = rx->hdr.msg_size - hdr_len;
+	while (rx->got - hdr_len < body_len) {
+		size_t off = rx->got - hdr_len, len = body_len - off;
+		u8 *dst = rx->body ? rx->body + off : w->scratch;
+
+		if (!rx->body)
+			len = min_t(size_t, len, PAGE_SIZE);
+		ret = vfio_user_rx_recv(conn, w->sock, dst, len);
+		if (ret < 0)
+			return ret;
+		rx->got += ret;
+	}
+	return vfio_user_rx_done(w);
+}
+
+/**
+ * vfio_user_rx_run() - receive while holding the receiver role
+ * @w: the socket's worker, whose @recv_lock the caller holds
+ * @req: for a waiter, its request; NULL for the worker
+ *
+ * A waiter receives until @req is complete, the worker until nothing is
+ * left to receive. A message left part-way stays in @w->rx for the next
+ * receiver.
+ *
+ * Return: 0 when done; 1 when a server command is in @w->buf (the worker
+ * only); -EXDEV when a server command waits for the worker; -EINTR on a
+ * fatal signal; -ETIMEDOUT when @req is overdue; or the negative errno the
+ * connection broke with.
+ */
+static int vfio_user_rx_run(struct vfio_user_worker *w,
+			    struct vfio_user_request *req)
+{
+	struct vfio_user_rx *rx = &w->rx;
+	unsigned long until;
+	long timeout;
+	int ret;
+
+	lockdep_assert_held(&w->recv_lock);
+	for (;;) {
+		if (req && completion_done(&req->done))
+			return 0;
+		ret = vfio_user_rx_step(w, !req);
+		if (ret == 0)
+			continue;
+		if (ret == 1 || ret == -EXDEV)
+			return ret;
+		if (ret != -EAGAIN) {
+			vfio_user_rx_fail(w, ret);
+			return ret;
+		}
+		/* Idle between messages: the worker is done. */
+		if (!req && !rx->got)
+			return 0;
+
+		until = req ? req->deadline : rx->deadline;
+		if (rx->got && time_before(rx->deadline, until))
+			until = rx->deadline;
+		timeout = max((long)(until - jiffies), 0L);
+		ret = vfio_user_sock_wait(w->sock, false, &timeout);
+		if (ret == -EINTR)
+			return ret;
+		if (ret == -ETIMEDOUT && rx->got &&
+		    !time_before(jiffies, rx->deadline)) {
+			/* A message stalled half-way: the stream is lost. */
+			atomic64_inc(&w->conn->stats.timeouts);
+			vfio_user_rx_fail(w, -ETIMEDOUT);
+			return -ETIMEDOUT;
+		}
+		if (ret == -ETIMEDOUT)
+			return ret;
+	}
+}
+
+/* Does the worker have something to receive that nobody else takes? */
+static bool vfio_user_worker_has_work(struct vfio_user_worker *w)
+{
+	if (mutex_is_locked(&w->recv_lock))
+		return false;
+	return READ_ONCE(w->rx.got) || vfio_user_sock_ready(w->sock->sk, false);
+}
+
+/*
+ * Give the receiver role up. What arrived meanwhile, or a message left
+ * part-way, goes to the worker, unless another receiver took over.
+ */
+static void vfio_user_rx_release(struct vfio_user_worker *w)
+{
+	int broken = vfio_user_conn_status(w->conn);
+
+	/* Nobody would continue it: the socket is shut down for good. */
+	if (broken && w->rx.got)
+		vfio_user_rx_abort(w, broken);
+	mutex_unlock(&w->recv_lock);
+	/* Pairs with the barrier in vfio_user_sock_data_ready(). */
+	smp_mb();
+	if (vfio_user_worker_has_work(w))
+		wake_up(&w->wq);
+}
+
+/*
+ * The socket's callbacks, ours while the device holds it: they wake the
+ * worker when data arrives (or the socket ends) while no waiter is
+ * receiving; a receiving waiter is woken by the socket itself.
+ */
+static void vfio_user_sock_wake_worker(struct sock *sk, bool data)
+{
+	struct vfio_user_worker *w;
+
+	read_lock_bh(&sk->sk_callback_lock);
+	w = sk->sk_user_data;
+	if (w) {
+		if (data)
+			w->saved_data_ready(sk);
+		else
+			w->saved_state_change(sk);
+		/* Pairs with the barrier in vfio_user_rx_release(). */
+		smp_mb();
+		if (!mutex_is_locked(&w->recv_lock))
+			wake_up(&w->wq);
+	} else if (data) {
+		sk->sk_data_ready(sk);
+	} else {
+		sk->sk_state_change(sk);
+	}
+	read_unlock_bh(&sk->sk_callback_lock);
+}
+
+static void vfio_user_sock_data_ready(struct sock *sk)
+{
+	vfio_user_sock_wake_worker(sk, true);
+}
+
+static void vfio_user_sock_state_change(struct sock *sk)
+{
+	vfio_user_sock_wake_worker(sk, false);
+}
+
+static int vfio_user_sock_hook(struct vfio_user_worker *w)
+{
+	struct sock *sk = w->sock->sk;
+
+	write_lock_bh(&sk->sk_callback_lock);
+	if (sk->sk_user_data) {
+		write_unlock_bh(&sk->sk_callback_lock);
+		return -EBUSY;
+	}
+	w->saved_data_ready = sk->sk_data_ready;
+	w->saved_state_change = sk->sk_state_change;
+	sk->sk_user_data = w;
+	sk->sk_data_ready = vfio_user_sock_data_ready;
+	sk->sk_state_change = vfio_user_sock_state_change;
+	write_unlock_bh(&sk->sk_callback_lock);
+	w->hooked = true;
+	return 0;
+}
+
+static void vfio_user_sock_unhook(struct vfio_user_worker *w)
+{
+	struct sock *sk;
+
+	if (!w->hooked)
+		return;
+	sk = w->sock->sk;
+	write_lock_bh(&sk->sk_callback_lock);
+	sk->sk_data_ready = w->saved_data_ready;
+	sk->sk_state_change = w->saved_state_change;
+	sk->sk_user_data = NULL;
+	write_unlock_bh(&sk->sk_callback_lock);
+	w->hooked = false;
 }
 
 /*
@@ -697,29 +1047,19 @@ static int vfio_user_serve_dma(struct vfio_user_conn *conn,
 }
 
 /*
- * A command from the server: DMA_READ and DMA_WRITE are served from the
- * DMA map; other commands are not for a client, and are refused as QEMU
- * refuses them. Refusals leave the connection healthy.
+ * The server command in the worker's buffer: DMA_READ and DMA_WRITE are
+ * served from the DMA map; other commands are not for a client, and are
+ * refused as QEMU refuses them. Refusals leave the connection healthy.
  */
-static int vfio_user_handle_server_cmd(struct vfio_user_worker *worker,
-				       const struct vfio_user_header *hdr)
+static int vfio_user_handle_server_cmd(struct vfio_user_worker *worker)
 {
+	const struct vfio_user_header *hdr = &worker->cmd;
 	struct vfio_user_conn *conn = worker->conn;
 	size_t len = hdr->msg_size - sizeof(*hdr), reply_len = 0;
 	struct vfio_user_header reply;
 	unsigned long deadline;
 	u32 error_no;
 	int ret;
-
-	atomic64_inc(&conn->stats.server_requests);
-	if (len > worker->buf_size) {
-		vfio_user_protocol_error(conn, "server command too large",
-					 hdr->cmd, hdr->msg_id);
-		return -EPROTO;
-	}
-	ret = vfio_user_recv_exact(conn, worker->sock, worker->buf, len, false);
-	if (ret)
-		return ret;
 
 	if (hdr->cmd == VFIO_USER_DMA_READ || hdr->cmd == VFIO_USER_DMA_WRITE)
 		error_no = -vfio_user_serve_dma(conn, hdr, worker->buf, len,
@@ -757,58 +1097,32 @@ static int vfio_user_handle_server_cmd(struct vfio_user_worker *worker,
 	}
 }
 
-/* Receive and dispatch one message from the worker's socket. */
-static int vfio_user_recv_one(struct vfio_user_worker *worker)
+/*
+ * How long the worker may sleep: until the next abandoned request is
+ * overdue, and no longer than one timeout, so that without mmu notifiers
+ * it notices the end of the owner's address space in time.
+ */
+static long vfio_user_worker_idle(struct vfio_user_worker *w)
 {
-	struct vfio_user_conn *conn = worker->conn;
-	struct socket *sock = worker->sock;
-	struct vfio_user_header hdr;
-	size_t limit;
-	u32 type;
-	int ret;
+	struct vfio_user_conn *conn = w->conn;
+	long timeout = msecs_to_jiffies(READ_ONCE(conn->timeout_ms));
 
-	ret = vfio_user_recv_exact(conn, sock, &hdr, sizeof(hdr), true);
-	if (ret)
-		return ret;
-	atomic64_inc(&conn->stats.msgs_received);
-
-	type = hdr.flags & VFIO_USER_F_TYPE_MASK;
-	/* The largest legitimate payload: data plus the raw-message room. */
-	limit = (size_t)max(conn->client_max_xfer, conn->max_xfer) +
-		VFIO_USER_RAW_MSG_OVERHEAD;
-	if (hdr.msg_size < sizeof(hdr) || hdr.msg_size - sizeof(hdr) > limit) {
-		vfio_user_protocol_error(conn, "bad message size", hdr.cmd,
-					 hdr.msg_id);
-		return -EPROTO;
-	}
-	if (hdr.flags & ~(VFIO_USER_F_TYPE_MASK | VFIO_USER_F_NO_REPLY |
-			  VFIO_USER_F_ERROR)) {
-		vfio_user_protocol_error(conn, "unknown flags", hdr.cmd,
-					 hdr.msg_id);
-		return -EPROTO;
-	}
-
-	if (type == VFIO_USER_F_TYPE_REPLY && worker->replies)
-		return vfio_user_handle_reply(conn, sock, &hdr);
-	if (type == VFIO_USER_F_TYPE_COMMAND &&
-	    !(hdr.flags & VFIO_USER_F_ERROR))
-		return vfio_user_handle_server_cmd(worker, &hdr);
-
-	vfio_user_protocol_error(conn, "unexpected message type", hdr.cmd,
-				 hdr.msg_id);
-	return -EPROTO;
+	if (w->replies)
+		timeout = min(timeout, vfio_user_check_abandoned(conn));
+	return max(timeout, 1L);
 }
 
 /*
  * The receive worker: a kthread in the owner's cgroups (as vhost's worker
- * on 6.1) that borrows the owner's address space to serve the server's DMA
- * requests, so that the work is accounted to the VMM. It may be stopped
- * before it ever runs, so it owns nothing it would have to free.
+ * on 6.1) that receives whatever no waiter receives and borrows the
+ * owner's address space to serve the server's DMA requests, so that the
+ * work is accounted to the VMM. It may be stopped before it ever runs, so
+ * it owns nothing it would have to free.
  */
 static int vfio_user_worker(void *data)
 {
-	struct vfio_user_worker *worker = data;
-	struct vfio_user_conn *conn = worker->conn;
+	struct vfio_user_worker *w = data;
+	struct vfio_user_conn *conn = w->conn;
 	struct mem_cgroup *old_memcg;
 	int ret;
 
@@ -821,25 +1135,30 @@ static int vfio_user_worker(void *data)
 	/* Release kills a worker stuck in a fault of the VMM's memory. */
 	allow_signal(SIGKILL);
 
-	for (;;) {
-		if (kthread_should_stop())
+	while (!kthread_should_stop() && !vfio_user_conn_status(conn)) {
+		wait_event_idle_timeout(w->wq, kthread_should_stop() ||
+					vfio_user_worker_has_work(w),
+					vfio_user_worker_idle(w));
+		/* Is the owner's address space still there? */
+		if (!atomic_read(&conn->mm->mm_users)) {
+			vfio_user_conn_break(conn, -ENOTCONN);
 			break;
-		ret = vfio_user_recv_one(worker);
-		if (worker->replies)
-			vfio_user_check_abandoned(conn);
-		/* Idle: is the owner's address space still there? */
-		if (ret == -EAGAIN && !atomic_read(&conn->mm->mm_users))
-			ret = -ENOTCONN;
-		if (ret == -EAGAIN)
+		}
+		if (kthread_should_stop() || !mutex_trylock(&w->recv_lock))
 			continue;
-		if (ret) {
-			if (ret == -EPROTO && !vfio_user_conn_status(conn))
-				atomic64_inc(&conn->stats.protocol_errors);
-			vfio_user_conn_break(conn, ret == -ENOTCONN ||
-					     ret == -EPIPE ||
-					     ret == -ECONNRESET ?
-					     -ENOTCONN : ret);
+		ret = vfio_user_rx_run(w, NULL);
+		vfio_user_rx_release(w);
+		/* Other failures broke the connection already. */
+		if (ret < 0)
 			break;
+		if (ret == 1) {
+			ret = vfio_user_handle_server_cmd(w);
+			if (ret) {
+				vfio_user_conn_break(conn, ret == -EPIPE ||
+						     ret == -ECONNRESET ?
+						     -ENOTCONN : ret);
+				break;
+			}
 		}
 	}
 
@@ -869,13 +1188,22 @@ static int vfio_user_create_worker(struct vfio_user_conn *conn,
 	worker->conn = conn;
 	worker->sock = sock;
 	worker->replies = replies;
+	mutex_init(&worker->recv_lock);
+	vfio_user_rx_reset(&worker->rx);
+	init_waitqueue_head(&worker->wq);
+	worker->hooked = false;
+	worker->scratch = kmalloc(PAGE_SIZE, GFP_KERNEL_ACCOUNT);
+	if (!worker->scratch)
+		return -ENOMEM;
 	/* A DMA_WRITE with the most data we offered to take, or its reply. */
 	worker->buf_size = sizeof(struct vfio_user_dma_region_access) +
 			   conn->client_max_xfer;
 	worker->buf = kvmalloc(worker->buf_size,
 			       VFIO_USER_GFP_LARGE);
-	if (!worker->buf)
-		return -ENOMEM;
+	if (!worker->buf) {
+		ret = -ENOMEM;
+		goto err_free_scratch;
+	}
 	task = kthread_create(vfio_user_worker, worker, "vfio-user%s-%d", what,
 			      task_pid_nr(current));
 	if (IS_ERR(task)) {
@@ -896,6 +1224,9 @@ static int vfio_user_create_worker(struct vfio_user_conn *conn,
 err_free_buf:
 	kvfree(worker->buf);
 	worker->buf = NULL;
+err_free_scratch:
+	kfree(worker->scratch);
+	worker->scratch = NULL;
 	return ret;
 }
 
@@ -911,8 +1242,14 @@ static void vfio_user_stop_worker(struct vfio_user_worker *worker)
 	kthread_stop(worker->task);
 	put_task_struct(worker->task);
 	worker->task = NULL;
+	/* Nobody receives any more: fail what a receiver left claimed. */
+	mutex_lock(&worker->recv_lock);
+	vfio_user_rx_abort(worker, -ENOTCONN);
+	mutex_unlock(&worker->recv_lock);
 	kvfree(worker->buf);
 	worker->buf = NULL;
+	kfree(worker->scratch);
+	worker->scratch = NULL;
 }
 
 /* Workers of each user, bounded as the user's own processes are. */
@@ -1073,8 +1410,6 @@ static void vfio_user_sock_setup(struct vfio_user_conn *conn,
 			  VFIO_USER_RAW_MSG_OVERHEAD);
 
 	lock_sock(sock->sk);
-	sock->sk->sk_rcvtimeo = msecs_to_jiffies(conn->timeout_ms);
-	sock->sk->sk_sndtimeo = msecs_to_jiffies(conn->timeout_ms);
 	sock->sk->sk_allocation = GFP_KERNEL_ACCOUNT;
 	if (sock->sk->sk_sndbuf < sndbuf) {
 		sock->sk->sk_userlocks |= SOCK_SNDBUF_LOCK;
@@ -1123,13 +1458,18 @@ int vfio_user_conn_start(struct vfio_user_device *vdev, struct socket *sock,
 	vfio_user_conn_reset(conn);
 	conn->sock = sock;
 	conn->twin = twin;
+	ret = vfio_user_sock_hook(&conn->worker);
+	if (!ret && twin)
+		ret = vfio_user_sock_hook(&conn->twin_worker);
+	if (ret)
+		goto err_unhook;
 	/*
 	 * Last: nothing may fail once the notifier is in, for unregistering
 	 * it calls its release, which would end the connection.
 	 */
 	ret = vfio_user_watch_mm(conn);
 	if (ret)
-		goto err_clear_socks;
+		goto err_unhook;
 	vfio_user_sock_setup(conn, sock);
 	if (twin) {
 		vfio_user_sock_setup(conn, twin);
@@ -1138,7 +1478,9 @@ int vfio_user_conn_start(struct vfio_user_device *vdev, struct socket *sock,
 	wake_up_process(conn->worker.task);
 	return 0;
 
-err_clear_socks:
+err_unhook:
+	vfio_user_sock_unhook(&conn->twin_worker);
+	vfio_user_sock_unhook(&conn->worker);
 	conn->sock = NULL;
 	conn->twin = NULL;
 	vfio_user_stop_worker(&conn->twin_worker);
@@ -1167,6 +1509,8 @@ void vfio_user_conn_stop(struct vfio_user_conn *conn)
 	vfio_user_unwatch_mm(conn);
 	vfio_user_stop_worker(&conn->twin_worker);
 	vfio_user_stop_worker(&conn->worker);
+	vfio_user_sock_unhook(&conn->twin_worker);
+	vfio_user_sock_unhook(&conn->worker);
 
 	if (conn->twin)
 		sockfd_put(conn->twin);

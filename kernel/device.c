@@ -607,20 +607,10 @@ static long vfio_user_set_timeout(struct vfio_user_device *vdev,
 
 	if (mutex_lock_killable(&vdev->lock))
 		return -EINTR;
-	WRITE_ONCE(vdev->conn.timeout_ms, t.timeout_ms);
-	if (vdev->attached) {
-		struct socket *socks[] = { vdev->conn.sock, vdev->conn.twin };
-		unsigned int i;
-
-		for (i = 0; i < ARRAY_SIZE(socks); i++) {
-			if (!socks[i])
-				continue;
-			lock_sock(socks[i]->sk);
-			socks[i]->sk->sk_rcvtimeo = msecs_to_jiffies(t.timeout_ms);
-			socks[i]->sk->sk_sndtimeo = msecs_to_jiffies(t.timeout_ms);
-			release_sock(socks[i]->sk);
-		}
-	}
+	if (vdev->attached)
+		vfio_user_conn_set_timeout(&vdev->conn, t.timeout_ms);
+	else
+		WRITE_ONCE(vdev->conn.timeout_ms, t.timeout_ms);
 	mutex_unlock(&vdev->lock);
 	return 0;
 }

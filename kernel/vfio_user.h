@@ -153,7 +153,7 @@ struct vfio_user_stat_counters {
  * @id: message id; the pending table's key
  * @cmd: the command, which the reply must echo
  * @abandoned: the waiter gave up (fatal signal); drop the reply quietly
- * @deadline: when an abandoned request's reply is overdue (jiffies)
+ * @deadline: when the reply is overdue (jiffies): one timeout after sending
  * @done: completed once @status and the reply are final
  * @status: 0 or a negative errno: transport failure, or the server's error
  * @reply_max: room at @reply
@@ -174,21 +174,58 @@ struct vfio_user_request {
 };
 
 /**
- * struct vfio_user_worker - a receive worker
+ * struct vfio_user_rx - the message a receiver is part-way through
+ * @hdr: its header
+ * @got: bytes of it received so far, header included; 0 between messages
+ * @body: where the rest of the body goes, or NULL to throw it away
+ * @req: the request this reply completes (claimed from the pending table,
+ *	with the table's reference), or NULL
+ * @for_worker: a server command, whose body only the worker may take
+ * @deadline: when the rest of the message is overdue (jiffies)
+ */
+struct vfio_user_rx {
+	struct vfio_user_header hdr;
+	size_t got;
+	u8 *body;
+	struct vfio_user_request *req;
+	bool for_worker;
+	unsigned long deadline;
+};
+
+/**
+ * struct vfio_user_worker - a socket's receiver role and its receive worker
  * @conn: its connection
  * @sock: the socket it reads
  * @replies: replies may arrive here (the main socket), not only commands
  * @task: the kthread (a reference), or NULL
+ * @recv_lock: the receiver role: whoever holds it reads @sock and owns
+ *	@rx, the worker or a task waiting for its own reply
+ * @rx: the message being received, which any next receiver continues
+ * @wq: the worker waits here for work: data, or a message left part-way,
+ *	while nobody holds the receiver role
+ * @saved_data_ready: @sock's own data_ready callback
+ * @saved_state_change: @sock's own state_change callback
+ * @hooked: @sock's callbacks are ours
+ * @cmd: header of the server command in @buf
  * @buf: room for one server command and its reply
  * @buf_size: bytes at @buf
+ * @scratch: a page for bodies that are thrown away
  */
 struct vfio_user_worker {
 	struct vfio_user_conn *conn;
 	struct socket *sock;
 	bool replies;
 	struct task_struct *task;
+	struct mutex recv_lock;		/* receiver role, @rx */
+	struct vfio_user_rx rx;
+	wait_queue_head_t wq;
+	void (*saved_data_ready)(struct sock *sk);
+	void (*saved_state_change)(struct sock *sk);
+	bool hooked;
+	struct vfio_user_header cmd;
 	void *buf;
 	size_t buf_size;
+	u8 *scratch;
 };
 
 /**
@@ -196,7 +233,8 @@ struct vfio_user_worker {
  * @sock: the main socket: our commands and their replies (and the server's
  *	commands when there is no twin socket)
  * @twin: the server's socket for its own commands, or NULL
- * @send_lock: serializes whole messages on @sock
+ * @send_lock: serializes whole messages on @sock; ids are allocated under
+ *	it, so that a failed send cannot erase an id given out again
  * @pending: outstanding requests by message id; its xa_lock also protects
  *	@broken and the request fields the receive worker sets
  * @next_id: cursor for cyclic id allocation (under the xa_lock)
@@ -309,6 +347,8 @@ void vfio_user_conn_stop(struct vfio_user_conn *conn);
 int vfio_user_sock_wait(struct socket *sock, bool out, long *timeout);
 void vfio_user_sock_close(struct socket *sock);
 void vfio_user_conn_break(struct vfio_user_conn *conn, int err);
+void vfio_user_conn_set_timeout(struct vfio_user_conn *conn,
+				unsigned int timeout_ms);
 int vfio_user_conn_status(struct vfio_user_conn *conn);
 struct vfio_user_request *vfio_user_request_alloc(size_t reply_max);
 void vfio_user_request_put(struct vfio_user_request *req);

@@ -1,14 +1,27 @@
 // SPDX-License-Identifier: BSD-3-Clause
 /*
- * vfio-user-ctl bench: doorbell writes per second, the same register
- * written three ways in one run: signalled by the kernel through the
- * server's ioeventfd, sent as REGION_WRITE waiting for each reply, and
- * sent as posted REGION_WRITE. The doorbell is the first ioeventfd
- * sub-region the server offers. Figures are printed, never asserted.
+ * vfio-user-ctl bench, two tables measured in one run:
+ *
+ * Round trips: a 4-byte config-space read and a 4-byte doorbell write that
+ * waits for its reply, through the kernel and through the library's
+ * userspace backend, against the floor: the same sizes (a 16-byte header
+ * and 4 bytes each way) ping-ponged between two processes over an AF_UNIX
+ * socket pair. Rounds alternate between the paths, so that a machine
+ * busy for a moment slows all of them alike.
+ *
+ * Doorbells: the same register written three ways: signalled by the
+ * kernel through the server's ioeventfd, sent as REGION_WRITE waiting for
+ * each reply, and sent as posted REGION_WRITE. The doorbell is the first
+ * ioeventfd sub-region the server offers.
+ *
+ * Figures are printed, never asserted.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -97,14 +110,239 @@ static int measure(const struct ctl_opts *base, const char *path,
 	return ret;
 }
 
+/* The round-trip paths, in the order they are measured in each round. */
+enum rt_path {
+	RT_FLOOR,
+	RT_RAW_READ,
+	RT_KERNEL_READ,
+	RT_KERNEL_WRITE,
+	RT_USER_READ,
+	RT_USER_WRITE,
+	RT_NR_PATHS,
+};
+
+static const char *const rt_names[RT_NR_PATHS] = {
+	[RT_FLOOR]	  = "AF_UNIX ping-pong, 20 bytes each way (floor)",
+	[RT_RAW_READ]	  = "bare client: REGION_READ by send() and recv()",
+	[RT_KERNEL_READ]  = "kernel: 4-byte region read",
+	[RT_KERNEL_WRITE] = "kernel: 4-byte region write, with reply",
+	[RT_USER_READ]	  = "userspace backend: 4-byte region read",
+	[RT_USER_WRITE]	  = "userspace backend: 4-byte region write",
+};
+
+#define RT_MSG_SIZE	(sizeof(struct vfio_user_header) + 4)
+#define RT_BATCH	64
+
+/* The floor's peer: echo every message until the socket closes. */
+static void __attribute__((noreturn)) rt_echo(int fd)
+{
+	char msg[RT_MSG_SIZE];
+
+	for (;;) {
+		if (recv(fd, msg, sizeof(msg), MSG_WAITALL) != sizeof(msg) ||
+		    send(fd, msg, sizeof(msg), MSG_NOSIGNAL) != sizeof(msg))
+			_exit(0);
+	}
+}
+
+struct rt_ctx {
+	int floor_fd;
+	struct vuc_device *kdev;
+	struct vuc_device *udev;
+	const struct doorbell *db;
+};
+
+/*
+ * The least any client can do for a 4-byte read: one send() of the
+ * command, one recv() of the reply, nothing checked but its size. What the
+ * server itself costs per message is in this figure too.
+ */
+static int rt_raw_read(int sock)
+{
+	struct {
+		struct vfio_user_header hdr;
+		struct vfio_user_region_access acc;
+		uint32_t data;
+	} __attribute__((packed)) msg = {
+		.hdr = {
+			.msg_id = 0x8000,
+			.cmd = VFIO_USER_REGION_READ,
+			.msg_size = sizeof(msg.hdr) + sizeof(msg.acc),
+			.flags = VFIO_USER_F_TYPE_COMMAND,
+		},
+		.acc = {
+			.region = VFIO_PCI_CONFIG_REGION_INDEX,
+			.count = sizeof(msg.data),
+		},
+	};
+	size_t len = sizeof(msg.hdr) + sizeof(msg.acc);
+
+	if (send(sock, &msg, len, MSG_NOSIGNAL) != (ssize_t)len ||
+	    recv(sock, &msg, sizeof(msg), MSG_WAITALL) != sizeof(msg))
+		return -1;
+	return msg.hdr.flags & VFIO_USER_F_ERROR ? (errno = EIO, -1) : 0;
+}
+
+/* One round trip on @path; 0 or -1 after saying why. */
+static int rt_once(const struct rt_ctx *c, enum rt_path path)
+{
+	off_t cfg = (off_t)VFIO_USER_REGION_OFFSET(VFIO_PCI_CONFIG_REGION_INDEX);
+	off_t db = (off_t)(VFIO_USER_REGION_OFFSET(c->db->region) +
+			   c->db->offset);
+	char msg[RT_MSG_SIZE] = { 0 };
+	uint32_t v = 0;
+	ssize_t ret;
+
+	switch (path) {
+	case RT_FLOOR:
+		ret = send(c->floor_fd, msg, sizeof(msg), MSG_NOSIGNAL);
+		if (ret == (ssize_t)sizeof(msg))
+			ret = recv(c->floor_fd, msg, sizeof(msg), MSG_WAITALL);
+		ret = ret == (ssize_t)sizeof(msg) ? 0 : -1;
+		break;
+	case RT_RAW_READ:
+		ret = rt_raw_read(vuc_socket_fd(c->udev));
+		break;
+	case RT_KERNEL_READ:
+		ret = pread(vuc_device_fd(c->kdev), &v, sizeof(v), cfg);
+		ret = ret == sizeof(v) ? 0 : -1;
+		break;
+	case RT_KERNEL_WRITE:
+		ret = pwrite(vuc_device_fd(c->kdev), &c->db->value,
+			     c->db->width, db);
+		ret = ret == (ssize_t)c->db->width ? 0 : -1;
+		break;
+	case RT_USER_READ:
+		ret = vuc_region_read(c->udev, VFIO_PCI_CONFIG_REGION_INDEX, 0,
+				      &v, sizeof(v));
+		ret = ret == sizeof(v) ? 0 : (errno = (int)-ret, -1);
+		break;
+	default:
+		ret = vuc_region_write(c->udev, c->db->region, c->db->offset,
+				       &c->db->value, c->db->width);
+		ret = ret == (ssize_t)c->db->width ? 0 : (errno = (int)-ret, -1);
+		break;
+	}
+	if (ret)
+		ctl_err("bench: %s: %s", rt_names[path], strerror(errno));
+	return (int)ret;
+}
+
+/*
+ * Round trips per second of each path: @rounds rounds, each giving every
+ * path @seconds / @rounds of time in turn.
+ */
+static int rt_measure(const struct ctl_opts *base, const char *path,
+		      const struct doorbell *db, double seconds,
+		      unsigned int rounds, double *rate)
+{
+	double elapsed[RT_NR_PATHS] = { 0 }, count[RT_NR_PATHS] = { 0 };
+	struct ctl_opts ko = *base, uo = *base;
+	struct rt_ctx c = { .db = db };
+	int sv[2], ret = -1, status;
+	unsigned int r, p;
+	pid_t echo;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv)) {
+		ctl_err("bench: socketpair: %s", strerror(errno));
+		return -1;
+	}
+	echo = fork();
+	if (echo < 0) {
+		ctl_err("bench: fork: %s", strerror(errno));
+		close(sv[0]);
+		close(sv[1]);
+		return -1;
+	}
+	if (!echo) {
+		close(sv[0]);
+		rt_echo(sv[1]);
+	}
+	close(sv[1]);
+	c.floor_fd = sv[0];
+
+	/* Writes wait for their replies: no io fds, no posted writes. */
+	ko.vuc.flags |= VUC_OPT_KERNEL | VUC_OPT_NO_IO_FDS;
+	ko.vuc.posted_write_regions = 0;
+	uo.vuc.flags = (uo.vuc.flags & ~VUC_OPT_KERNEL) | VUC_OPT_USERSPACE |
+		       VUC_OPT_NO_IO_FDS;
+	uo.vuc.posted_write_regions = 0;
+	/*
+	 * Servers may take one client at a time: each round connects each
+	 * backend afresh, outside the measured time.
+	 */
+	for (r = 0; r < rounds; r++) {
+		for (p = 0; p < RT_NR_PATHS; p++) {
+			double t0, t;
+
+			if (p == RT_RAW_READ || p == RT_USER_READ) {
+				vuc_device_free(c.kdev);
+				c.kdev = NULL;
+				c.udev = ctl_connect(&uo, path);
+				if (!c.udev)
+					goto out;
+			} else if (p == RT_KERNEL_READ) {
+				vuc_device_free(c.udev);
+				c.udev = NULL;
+				c.kdev = ctl_connect(&ko, path);
+				if (!c.kdev)
+					goto out;
+			}
+			t0 = now();
+			do {
+				unsigned int i;
+
+				for (i = 0; i < RT_BATCH; i++)
+					if (rt_once(&c, p))
+						goto out;
+				count[p] += RT_BATCH;
+				t = now() - t0;
+			} while (t < seconds / rounds);
+			elapsed[p] += t;
+		}
+		vuc_device_free(c.udev);
+		c.udev = NULL;
+	}
+	for (p = 0; p < RT_NR_PATHS; p++)
+		rate[p] = count[p] / elapsed[p];
+	ret = 0;
+out:
+	vuc_device_free(c.udev);
+	vuc_device_free(c.kdev);
+	close(sv[0]);
+	waitpid(echo, &status, 0);
+	return ret;
+}
+
+static void rt_print(const double *rate, double seconds, unsigned int rounds)
+{
+	unsigned int p;
+
+	printf("Round trips: %u alternating rounds, %.1f s per path\n", rounds,
+	       seconds);
+	printf("  %-46s %10s %9s %13s\n", "path", "per s", "us each",
+	       "time / floor");
+	for (p = 0; p < RT_NR_PATHS; p++)
+		printf("  %-46s %10.0f %9.2f %12.2fx\n", rt_names[p], rate[p],
+		       1e6 / rate[p], rate[RT_FLOOR] / rate[p]);
+	printf("  kernel read / bare client: %.2fx the time; kernel read / userspace read: %.2fx; kernel write / userspace write: %.2fx\n",
+	       rate[RT_RAW_READ] / rate[RT_KERNEL_READ],
+	       rate[RT_USER_READ] / rate[RT_KERNEL_READ],
+	       rate[RT_USER_WRITE] / rate[RT_KERNEL_WRITE]);
+}
+
 void ctl_usage_bench(FILE *out)
 {
 	fprintf(out,
-		"Usage: " CTL_NAME " bench [--seconds N] SOCKET_PATH\n"
-		"Measure doorbell writes per second through the kernel, three ways:\n"
-		"the server's ioeventfd, REGION_WRITE, posted REGION_WRITE.\n"
+		"Usage: " CTL_NAME " bench [--seconds N] [--rounds N] SOCKET_PATH\n"
+		"Measure, in one run: 4-byte round trips through the kernel and\n"
+		"through the userspace backend against an AF_UNIX ping-pong floor;\n"
+		"doorbell writes per second three ways: the server's ioeventfd,\n"
+		"REGION_WRITE, posted REGION_WRITE.\n"
 		"Needs /dev/vfio-user and a server that offers an ioeventfd.\n\n"
 		"  --seconds N        measure each way for N seconds (default 1)\n"
+		"  --rounds N         alternate the round-trip paths N times\n"
+		"                     (default 3)\n"
 		CTL_COMMON_OPTIONS_HELP);
 }
 
@@ -112,22 +350,32 @@ int ctl_cmd_bench(int argc, char **argv, struct ctl_opts *opts)
 {
 	static const struct option longopts[] = {
 		{ "seconds", required_argument, NULL, 's' },
+		{ "rounds", required_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
 		CTL_COMMON_LONG_OPTIONS,
 		{ NULL, 0, NULL, 0 },
 	};
-	double seconds = 1, ioev, msg, posted;
+	double seconds = 1, ioev, msg, posted, rt[RT_NR_PATHS];
+	unsigned long rounds = 3;
 	struct vuc_device *dev;
 	struct doorbell db;
 	char *end;
 	int opt;
 
-	while ((opt = getopt_long(argc, argv, "s:h", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "s:r:h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 's':
 			seconds = strtod(optarg, &end);
 			if (*end || !(seconds > 0 && seconds <= 600)) {
 				ctl_err("--seconds: '%s' is not between 0 and 600", optarg);
+				return CTL_EXIT_USAGE;
+			}
+			break;
+		case 'r':
+			errno = 0;
+			rounds = strtoul(optarg, &end, 10);
+			if (errno || *end || !rounds || rounds > 100) {
+				ctl_err("--rounds: '%s' is not between 1 and 100", optarg);
 				return CTL_EXIT_USAGE;
 			}
 			break;
@@ -156,6 +404,10 @@ int ctl_cmd_bench(int argc, char **argv, struct ctl_opts *opts)
 		return CTL_EXIT_FAILURE;
 	}
 	vuc_device_free(dev);
+
+	if (rt_measure(opts, argv[optind], &db, seconds, rounds, rt))
+		return CTL_EXIT_FAILURE;
+	rt_print(rt, seconds, rounds);
 
 	if (measure(opts, argv[optind], 0, 0, &db, seconds, &ioev) ||
 	    measure(opts, argv[optind], VUC_OPT_NO_IO_FDS, 0, &db, seconds, &msg) ||
