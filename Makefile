@@ -144,7 +144,7 @@ $(DEMO): $(call obj,$(DEMO_SRCS)) $(LIBA)
 $(CTL): $(call obj,$(CTL_SRCS)) $(LIBA)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $(notdir $@)"
-	$(Q)$(CC) $^ $(JSON_LIBS) -o $@
+	$(Q)$(CC) $^ $(JSON_LIBS) -luring -o $@
 
 $(BUILD)/host-tests/%: $(call asan_obj,lib/test/%.c $(HOST_TEST_COMMON) $(LIB_SRCS))
 	@mkdir -p $(dir $@)

@@ -146,6 +146,8 @@ struct vfio_user_request *vfio_user_request_alloc(size_t reply_max)
 	kref_init(&req->kref);
 	init_completion(&req->done);
 	req->abandoned = false;
+	req->end = NULL;
+	req->end_data = NULL;
 	req->deadline = 0;
 	req->status = 0;
 	req->reply_max = reply_max;
@@ -165,6 +167,18 @@ static void vfio_user_request_free(struct kref *kref)
 void vfio_user_request_put(struct vfio_user_request *req)
 {
 	kref_put(&req->kref, vfio_user_request_free);
+}
+
+/*
+ * @req is final: wake its waiter, or end it for nobody, and drop the
+ * reference of the table (which whoever finished it took over).
+ */
+static void vfio_user_request_done(struct vfio_user_request *req)
+{
+	complete(&req->done);
+	if (req->end)
+		req->end(req);
+	vfio_user_request_put(req);
 }
 
 /* Finish @req with @status; the caller holds the xa_lock. */
@@ -234,8 +248,10 @@ void vfio_user_conn_break(struct vfio_user_conn *conn, int err)
 			break;
 		__xa_erase(&conn->pending, id);
 		vfio_user_request_finish(conn, req, err);
-		/* The last put may vfree(): not under the spinlock. */
+		/* Ends and the last put may sleep: not under the spinlock. */
 		xa_unlock(&conn->pending);
+		if (req->end)
+			req->end(req);
 		vfio_user_request_put(req);
 		xa_lock(&conn->pending);
 	}
@@ -299,7 +315,7 @@ static int vfio_user_send_msg(struct vfio_user_conn *conn,
 			      struct socket *sock, struct mutex *lock,
 			      const struct vfio_user_header *hdr,
 			      const void *payload, size_t len,
-			      const int *fds, unsigned int nr_fds)
+			      const int *fds, unsigned int nr_fds, bool nowait)
 {
 	struct kvec vec[2] = {
 		{ .iov_base = (void *)hdr, .iov_len = sizeof(*hdr) },
@@ -351,7 +367,12 @@ static int vfio_user_send_msg(struct vfio_user_conn *conn,
 		}
 		if (ret == 0)
 			ret = -EPIPE;
-		/* Full: wait for room, through any but a fatal signal. */
+		/*
+		 * Full: wait for room, through any but a fatal signal; unless
+		 * the caller may not wait and nothing was sent yet.
+		 */
+		if (ret == -EAGAIN && nowait && !sent)
+			break;
 		if (ret == -EAGAIN) {
 			ret = vfio_user_sock_wait(sock, true, &timeout);
 			if (!ret)
@@ -401,13 +422,15 @@ static void vfio_user_init_header(struct vfio_user_header *hdr, u16 id,
  * @len: bytes at @payload, at most the server's limit plus headers
  * @fds: fds of the caller to pass along, or NULL
  * @nr_fds: entries at @fds
+ * @nowait: fail with -EAGAIN rather than wait for the lock or for room
  *
  * Return: 0 once sent (then wait on @req->done), or a negative errno.
  */
-int vfio_user_send_request(struct vfio_user_conn *conn,
-			   struct vfio_user_request *req, u16 cmd,
-			   const void *payload, size_t len,
-			   const int *fds, unsigned int nr_fds)
+static int vfio_user_send_request(struct vfio_user_conn *conn,
+				  struct vfio_user_request *req, u16 cmd,
+				  const void *payload, size_t len,
+				  const int *fds, unsigned int nr_fds,
+				  bool nowait)
 {
 	unsigned int timeout_ms = READ_ONCE(conn->timeout_ms);
 	struct vfio_user_request *old;
@@ -421,8 +444,12 @@ int vfio_user_send_request(struct vfio_user_conn *conn,
 	 * The id is allocated and, if the send fails, erased under the send
 	 * lock: no other request can be given the same id in between.
 	 */
-	if (mutex_lock_killable(&conn->send_lock))
+	if (nowait) {
+		if (!mutex_trylock(&conn->send_lock))
+			return -EAGAIN;
+	} else if (mutex_lock_killable(&conn->send_lock)) {
 		return -EINTR;
+	}
 
 	req->cmd = cmd;
 	req->deadline = jiffies + msecs_to_jiffies(timeout_ms);
@@ -449,7 +476,7 @@ int vfio_user_send_request(struct vfio_user_conn *conn,
 
 	vfio_user_init_header(&hdr, id, cmd, len, 0);
 	ret = vfio_user_send_msg(conn, conn->sock, NULL, &hdr, payload, len,
-				 fds, nr_fds);
+				 fds, nr_fds, nowait);
 	if (ret) {
 		/*
 		 * Only our own entry: a break, or a reply the server forged
@@ -486,7 +513,7 @@ int vfio_user_send_posted(struct vfio_user_conn *conn, u16 cmd,
 	vfio_user_init_header(&hdr, (u16)atomic_inc_return(&conn->posted_id),
 			      cmd, len, VFIO_USER_F_NO_REPLY);
 	ret = vfio_user_send_msg(conn, conn->sock, &conn->send_lock, &hdr,
-				 payload, len, NULL, 0);
+				 payload, len, NULL, 0, false);
 	if (!ret)
 		atomic64_inc(&conn->stats.posted_writes);
 	return ret;
@@ -541,13 +568,13 @@ killed:
 	/*
 	 * Killed: leave the id in the table so its reply is dropped, but no
 	 * longer than the server was given to answer (see
-	 * vfio_user_check_abandoned()).
+	 * vfio_user_check_unwaited()).
 	 */
 	xa_lock(&conn->pending);
 	/* Not if a receiver already claimed it: then it completes soon. */
 	if (xa_load(&conn->pending, req->id) == req) {
 		req->abandoned = true;
-		atomic_inc(&conn->abandoned);
+		atomic_inc(&conn->unwaited);
 	}
 	xa_unlock(&conn->pending);
 	/* The worker now watches the deadline. */
@@ -556,28 +583,28 @@ killed:
 }
 
 /*
- * A request whose waiter was killed still holds its id (and its reply
- * buffer) until the server answers. A server that never does gets the
- * same treatment as for any late reply: past its deadline the connection
- * breaks, which also frees the entry.
+ * A request nobody waits for (its waiter was killed, or it is asynchronous)
+ * holds its id (and its reply buffer) until the server answers. A server
+ * that never does gets the same treatment as for any late reply: past its
+ * deadline the connection breaks, which also ends the request.
  *
- * Return: jiffies until the next abandoned request is overdue, or
+ * Return: jiffies until the next such request is overdue, or
  * MAX_SCHEDULE_TIMEOUT.
  */
-static long vfio_user_check_abandoned(struct vfio_user_conn *conn)
+static long vfio_user_check_unwaited(struct vfio_user_conn *conn)
 {
 	long next = MAX_SCHEDULE_TIMEOUT;
 	struct vfio_user_request *req;
 	unsigned long id;
 	bool expired = false;
 
-	if (!atomic_read(&conn->abandoned))
+	if (!atomic_read(&conn->unwaited))
 		return next;
 	xa_lock(&conn->pending);
 	xa_for_each(&conn->pending, id, req) {
 		long left = (long)(req->deadline - jiffies);
 
-		if (!req->abandoned)
+		if (!req->abandoned && !req->end)
 			continue;
 		if (left <= 0) {
 			expired = true;
@@ -617,7 +644,8 @@ int vfio_user_call(struct vfio_user_conn *conn, u16 cmd, const void *payload,
 	req = vfio_user_request_alloc(reply_max);
 	if (!req)
 		return -ENOMEM;
-	ret = vfio_user_send_request(conn, req, cmd, payload, len, fds, nr_fds);
+	ret = vfio_user_send_request(conn, req, cmd, payload, len, fds, nr_fds,
+				     false);
 	if (!ret)
 		ret = vfio_user_wait_reply(conn, req);
 	if (!ret && reply) {
@@ -626,6 +654,43 @@ int vfio_user_call(struct vfio_user_conn *conn, u16 cmd, const void *payload,
 	}
 	vfio_user_request_put(req);
 	return ret;
+}
+
+/**
+ * vfio_user_call_async() - send a command whose reply nobody waits for
+ * @conn: the connection
+ * @req: the request, with room for the reply and @req->end set; the
+ *	caller's reference passes to the connection
+ * @cmd: the command
+ * @payload: its payload
+ * @len: bytes at @payload
+ * @nowait: fail with -EAGAIN rather than wait for the send lock or for
+ *	room in the socket
+ *
+ * Once sent, @req->end is called exactly once, when the reply is in or the
+ * connection ends the request (by its deadline at the latest), from
+ * whichever task that happens in; it must not sleep for long.
+ *
+ * Return: 0 once sent, or a negative errno (then @req->end is not called).
+ */
+int vfio_user_call_async(struct vfio_user_conn *conn,
+			 struct vfio_user_request *req, u16 cmd,
+			 const void *payload, size_t len, bool nowait)
+{
+	int ret;
+
+	/* Counted first: the reply may be in before the send returns. */
+	atomic_inc(&conn->unwaited);
+	ret = vfio_user_send_request(conn, req, cmd, payload, len, NULL, 0,
+				     nowait);
+	if (ret) {
+		atomic_dec(&conn->unwaited);
+		vfio_user_request_put(req);
+		return ret;
+	}
+	/* The table holds the request now: give up ours. */
+	vfio_user_request_put(req);
+	return 0;
 }
 
 /* Receiving */
@@ -673,12 +738,11 @@ static void vfio_user_rx_abort(struct vfio_user_worker *w, int err)
 	struct vfio_user_request *req = w->rx.req;
 
 	lockdep_assert_held(&w->recv_lock);
+	vfio_user_rx_reset(&w->rx);
 	if (req) {
 		req->status = err;
-		complete(&req->done);
-		vfio_user_request_put(req);
+		vfio_user_request_done(req);
 	}
-	vfio_user_rx_reset(&w->rx);
 }
 
 /* Receiving failed with @err: end the connection, and what was claimed. */
@@ -728,8 +792,8 @@ static int vfio_user_rx_reply(struct vfio_user_worker *w)
 	__xa_erase(&conn->pending, rx->hdr.msg_id);
 	xa_unlock(&conn->pending);
 
-	if (req->abandoned)
-		atomic_dec(&conn->abandoned);
+	if (req->abandoned || req->end)
+		atomic_dec(&conn->unwaited);
 	rx->req = req;
 	/* libvfio-user may send a payload with an error: consume it. */
 	if (error) {
@@ -794,10 +858,8 @@ static int vfio_user_rx_done(struct vfio_user_worker *w)
 	if (cmd)
 		w->cmd = rx->hdr;
 	vfio_user_rx_reset(rx);
-	if (req) {
-		complete(&req->done);
-		vfio_user_request_put(req);
-	}
+	if (req)
+		vfio_user_request_done(req);
 	return cmd;
 }
 
@@ -1088,7 +1150,8 @@ static int vfio_user_handle_server_cmd(struct vfio_user_worker *worker)
 		ret = vfio_user_send_msg(conn, worker->sock,
 					 worker->replies ? &conn->send_lock :
 							   NULL,
-					 &reply, worker->buf, reply_len, NULL, 0);
+					 &reply, worker->buf, reply_len, NULL, 0,
+					 false);
 		if ((ret != -ENOMEM && ret != -ENOBUFS) ||
 		    vfio_user_conn_status(conn) || time_after(jiffies, deadline) ||
 		    kthread_should_stop())
@@ -1098,7 +1161,7 @@ static int vfio_user_handle_server_cmd(struct vfio_user_worker *worker)
 }
 
 /*
- * How long the worker may sleep: until the next abandoned request is
+ * How long the worker may sleep: until the next unwaited request is
  * overdue, and no longer than one timeout, so that without mmu notifiers
  * it notices the end of the owner's address space in time.
  */
@@ -1108,7 +1171,7 @@ static long vfio_user_worker_idle(struct vfio_user_worker *w)
 	long timeout = msecs_to_jiffies(READ_ONCE(conn->timeout_ms));
 
 	if (w->replies)
-		timeout = min(timeout, vfio_user_check_abandoned(conn));
+		timeout = min(timeout, vfio_user_check_unwaited(conn));
 	return max(timeout, 1L);
 }
 
@@ -1386,7 +1449,7 @@ static void vfio_user_conn_reset(struct vfio_user_conn *conn)
 	conn->broken = 0;
 	conn->next_id = 0;
 	atomic_set(&conn->posted_id, 0);
-	atomic_set(&conn->abandoned, 0);
+	atomic_set(&conn->unwaited, 0);
 	atomic64_set(&c->msgs_sent, 0);
 	atomic64_set(&c->msgs_received, 0);
 	atomic64_set(&c->bytes_sent, 0);

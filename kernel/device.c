@@ -172,6 +172,43 @@ out_free:
 	return ret;
 }
 
+/*
+ * Where an access at @pos lands: its region and the offset in it, with
+ * *@count clipped to the region's end.
+ */
+static int vfio_user_rw_target(struct vfio_user_device *vdev, loff_t pos,
+			       size_t *count, bool write,
+			       struct vfio_user_region **regionp, u64 *offsetp)
+{
+	u64 index = (u64)pos >> VFIO_USER_REGION_SHIFT;
+	u64 offset = pos & (VFIO_USER_REGION_OFFSET(1) - 1);
+	struct vfio_user_region *region;
+
+	if (!vfio_user_attached(vdev))
+		return -ENODEV;
+	if (pos < 0 || index >= vdev->num_regions)
+		return -EINVAL;
+	index = array_index_nospec(index, vdev->num_regions);
+	region = &vdev->regions[index];
+	if (!(region->info.flags & (write ? VFIO_REGION_INFO_FLAG_WRITE :
+					    VFIO_REGION_INFO_FLAG_READ)))
+		return -EINVAL;
+	if (offset >= region->info.size)
+		return -EINVAL;
+	*count = min_t(u64, *count, region->info.size - offset);
+	*regionp = region;
+	*offsetp = offset;
+	return 0;
+}
+
+/* The largest piece of a region access one message may carry. */
+static u32 vfio_user_max_chunk(struct vfio_user_device *vdev, bool write)
+{
+	/* Writes within the server's limit, replies to reads within ours. */
+	return write ? vdev->conn.max_xfer :
+		       min(vdev->conn.max_xfer, vdev->conn.client_max_xfer);
+}
+
 /**
  * vfio_user_device_rw() - read or write a region, as pread/pwrite on a VFIO
  *	device fd
@@ -188,25 +225,15 @@ out_free:
 ssize_t vfio_user_device_rw(struct vfio_user_device *vdev, char __user *buf,
 			    size_t count, loff_t pos, bool write)
 {
-	u64 index = (u64)pos >> VFIO_USER_REGION_SHIFT;
-	u64 offset = pos & (VFIO_USER_REGION_OFFSET(1) - 1);
 	struct vfio_user_region *region;
 	size_t done = 0;
 	ssize_t ret = 0;
 	u32 max_chunk;
+	u64 offset;
 
-	if (!vfio_user_attached(vdev))
-		return -ENODEV;
-	if (pos < 0 || index >= vdev->num_regions)
-		return -EINVAL;
-	index = array_index_nospec(index, vdev->num_regions);
-	region = &vdev->regions[index];
-	if (!(region->info.flags & (write ? VFIO_REGION_INFO_FLAG_WRITE :
-					    VFIO_REGION_INFO_FLAG_READ)))
-		return -EINVAL;
-	if (offset >= region->info.size)
-		return -EINVAL;
-	count = min_t(u64, count, region->info.size - offset);
+	ret = vfio_user_rw_target(vdev, pos, &count, write, &region, &offset);
+	if (ret)
+		return ret;
 
 	if (region->nr_io_fds) {
 		ret = vfio_user_io_fd_access(vdev, region, offset, buf, count,
@@ -215,9 +242,7 @@ ssize_t vfio_user_device_rw(struct vfio_user_device *vdev, char __user *buf,
 			return ret;
 	}
 
-	/* Writes within the server's limit, replies to reads within ours. */
-	max_chunk = write ? vdev->conn.max_xfer :
-			    min(vdev->conn.max_xfer, vdev->conn.client_max_xfer);
+	max_chunk = vfio_user_max_chunk(vdev, write);
 	while (done < count) {
 		u32 chunk = min_t(size_t, count - done, max_chunk);
 
@@ -226,7 +251,8 @@ ssize_t vfio_user_device_rw(struct vfio_user_device *vdev, char __user *buf,
 							   offset + done,
 							   buf + done, chunk);
 		else
-			ret = vfio_user_region_read_chunk(vdev, index,
+			ret = vfio_user_region_read_chunk(vdev,
+							  region->info.index,
 							  offset + done,
 							  buf + done, chunk);
 		if (ret)
@@ -234,6 +260,222 @@ ssize_t vfio_user_device_rw(struct vfio_user_device *vdev, char __user *buf,
 		done += chunk;
 	}
 	return done ? done : ret;
+}
+
+/*
+ * Asynchronous region access (io_uring, AIO): the command is sent and the
+ * call returns; the reply completes the kiocb from whichever task receives
+ * it. The pages a read lands in are taken at submission, the data a write
+ * sends is copied then. One message per access, at most one page of data:
+ * register and doorbell accesses, which are what a VMM keeps many of in
+ * flight. Anything else is done synchronously, as by pread and pwrite.
+ */
+#define VFIO_USER_ASYNC_MAX	PAGE_SIZE
+
+/**
+ * struct vfio_user_async - an asynchronous region access in flight
+ * @vdev: the device (the kiocb's file holds it)
+ * @iocb: what to complete
+ * @acc: what was sent, which the reply must echo
+ * @write: direction
+ * @nr_pages: entries in @pages
+ * @page_off: where a read's data starts in @pages[0]
+ * @pages: the pages a read's data goes to (references)
+ */
+struct vfio_user_async {
+	struct vfio_user_device *vdev;
+	struct kiocb *iocb;
+	struct vfio_user_region_access acc;
+	bool write;
+	unsigned int nr_pages;
+	size_t page_off;
+	struct page *pages[2];
+};
+
+static void vfio_user_async_put_pages(struct vfio_user_async *async,
+				      bool dirty)
+{
+	unsigned int i;
+
+	for (i = 0; i < async->nr_pages; i++) {
+		if (dirty)
+			set_page_dirty_lock(async->pages[i]);
+		put_page(async->pages[i]);
+	}
+	async->nr_pages = 0;
+}
+
+static void vfio_user_async_end(struct vfio_user_request *req)
+{
+	struct vfio_user_async *async = req->end_data;
+	size_t count = async->acc.count, done = 0, off = async->page_off;
+	long ret = req->status;
+	unsigned int i;
+
+	if (!ret)
+		ret = vfio_user_check_echo(&async->vdev->conn, &async->acc, req,
+					   sizeof(async->acc) +
+					   (async->write ? 0 : count));
+	if (!ret && !async->write) {
+		for (i = 0; i < async->nr_pages && done < count; i++) {
+			size_t n = min_t(size_t, count - done, PAGE_SIZE - off);
+
+			memcpy_to_page(async->pages[i], off,
+				       (char *)req->reply + sizeof(async->acc) +
+				       done, n);
+			done += n;
+			off = 0;
+		}
+	}
+	vfio_user_async_put_pages(async, !ret && !async->write);
+	async->iocb->ki_complete(async->iocb, ret ? ret : (long)count);
+	kfree(async);
+}
+
+/*
+ * Start an asynchronous access. Return: -EIOCBQUEUED once sent, 1 when
+ * the access is not one for the asynchronous path, or a negative errno.
+ */
+static ssize_t vfio_user_rw_async(struct vfio_user_device *vdev,
+				  struct kiocb *iocb, struct iov_iter *iter,
+				  bool write)
+{
+	bool nowait = iocb->ki_flags & IOCB_NOWAIT;
+	size_t count = iov_iter_count(iter);
+	struct vfio_user_region_access *msg;
+	struct vfio_user_region *region;
+	struct vfio_user_async *async;
+	struct vfio_user_request *req;
+	size_t len;
+	u64 offset;
+	ssize_t ret;
+
+	ret = vfio_user_rw_target(vdev, iocb->ki_pos, &count, write, &region,
+				  &offset);
+	if (ret)
+		return ret;
+	/* Sub-regions, posted writes and long accesses: the usual way. */
+	if (!count || count > VFIO_USER_ASYNC_MAX ||
+	    count > vfio_user_max_chunk(vdev, write) || region->nr_io_fds ||
+	    (write && region->posted_writes && !READ_ONCE(vdev->mmapped)))
+		return 1;
+
+	async = kzalloc(sizeof(*async), GFP_KERNEL_ACCOUNT);
+	if (!async)
+		return -ENOMEM;
+	async->vdev = vdev;
+	async->iocb = iocb;
+	async->write = write;
+	async->acc.offset = offset;
+	async->acc.region = region->info.index;
+	async->acc.count = count;
+
+	len = sizeof(*msg) + (write ? count : 0);
+	msg = kmalloc(len, GFP_KERNEL_ACCOUNT);
+	req = vfio_user_request_alloc(sizeof(*msg) + (write ? 0 : count));
+	ret = -ENOMEM;
+	if (!msg || !req)
+		goto err_free;
+	*msg = async->acc;
+	if (write) {
+		ret = -EFAULT;
+		if (copy_from_iter(msg->data, count, iter) != count)
+			goto err_free;
+	} else {
+		ret = iov_iter_get_pages2(iter, async->pages, count,
+					  ARRAY_SIZE(async->pages),
+					  &async->page_off);
+		if (ret > 0)
+			async->nr_pages = DIV_ROUND_UP(async->page_off + ret,
+						       PAGE_SIZE);
+		if (ret != count) {
+			ret = ret < 0 ? ret : -EFAULT;
+			goto err_free;
+		}
+	}
+
+	req->end = vfio_user_async_end;
+	req->end_data = async;
+	ret = vfio_user_call_async(&vdev->conn, req,
+				   write ? VFIO_USER_REGION_WRITE :
+					   VFIO_USER_REGION_READ,
+				   msg, len, nowait);
+	req = NULL;
+	if (ret)
+		goto err_free;
+	kfree(msg);
+	return -EIOCBQUEUED;
+
+err_free:
+	/* As found, for a retry that may wait (io_uring does one). */
+	iov_iter_revert(iter, count - iov_iter_count(iter));
+	vfio_user_async_put_pages(async, false);
+	if (req)
+		vfio_user_request_put(req);
+	kfree(msg);
+	kfree(async);
+	return ret;
+}
+
+/* pread/pwrite over each user segment of @iter. */
+static ssize_t vfio_user_rw_iter_sync(struct vfio_user_device *vdev,
+				      struct kiocb *iocb, struct iov_iter *iter,
+				      bool write)
+{
+	ssize_t done = 0, ret = 0;
+
+	/* Every access waits for the server. */
+	if (iocb->ki_flags & IOCB_NOWAIT)
+		return -EAGAIN;
+	while (iov_iter_count(iter)) {
+		struct iovec seg;
+
+		if (iter_is_ubuf(iter)) {
+			seg.iov_base = iter->ubuf + iter->iov_offset;
+			seg.iov_len = iov_iter_count(iter);
+		} else {
+			seg = iov_iter_iovec(iter);
+		}
+		if (!seg.iov_len) {
+			iov_iter_advance(iter, 0);
+			continue;
+		}
+		ret = vfio_user_device_rw(vdev, seg.iov_base, seg.iov_len,
+					  iocb->ki_pos + done, write);
+		if (ret <= 0)
+			break;
+		done += ret;
+		iov_iter_advance(iter, ret);
+		if (ret < seg.iov_len)
+			break;
+	}
+	return done ? done : ret;
+}
+
+/**
+ * vfio_user_device_rw_iter() - read_iter and write_iter of the device fd
+ * @vdev: the device
+ * @iocb: the access, at @iocb->ki_pos as for vfio_user_device_rw()
+ * @iter: user memory
+ * @write: direction
+ *
+ * Return: bytes transferred, -EIOCBQUEUED for an access completed later,
+ * or a negative errno.
+ */
+ssize_t vfio_user_device_rw_iter(struct vfio_user_device *vdev,
+				 struct kiocb *iocb, struct iov_iter *iter,
+				 bool write)
+{
+	ssize_t ret;
+
+	if (!user_backed_iter(iter))
+		return -EINVAL;
+	if (!is_sync_kiocb(iocb)) {
+		ret = vfio_user_rw_async(vdev, iocb, iter, write);
+		if (ret != 1)
+			return ret;
+	}
+	return vfio_user_rw_iter_sync(vdev, iocb, iter, write);
 }
 
 /* mmap */

@@ -124,6 +124,8 @@ static int vfio_user_fops_open(struct inode *inode, struct file *filep)
 	if (!vdev)
 		return -ENOMEM;
 	filep->private_data = vdev;
+	/* io_uring submits inline: an access waits for nothing but room. */
+	filep->f_mode |= FMODE_NOWAIT;
 	return 0;
 }
 
@@ -161,6 +163,20 @@ static ssize_t vfio_user_fops_write(struct file *filep, const char __user *buf,
 				   count, *ppos, true);
 }
 
+static ssize_t vfio_user_fops_read_iter(struct kiocb *iocb,
+					struct iov_iter *to)
+{
+	return vfio_user_device_rw_iter(iocb->ki_filp->private_data, iocb, to,
+					false);
+}
+
+static ssize_t vfio_user_fops_write_iter(struct kiocb *iocb,
+					 struct iov_iter *from)
+{
+	return vfio_user_device_rw_iter(iocb->ki_filp->private_data, iocb,
+					from, true);
+}
+
 static int vfio_user_fops_mmap(struct file *filep, struct vm_area_struct *vma)
 {
 	return vfio_user_device_mmap(filep->private_data, vma);
@@ -184,6 +200,8 @@ static const struct file_operations vfio_user_fops = {
 	.release	= vfio_user_fops_release,
 	.read		= vfio_user_fops_read,
 	.write		= vfio_user_fops_write,
+	.read_iter	= vfio_user_fops_read_iter,
+	.write_iter	= vfio_user_fops_write_iter,
 	.mmap		= vfio_user_fops_mmap,
 	.poll		= vfio_user_fops_poll,
 	.unlocked_ioctl	= vfio_user_fops_unl_ioctl,

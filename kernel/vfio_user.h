@@ -24,6 +24,8 @@
 
 struct eventfd_ctx;
 struct file;
+struct iov_iter;
+struct kiocb;
 struct mem_cgroup;
 struct mm_struct;
 struct sock;
@@ -153,6 +155,10 @@ struct vfio_user_stat_counters {
  * @id: message id; the pending table's key
  * @cmd: the command, which the reply must echo
  * @abandoned: the waiter gave up (fatal signal); drop the reply quietly
+ * @end: called once @status and the reply are final, by whichever task
+ *	received the reply or ended the connection, when nobody waits on
+ *	@done (asynchronous I/O); NULL otherwise
+ * @end_data: for @end
  * @deadline: when the reply is overdue (jiffies): one timeout after sending
  * @done: completed once @status and the reply are final
  * @status: 0 or a negative errno: transport failure, or the server's error
@@ -165,6 +171,8 @@ struct vfio_user_request {
 	u16 id;
 	u16 cmd;
 	bool abandoned;
+	void (*end)(struct vfio_user_request *req);
+	void *end_data;
 	unsigned long deadline;
 	struct completion done;
 	int status;
@@ -239,7 +247,8 @@ struct vfio_user_worker {
  *	@broken and the request fields the receive worker sets
  * @next_id: cursor for cyclic id allocation (under the xa_lock)
  * @posted_id: ids of messages that expect no reply
- * @abandoned: requests in @pending whose waiter was killed
+ * @unwaited: requests in @pending that nobody waits for: abandoned by a
+ *	killed waiter, or asynchronous; the worker watches their deadlines
  * @broken: 0, or the negative errno that broke the connection; set once
  * @timeout_ms: bound on every wait for the server
  * @max_msg_fds: the server's limit of fds per message
@@ -264,7 +273,7 @@ struct vfio_user_conn {
 	struct xarray pending;
 	u32 next_id;
 	atomic_t posted_id;
-	atomic_t abandoned;
+	atomic_t unwaited;
 	int broken;
 	unsigned int timeout_ms;
 	u32 max_msg_fds;
@@ -352,15 +361,14 @@ void vfio_user_conn_set_timeout(struct vfio_user_conn *conn,
 int vfio_user_conn_status(struct vfio_user_conn *conn);
 struct vfio_user_request *vfio_user_request_alloc(size_t reply_max);
 void vfio_user_request_put(struct vfio_user_request *req);
-int vfio_user_send_request(struct vfio_user_conn *conn,
-			   struct vfio_user_request *req, u16 cmd,
-			   const void *payload, size_t len,
-			   const int *fds, unsigned int nr_fds);
 int vfio_user_send_posted(struct vfio_user_conn *conn, u16 cmd,
 			  const void *payload, size_t len);
 int vfio_user_call(struct vfio_user_conn *conn, u16 cmd, const void *payload,
 		   size_t len, const int *fds, unsigned int nr_fds,
 		   size_t reply_max, struct vfio_user_request **reply);
+int vfio_user_call_async(struct vfio_user_conn *conn,
+			 struct vfio_user_request *req, u16 cmd,
+			 const void *payload, size_t len, bool nowait);
 
 /* attach.c */
 bool vfio_user_is_unix_stream(struct socket *sock);
@@ -390,6 +398,9 @@ long vfio_user_device_ioctl(struct vfio_user_device *vdev, unsigned int cmd,
 			    unsigned long arg);
 ssize_t vfio_user_device_rw(struct vfio_user_device *vdev, char __user *buf,
 			    size_t count, loff_t pos, bool write);
+ssize_t vfio_user_device_rw_iter(struct vfio_user_device *vdev,
+				 struct kiocb *iocb, struct iov_iter *iter,
+				 bool write);
 int vfio_user_device_mmap(struct vfio_user_device *vdev,
 			  struct vm_area_struct *vma);
 void vfio_user_device_broken(struct vfio_user_device *vdev);

@@ -14,9 +14,13 @@
  * each reply, and sent as posted REGION_WRITE. The doorbell is the first
  * ioeventfd sub-region the server offers.
  *
+ * Queue depth: 4-byte reads through the kernel submitted with io_uring,
+ * QUEUE_DEPTH in flight, against the same reads one at a time.
+ *
  * Figures are printed, never asserted.
  */
 #include <errno.h>
+#include <liburing.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -331,12 +335,100 @@ static void rt_print(const double *rate, double seconds, unsigned int rounds)
 	       rate[RT_USER_WRITE] / rate[RT_KERNEL_WRITE]);
 }
 
+#define QUEUE_DEPTH	32
+
+/* 4-byte config-space reads per second with @depth in flight on @fd. */
+static int qd_measure(int fd, unsigned int depth, double seconds, double *rate)
+{
+	off_t cfg = (off_t)VFIO_USER_REGION_OFFSET(VFIO_PCI_CONFIG_REGION_INDEX);
+	uint32_t buf[QUEUE_DEPTH];
+	struct io_uring ring;
+	double t0, t = 0;
+	uint64_t n = 0;
+	unsigned int i;
+	int ret;
+
+	ret = io_uring_queue_init(QUEUE_DEPTH, &ring, 0);
+	if (ret) {
+		ctl_err("bench: io_uring: %s", strerror(-ret));
+		return -1;
+	}
+	t0 = now();
+	for (i = 0; i < depth; i++) {
+		struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
+
+		io_uring_prep_read(sqe, fd, &buf[i], sizeof(buf[i]), cfg);
+		sqe->user_data = i;
+	}
+	ret = io_uring_submit(&ring) == (int)depth ? 0 : -1;
+	while (!ret && depth) {
+		struct io_uring_cqe *cqe;
+
+		ret = io_uring_wait_cqe(&ring, &cqe);
+		if (ret || cqe->res != sizeof(uint32_t)) {
+			ctl_err("bench: io_uring read: %s",
+				strerror(ret ? -ret : cqe->res < 0 ? -cqe->res : EIO));
+			ret = -1;
+			break;
+		}
+		i = (unsigned int)cqe->user_data;
+		io_uring_cqe_seen(&ring, cqe);
+		n++;
+		t = now() - t0;
+		if (t < seconds) {
+			struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
+
+			io_uring_prep_read(sqe, fd, &buf[i], sizeof(buf[i]), cfg);
+			sqe->user_data = i;
+			ret = io_uring_submit(&ring) == 1 ? 0 : -1;
+		} else {
+			depth--;
+		}
+	}
+	io_uring_queue_exit(&ring);
+	*rate = n / t;
+	return ret;
+}
+
+/* Reads per second at queue depth 1 and QUEUE_DEPTH, alternating. */
+static int qd_bench(const struct ctl_opts *base, const char *path,
+		    double seconds, unsigned int rounds)
+{
+	double sum[2] = { 0 }, rate;
+	struct ctl_opts o = *base;
+	struct vuc_device *dev;
+	unsigned int r;
+	int ret = 0;
+
+	o.vuc.flags |= VUC_OPT_KERNEL;
+	dev = ctl_connect(&o, path);
+	if (!dev)
+		return -1;
+	for (r = 0; r < rounds && !ret; r++) {
+		ret = qd_measure(vuc_device_fd(dev), 1, seconds / rounds, &rate);
+		sum[0] += rate;
+		if (!ret)
+			ret = qd_measure(vuc_device_fd(dev), QUEUE_DEPTH,
+					 seconds / rounds, &rate);
+		sum[1] += rate;
+	}
+	vuc_device_free(dev);
+	if (ret)
+		return ret;
+	printf("Queue depth: 4-byte region reads through the kernel with io_uring\n");
+	printf("  %-46s %10.0f reads/s\n", "one at a time", sum[0] / rounds);
+	printf("  %-46s %10.0f reads/s %8.2fx\n", "32 in flight", sum[1] / rounds,
+	       sum[1] / sum[0]);
+	return 0;
+}
+
 void ctl_usage_bench(FILE *out)
 {
 	fprintf(out,
 		"Usage: " CTL_NAME " bench [--seconds N] [--rounds N] SOCKET_PATH\n"
 		"Measure, in one run: 4-byte round trips through the kernel and\n"
 		"through the userspace backend against an AF_UNIX ping-pong floor;\n"
+		"4-byte reads with io_uring, 1 and 32 in flight;\n"
 		"doorbell writes per second three ways: the server's ioeventfd,\n"
 		"REGION_WRITE, posted REGION_WRITE.\n"
 		"Needs /dev/vfio-user and a server that offers an ioeventfd.\n\n"
@@ -408,6 +500,8 @@ int ctl_cmd_bench(int argc, char **argv, struct ctl_opts *opts)
 	if (rt_measure(opts, argv[optind], &db, seconds, rounds, rt))
 		return CTL_EXIT_FAILURE;
 	rt_print(rt, seconds, rounds);
+	if (qd_bench(opts, argv[optind], seconds, rounds))
+		return CTL_EXIT_FAILURE;
 
 	if (measure(opts, argv[optind], 0, 0, &db, seconds, &ioev) ||
 	    measure(opts, argv[optind], VUC_OPT_NO_IO_FDS, 0, &db, seconds, &msg) ||
