@@ -270,13 +270,18 @@ void vfio_user_conn_break(struct vfio_user_conn *conn, int err)
  * vfio_user_conn_set_timeout() - bound every wait for the server anew
  * @conn: the connection
  * @timeout_ms: the new bound
+ * @reset: it bounds the reply to DEVICE_RESET, not every wait
  *
  * Requests sent from now on get the new bound; the workers look at what
  * they wait for again.
  */
 void vfio_user_conn_set_timeout(struct vfio_user_conn *conn,
-				unsigned int timeout_ms)
+				unsigned int timeout_ms, bool reset)
 {
+	if (reset) {
+		WRITE_ONCE(conn->reset_timeout_ms, timeout_ms);
+		return;
+	}
 	WRITE_ONCE(conn->timeout_ms, timeout_ms);
 	vfio_user_conn_wake_workers(conn);
 }
@@ -432,7 +437,10 @@ static int vfio_user_send_request(struct vfio_user_conn *conn,
 				  const int *fds, unsigned int nr_fds,
 				  bool nowait)
 {
-	unsigned int timeout_ms = READ_ONCE(conn->timeout_ms);
+	/* The specification allows a reset to take long: its own bound. */
+	unsigned int timeout_ms = cmd == VFIO_USER_DEVICE_RESET ?
+				  READ_ONCE(conn->reset_timeout_ms) :
+				  READ_ONCE(conn->timeout_ms);
 	struct vfio_user_request *old;
 	struct vfio_user_header hdr;
 	u32 id;

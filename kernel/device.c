@@ -268,9 +268,12 @@ ssize_t vfio_user_device_rw(struct vfio_user_device *vdev, char __user *buf,
  * it. The pages a read lands in are taken at submission, the data a write
  * sends is copied then. One message per access, at most one page of data:
  * register and doorbell accesses, which are what a VMM keeps many of in
- * flight. Anything else is done synchronously, as by pread and pwrite.
+ * flight, up to VFIO_USER_ASYNC_IN_FLIGHT of them. Anything else is done
+ * synchronously, as by pread and pwrite.
  */
 #define VFIO_USER_ASYNC_MAX	PAGE_SIZE
+/* In flight per device: each may hold two pages of the VMM's. */
+#define VFIO_USER_ASYNC_IN_FLIGHT	1024
 
 /**
  * struct vfio_user_async - an asynchronous region access in flight
@@ -328,6 +331,7 @@ static void vfio_user_async_end(struct vfio_user_request *req)
 		}
 	}
 	vfio_user_async_put_pages(async, !ret && !async->write);
+	atomic_dec(&async->vdev->async_in_flight);
 	async->iocb->ki_complete(async->iocb, ret ? ret : (long)count);
 	kfree(async);
 }
@@ -360,9 +364,16 @@ static ssize_t vfio_user_rw_async(struct vfio_user_device *vdev,
 	    (write && region->posted_writes && !READ_ONCE(vdev->mmapped)))
 		return 1;
 
+	if (atomic_inc_return(&vdev->async_in_flight) >
+	    VFIO_USER_ASYNC_IN_FLIGHT) {
+		atomic_dec(&vdev->async_in_flight);
+		return 1;
+	}
 	async = kzalloc(sizeof(*async), GFP_KERNEL_ACCOUNT);
-	if (!async)
+	if (!async) {
+		atomic_dec(&vdev->async_in_flight);
 		return -ENOMEM;
+	}
 	async->vdev = vdev;
 	async->iocb = iocb;
 	async->write = write;
@@ -414,6 +425,7 @@ err_free:
 		vfio_user_request_put(req);
 	kfree(msg);
 	kfree(async);
+	atomic_dec(&vdev->async_in_flight);
 	return ret;
 }
 
@@ -840,17 +852,21 @@ static long vfio_user_set_timeout(struct vfio_user_device *vdev,
 				  void __user *arg)
 {
 	struct vfio_user_timeout t;
+	bool reset;
 
 	if (copy_from_user(&t, arg, sizeof(t)))
 		return -EFAULT;
-	if (t.argsz < sizeof(t) || t.flags || t.reserved || !t.timeout_ms ||
-	    t.timeout_ms > VFIO_USER_TIMEOUT_MS_MAX)
+	if (t.argsz < sizeof(t) || t.flags & ~VFIO_USER_TIMEOUT_RESET ||
+	    t.reserved || !t.timeout_ms || t.timeout_ms > VFIO_USER_TIMEOUT_MS_MAX)
 		return -EINVAL;
+	reset = t.flags & VFIO_USER_TIMEOUT_RESET;
 
 	if (mutex_lock_killable(&vdev->lock))
 		return -EINTR;
 	if (vdev->attached)
-		vfio_user_conn_set_timeout(&vdev->conn, t.timeout_ms);
+		vfio_user_conn_set_timeout(&vdev->conn, t.timeout_ms, reset);
+	else if (reset)
+		WRITE_ONCE(vdev->conn.reset_timeout_ms, t.timeout_ms);
 	else
 		WRITE_ONCE(vdev->conn.timeout_ms, t.timeout_ms);
 	mutex_unlock(&vdev->lock);

@@ -19,13 +19,15 @@
 
 #include "vfio_user.h"
 
-#define VFIO_USER_TIMEOUT_MS_DEFAULT	5000
+#define VFIO_USER_TIMEOUT_MS_DEFAULT		5000
+#define VFIO_USER_RESET_TIMEOUT_MS_DEFAULT	60000
 
 /* Module parameters */
 
 static unsigned int reply_timeout_ms = VFIO_USER_TIMEOUT_MS_DEFAULT;
+static unsigned int reset_timeout_ms = VFIO_USER_RESET_TIMEOUT_MS_DEFAULT;
 
-static int reply_timeout_ms_set(const char *val, const struct kernel_param *kp)
+static int timeout_ms_set(const char *val, const struct kernel_param *kp)
 {
 	unsigned int ms;
 	int ret;
@@ -35,19 +37,23 @@ static int reply_timeout_ms_set(const char *val, const struct kernel_param *kp)
 		return ret;
 	if (!ms || ms > VFIO_USER_TIMEOUT_MS_MAX)
 		return -EINVAL;
-	WRITE_ONCE(reply_timeout_ms, ms);
+	WRITE_ONCE(*(unsigned int *)kp->arg, ms);
 	return 0;
 }
 
-static const struct kernel_param_ops reply_timeout_ms_ops = {
-	.set = reply_timeout_ms_set,
+static const struct kernel_param_ops timeout_ms_ops = {
+	.set = timeout_ms_set,
 	.get = param_get_uint,
 };
 
-module_param_cb(reply_timeout_ms, &reply_timeout_ms_ops, &reply_timeout_ms,
-		0644);
+module_param_cb(reply_timeout_ms, &timeout_ms_ops, &reply_timeout_ms, 0644);
 MODULE_PARM_DESC(reply_timeout_ms,
 		 "Default bound on waiting for a server reply, in ms (1..600000, default 5000)");
+
+/* The specification allows a reset to take long: its own bound. */
+module_param_cb(reset_timeout_ms, &timeout_ms_ops, &reset_timeout_ms, 0644);
+MODULE_PARM_DESC(reset_timeout_ms,
+		 "Default bound on waiting for the reply to DEVICE_RESET, in ms (1..600000, default 60000)");
 
 static unsigned int max_workers_per_user = 256;
 module_param(max_workers_per_user, uint, 0644);
@@ -74,6 +80,17 @@ unsigned int vfio_user_default_timeout_ms(void)
 	return READ_ONCE(reply_timeout_ms);
 }
 
+/**
+ * vfio_user_default_reset_timeout_ms() - the DEVICE_RESET bound new devices
+ *	start with
+ *
+ * Return: the current value of the reset_timeout_ms module parameter.
+ */
+unsigned int vfio_user_default_reset_timeout_ms(void)
+{
+	return READ_ONCE(reset_timeout_ms);
+}
+
 /* Device object lifetime */
 
 static struct vfio_user_device *vfio_user_device_alloc(void)
@@ -94,6 +111,7 @@ static struct vfio_user_device *vfio_user_device_alloc(void)
 	xa_init_flags(&vdev->conn.pending, XA_FLAGS_ALLOC);
 	init_waitqueue_head(&vdev->conn.poll_wq);
 	vdev->conn.timeout_ms = vfio_user_default_timeout_ms();
+	vdev->conn.reset_timeout_ms = vfio_user_default_reset_timeout_ms();
 	return vdev;
 }
 

@@ -251,6 +251,7 @@ struct vfio_user_worker {
  *	killed waiter, or asynchronous; the worker watches their deadlines
  * @broken: 0, or the negative errno that broke the connection; set once
  * @timeout_ms: bound on every wait for the server
+ * @reset_timeout_ms: bound on the wait for the reply to DEVICE_RESET
  * @max_msg_fds: the server's limit of fds per message
  * @max_xfer: largest data count we send in one message (the server's)
  * @client_max_xfer: largest data count the server may send us
@@ -276,6 +277,7 @@ struct vfio_user_conn {
 	atomic_t unwaited;
 	int broken;
 	unsigned int timeout_ms;
+	unsigned int reset_timeout_ms;
 	u32 max_msg_fds;
 	u32 max_xfer;
 	u32 client_max_xfer;
@@ -306,6 +308,7 @@ struct vfio_user_conn {
  * @pgsizes: DMA page sizes the server supports
  * @max_dma_maps: most mappings the server accepts
  * @no_fd_sharing: never pass memory fds to the server
+ * @async_in_flight: asynchronous region accesses not yet completed
  * @dma_ops_lock: serializes map, unmap and dirty-log changes, which may
  *	wait for the server
  * @dma_lock: protects @dma_tree, @nr_dmas and the mappings' state; held
@@ -333,6 +336,7 @@ struct vfio_user_device {
 	u64 pgsizes;
 	u32 max_dma_maps;
 	bool no_fd_sharing;
+	atomic_t async_in_flight;
 	struct mutex dma_ops_lock;	/* map, unmap, dirty-log changes */
 	struct rw_semaphore dma_lock;	/* @dma_tree, @nr_dmas, mapping state */
 	struct rb_root_cached dma_tree;
@@ -347,6 +351,7 @@ struct vfio_user_device {
 
 /* main.c */
 unsigned int vfio_user_default_timeout_ms(void);
+unsigned int vfio_user_default_reset_timeout_ms(void);
 unsigned int vfio_user_max_workers_per_user(void);
 
 /* conn.c */
@@ -357,7 +362,7 @@ int vfio_user_sock_wait(struct socket *sock, bool out, long *timeout);
 void vfio_user_sock_close(struct socket *sock);
 void vfio_user_conn_break(struct vfio_user_conn *conn, int err);
 void vfio_user_conn_set_timeout(struct vfio_user_conn *conn,
-				unsigned int timeout_ms);
+				unsigned int timeout_ms, bool reset);
 int vfio_user_conn_status(struct vfio_user_conn *conn);
 struct vfio_user_request *vfio_user_request_alloc(size_t reply_max);
 void vfio_user_request_put(struct vfio_user_request *req);

@@ -1267,8 +1267,10 @@ VFIO_USER_ASSERT_SIZE(struct vfio_user_attach, 72);
 /**
  * struct vfio_user_timeout - argument of VFIO_USER_SET_TIMEOUT
  * @argsz: sizeof(struct vfio_user_timeout)
- * @flags: must be 0
- * @timeout_ms: new bound on every wait for the server, 1..600000 ms
+ * @flags: 0, or VFIO_USER_TIMEOUT_RESET
+ * @timeout_ms: new bound on every wait for the server (with
+ *	VFIO_USER_TIMEOUT_RESET: on the wait for the reply to DEVICE_RESET
+ *	only), 1..600000 ms
  * @reserved: must be 0
  */
 struct vfio_user_timeout {
@@ -1280,12 +1282,17 @@ struct vfio_user_timeout {
 
 VFIO_USER_ASSERT_SIZE(struct vfio_user_timeout, 16);
 
+/* The specification allows a reset to take long: it has its own bound. */
+#define VFIO_USER_TIMEOUT_RESET		(1U << 0)
+
 /*
  * VFIO_USER_SET_TIMEOUT - _IO(VFIO_USER_TYPE, VFIO_USER_BASE + 1,
  *			       struct vfio_user_timeout)
  *
  * Set this device's reply timeout (the module parameter reply_timeout_ms is
- * the default). Allowed before and after VFIO_USER_ATTACH.
+ * the default), or with VFIO_USER_TIMEOUT_RESET its bound on DEVICE_RESET
+ * (default: the module parameter reset_timeout_ms). Commands sent from then
+ * on get the new bound. Allowed before and after VFIO_USER_ATTACH.
  */
 #define VFIO_USER_SET_TIMEOUT	_IO(VFIO_USER_TYPE, VFIO_USER_BASE + 1)
 
