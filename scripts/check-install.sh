@@ -168,7 +168,7 @@ options_documented() {
 		grep -qF -- "$(printf '%s' "$opt" | sed 's/-/\\-/g')" "$page" ||
 			missing="$missing $opt"
 	done
-	[ -z "$missing" ] || { echo "not in $page:$missing"; return 1; }
+	[ -z "$missing" ] || { echo "not in $page:$missing (document them there)"; return 1; }
 }
 
 ctl_help_all() {
@@ -186,7 +186,10 @@ commands_documented() {
 		     sed -n '/^Commands:/,/^$/s/^  \([a-z][a-z-]*\) .*/\1/p'); do
 		grep -q "^\.SS $cmd\$" "$top/man/vfio-user-ctl.8" || missing="$missing $cmd"
 	done
-	[ -z "$missing" ] || { echo "commands without a section:$missing"; return 1; }
+	[ -z "$missing" ] || {
+		echo "commands without a .SS section in man/vfio-user-ctl.8:$missing"
+		return 1
+	}
 }
 
 # Every function of the public header is in libvfio-user-client(3).
@@ -197,7 +200,10 @@ functions_documented() {
 		grep -q "^\.BI\? \"\?[^\"]*\<$fn(" "$top/man/libvfio-user-client.3" ||
 			missing="$missing $fn"
 	done
-	[ -z "$missing" ] || { echo "not in the SYNOPSIS:$missing"; return 1; }
+	[ -z "$missing" ] || {
+		echo "not in the SYNOPSIS of man/libvfio-user-client.3:$missing (document them there)"
+		return 1
+	}
 }
 
 part_man() {
