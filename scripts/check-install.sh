@@ -13,7 +13,7 @@
 #                 lintian on the result
 #   pkg-config    the packages unpacked into a staging tree; the autopkgtest
 #                 debian/tests/pkg-config builds a client with pkg-config
-#                 alone and runs it
+#                 alone and runs it; so does libvfio-user-client(3)'s example
 #   vm            in the VM, on the module DKMS built: vfio-user-ctl info
 #                 from the packages against the packaged sample server, and
 #                 the client through /dev/vfio-user
@@ -378,6 +378,43 @@ part_pkg_config() {
 	rc=$?
 	echo "# selftest-exit: install: pkg-config $rc"
 	[ $rc -eq 0 ] || failed=1
+
+	begin man-example
+	t "the EXAMPLES program of libvfio-user-client(3) builds with pkg-config" build_man_example
+	t "it reads BAR0 of the packaged sample server" run_man_example
+	end
+}
+
+# The program in the EXAMPLES section, as a reader would type it in.
+build_man_example() {
+	local d="$work/man-example" flags
+	rm -rf "$d"
+	mkdir -p "$d"
+	sed -n '/^\.SH EXAMPLES/,/^\.SH /p' "$top/man/libvfio-user-client.3" |
+		sed -n '/^\.EX/,/^\.EE/{/^\.E[XE]/d;p;}' | sed -n '/^#include/,/^}/p' |
+		sed 's/\\e/\\/g; s/\\-/-/g' >"$d/example.c"
+	cat "$d/example.c"
+	flags=$(PKG_CONFIG_LIBDIR="$stage/usr/lib/$multiarch/pkgconfig" \
+		PKG_CONFIG_SYSROOT_DIR="$stage" pkg-config --cflags --libs vfio-user-client) ||
+		return 1
+	# shellcheck disable=SC2086 # the flags are words
+	cc -Wall -Wextra -Werror -o "$d/example" "$d/example.c" $flags
+}
+
+run_man_example() {
+	local d="$work/man-example" pid rc
+	"$stage/usr/bin/vfio-user-sample-server" --socket-path="$d/s.sock" &
+	pid=$!
+	for _ in $(seq 50); do
+		[ -S "$d/s.sock" ] && break
+		sleep 0.1
+	done
+	LD_LIBRARY_PATH="$stage/usr/lib/$multiarch" "$d/example" "$d/s.sock" >"$d/out"
+	rc=$?
+	kill "$pid"
+	wait "$pid"
+	cat "$d/out"
+	[ "$rc" -eq 0 ] && grep -q '^register 0: 0x56555345$' "$d/out"
 }
 
 # ---- the packages in the VM -------------------------------------------
