@@ -95,6 +95,7 @@ asan_obj = $(patsubst %.c,$(BUILD)/asan/%.o,$(1))
 
 LIBA	:= $(BUILD)/lib/libvfio-user-client.a
 LIBSO	:= $(BUILD)/lib/libvfio-user-client.so.0
+LIBMAP	:= $(BUILD)/lib/libvfio-user-client.map
 SERVER	:= $(BUILD)/bin/vfio-user-sample-server
 CTL	:= $(BUILD)/bin/vfio-user-ctl
 DEMO	:= $(BUILD)/bin/vfio-user-demo
@@ -102,7 +103,7 @@ HOST_TESTS := $(patsubst lib/test/%.c,$(BUILD)/host-tests/%,$(HOST_TEST_SRCS))
 CTL_TEST_SRCS := $(wildcard tools/vfio-user-ctl/test/test-*.c)
 CTL_TESTS := $(patsubst tools/vfio-user-ctl/test/%.c,$(BUILD)/host-tests/ctl-%,$(CTL_TEST_SRCS))
 
-USER_TARGETS := $(if $(LIB_SRCS),$(LIBA) $(LIBSO)) \
+USER_TARGETS := $(if $(LIB_SRCS),$(LIBMAP) $(LIBA) $(LIBSO)) \
 		$(if $(SERVER_SRCS),$(SERVER)) $(if $(CTL_SRCS),$(CTL)) \
 		$(if $(DEMO_SRCS),$(DEMO)) \
 		$(if $(HOST_TEST_SRCS)$(CTL_TEST_SRCS),$(HOST_TESTS) $(CTL_TESTS) \
@@ -130,8 +131,6 @@ $(LIBA): $(call obj,$(LIB_SRCS))
 
 # The shared library exports what the public header declares and nothing
 # else, under one symbol version (debian/libvfio-user-client0.symbols).
-LIBMAP	:= $(BUILD)/lib/libvfio-user-client.map
-
 $(LIBMAP): lib/vfio-user-client.h
 	@mkdir -p $(dir $@)
 	$(Q)syms=$$($(CC) -E -P -I$(TOP)/uapi $< | \
@@ -236,7 +235,7 @@ DKMS_SRCS	:= dkms.conf Kbuild $(wildcard kernel/*.c kernel/*.h) \
 	uninstall-dkms build-userspace
 
 # What install-userspace installs, built without the dependency installer.
-build-userspace: $(LIBA) $(LIBSO) $(CTL) $(SERVER) $(PC)
+build-userspace: $(LIBMAP) $(LIBA) $(LIBSO) $(CTL) $(SERVER) $(PC)
 
 $(PC): data/vfio-user-client.pc.in Makefile
 	@mkdir -p $(dir $@)
