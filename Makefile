@@ -10,6 +10,8 @@
 #   make lint       checkpatch --strict, sparse, W=1 build of the module
 #   make fuzz       fuzzers, fault injection and kill tests on the debug
 #                   kernel with long counts; ends with a line of figures
+#   make install    module, udev rule, library, headers, pkg-config file,
+#                   programs and man pages (DESTDIR, PREFIX); make uninstall
 #
 # Every target that needs Debian packages installs them first
 # (scripts/install-deps.sh; a no-op when they are present).
@@ -78,6 +80,8 @@ module-debug: deps
 # The library is built as libvfio-user-client.{a,so}; the programs link it
 # statically so they run anywhere the VM runner copies them. Host tests link
 # an ASan/UBSan build of the library, so leaks and overflows fail them.
+# CPPFLAGS, CFLAGS and LDFLAGS from the environment (dpkg-buildflags when
+# packaging) come after the project's own flags.
 
 LIB_SRCS	:= $(wildcard lib/*.c)
 SERVER_SRCS	:= $(wildcard samples/server/*.c)
@@ -91,6 +95,7 @@ asan_obj = $(patsubst %.c,$(BUILD)/asan/%.o,$(1))
 
 LIBA	:= $(BUILD)/lib/libvfio-user-client.a
 LIBSO	:= $(BUILD)/lib/libvfio-user-client.so.0
+LIBMAP	:= $(BUILD)/lib/libvfio-user-client.map
 SERVER	:= $(BUILD)/bin/vfio-user-sample-server
 CTL	:= $(BUILD)/bin/vfio-user-ctl
 DEMO	:= $(BUILD)/bin/vfio-user-demo
@@ -98,7 +103,7 @@ HOST_TESTS := $(patsubst lib/test/%.c,$(BUILD)/host-tests/%,$(HOST_TEST_SRCS))
 CTL_TEST_SRCS := $(wildcard tools/vfio-user-ctl/test/test-*.c)
 CTL_TESTS := $(patsubst tools/vfio-user-ctl/test/%.c,$(BUILD)/host-tests/ctl-%,$(CTL_TEST_SRCS))
 
-USER_TARGETS := $(if $(LIB_SRCS),$(LIBA) $(LIBSO)) \
+USER_TARGETS := $(if $(LIB_SRCS),$(LIBMAP) $(LIBA) $(LIBSO)) \
 		$(if $(SERVER_SRCS),$(SERVER)) $(if $(CTL_SRCS),$(CTL)) \
 		$(if $(DEMO_SRCS),$(DEMO)) \
 		$(if $(HOST_TEST_SRCS)$(CTL_TEST_SRCS),$(HOST_TESTS) $(CTL_TESTS) \
@@ -111,7 +116,7 @@ userspace: deps $(KSFT_HEADERS)
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
-	$(Q)$(CC) $(USER_CFLAGS) -fPIC -c $< -o $@
+	$(Q)$(CC) $(USER_CFLAGS) $(CPPFLAGS) $(CFLAGS) -fPIC -c $< -o $@
 
 $(BUILD)/asan/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -124,27 +129,38 @@ $(LIBA): $(call obj,$(LIB_SRCS))
 	@echo "  AR      $(notdir $@)"
 	$(Q)$(AR) rcs $@ $^
 
-$(LIBSO): $(call obj,$(LIB_SRCS))
+# The shared library exports what the public header declares and nothing
+# else, under one symbol version (debian/libvfio-user-client0.symbols).
+$(LIBMAP): lib/vfio-user-client.h
+	@mkdir -p $(dir $@)
+	$(Q)syms=$$($(CC) -E -P -I$(TOP)/uapi $< | \
+		grep -oE '\<vuc_[a-z0-9_]+[[:space:]]*\(' | tr -d '( \t' | sort -u); \
+	test -n "$$syms" || { echo "$<: no vuc_* functions found" >&2; exit 1; }; \
+	{ echo 'VFIO_USER_CLIENT_0 {'; echo 'global:'; \
+	  printf '\t%s;\n' $$syms; echo 'local:'; printf '\t*;\n};\n'; } >$@
+
+$(LIBSO): $(call obj,$(LIB_SRCS)) $(LIBMAP)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $(notdir $@)"
-	$(Q)$(CC) -shared -Wl,-soname,libvfio-user-client.so.0 \
-		-Wl,--no-undefined $^ $(JSON_LIBS) -o $@
+	$(Q)$(CC) $(LDFLAGS) -shared -Wl,-soname,libvfio-user-client.so.0 \
+		-Wl,--version-script=$(LIBMAP) -Wl,--no-undefined \
+		$(filter %.o,$^) $(JSON_LIBS) -o $@
 	$(Q)ln -sf libvfio-user-client.so.0 $(BUILD)/lib/libvfio-user-client.so
 
 $(SERVER): $(call obj,$(SERVER_SRCS) lib/wire.c)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $(notdir $@)"
-	$(Q)$(CC) $^ $(JSON_LIBS) -o $@
+	$(Q)$(CC) $(LDFLAGS) $^ $(JSON_LIBS) -o $@
 
 $(DEMO): $(call obj,$(DEMO_SRCS)) $(LIBA)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $(notdir $@)"
-	$(Q)$(CC) $^ $(JSON_LIBS) -o $@
+	$(Q)$(CC) $(LDFLAGS) $^ $(JSON_LIBS) -o $@
 
 $(CTL): $(call obj,$(CTL_SRCS)) $(LIBA)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $(notdir $@)"
-	$(Q)$(CC) $^ $(JSON_LIBS) -luring -o $@
+	$(Q)$(CC) $(LDFLAGS) $^ $(JSON_LIBS) -luring -o $@
 
 $(BUILD)/host-tests/%: $(call asan_obj,lib/test/%.c $(HOST_TEST_COMMON) $(LIB_SRCS))
 	@mkdir -p $(dir $@)
@@ -176,6 +192,124 @@ selftests: deps $(KSFT_HEADERS) userspace
 		KSFT_INCLUDE=$(BUILD)/ksft KHDR_INCLUDES="-I$(TOP)/uapi -I$(TOP)/samples" \
 		VFIO_USER_CLIENT_INCLUDE=$(TOP)/lib VFIO_USER_CLIENT_LIB=$(LIBA) \
 		INSTALL_PATH=$(BUILD)/selftests-install/vfio_user install
+
+# Install ------------------------------------------------------------------
+#
+#   make install [DESTDIR=...] [PREFIX=/usr/local] [KDIR=...]
+#   make uninstall (the same variables)
+#
+# The module goes to /lib/modules/<KDIR's UTS_RELEASE>/updates, the udev
+# rule and the commented modules-load.d/modprobe.d examples outside PREFIX
+# (where udev and modprobe read them). depmod and ldconfig run only when
+# installing into the running system (no DESTDIR). Packagers use the parts:
+# install-userspace, install-data and install-dkms (the module's source for
+# DKMS, in /usr/src/vfio-user-$(VERSION)); they need no dependency installer.
+
+VERSION		:= 0.1
+PREFIX		?= /usr/local
+BINDIR		?= $(PREFIX)/bin
+LIBDIR		?= $(PREFIX)/lib
+INCLUDEDIR	?= $(PREFIX)/include
+MANDIR		?= $(PREFIX)/share/man
+PKGCONFIGDIR	?= $(LIBDIR)/pkgconfig
+SYSCONFDIR	?= /etc
+UDEVRULESDIR	?= /lib/udev/rules.d
+KVER		?= $(shell sed -n 's/^\#define UTS_RELEASE "\(.*\)"/\1/p' \
+			   $(KDIR)/include/generated/utsrelease.h 2>/dev/null)
+MODULEDIR	?= /lib/modules/$(KVER)/updates
+DKMSDIR		?= /usr/src/vfio-user-$(VERSION)
+
+INSTALL		?= install
+INSTALL_DATA	:= $(INSTALL) -m 0644
+INSTALL_PROGRAM	:= $(INSTALL) -m 0755
+INSTALL_DIR	:= $(INSTALL) -d -m 0755
+
+PC		:= $(BUILD)/lib/vfio-user-client.pc
+MAN8		:= man/vfio-user-ctl.8 man/vfio-user-sample-server.8
+MAN3		:= man/libvfio-user-client.3
+DKMS_SRCS	:= dkms.conf Kbuild $(wildcard kernel/*.c kernel/*.h) \
+		   $(wildcard uapi/linux/*.h)
+
+.PHONY: install install-module install-userspace install-data install-dkms \
+	uninstall uninstall-module uninstall-userspace uninstall-data \
+	uninstall-dkms build-userspace
+
+# What install-userspace installs, built without the dependency installer.
+build-userspace: $(LIBMAP) $(LIBA) $(LIBSO) $(CTL) $(SERVER) $(PC)
+
+$(PC): data/vfio-user-client.pc.in Makefile
+	@mkdir -p $(dir $@)
+	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+		-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
+		$< >$@
+
+# The .pc file records PREFIX and LIBDIR: rebuild it every time.
+.PHONY: $(PC)
+
+install: deps
+	$(Q)$(MAKE) --no-print-directory install-module install-userspace \
+		install-data
+
+install-module: module
+	$(Q)test -n "$(KVER)" || { echo "install: no kernel release in $(KDIR)" >&2; exit 1; }
+	$(INSTALL_DIR) $(DESTDIR)$(MODULEDIR)
+	$(INSTALL_DATA) $(BUILD)/kmod/default/vfio_user.ko $(DESTDIR)$(MODULEDIR)/
+	$(if $(DESTDIR),,depmod -a $(KVER))
+
+install-userspace: build-userspace
+	$(INSTALL_DIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) \
+		$(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(INCLUDEDIR)/linux \
+		$(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man8
+	$(INSTALL_PROGRAM) $(CTL) $(SERVER) $(DESTDIR)$(BINDIR)/
+	$(INSTALL_DATA) $(LIBSO) $(LIBA) $(DESTDIR)$(LIBDIR)/
+	ln -sf libvfio-user-client.so.0 $(DESTDIR)$(LIBDIR)/libvfio-user-client.so
+	$(INSTALL_DATA) $(PC) $(DESTDIR)$(PKGCONFIGDIR)/
+	$(INSTALL_DATA) lib/vfio-user-client.h $(DESTDIR)$(INCLUDEDIR)/
+	$(INSTALL_DATA) uapi/linux/vfio_user.h $(DESTDIR)$(INCLUDEDIR)/linux/
+	$(INSTALL_DATA) $(MAN3) $(DESTDIR)$(MANDIR)/man3/
+	$(INSTALL_DATA) $(MAN8) $(DESTDIR)$(MANDIR)/man8/
+	$(if $(DESTDIR),,ldconfig)
+
+install-data:
+	$(INSTALL_DIR) $(DESTDIR)$(UDEVRULESDIR) \
+		$(DESTDIR)$(SYSCONFDIR)/modules-load.d $(DESTDIR)$(SYSCONFDIR)/modprobe.d
+	$(INSTALL_DATA) data/60-vfio-user.rules $(DESTDIR)$(UDEVRULESDIR)/
+	$(INSTALL_DATA) data/modules-load.conf \
+		$(DESTDIR)$(SYSCONFDIR)/modules-load.d/vfio-user.conf
+	$(INSTALL_DATA) data/modprobe.conf $(DESTDIR)$(SYSCONFDIR)/modprobe.d/vfio-user.conf
+
+install-dkms:
+	$(INSTALL_DIR) $(DESTDIR)$(DKMSDIR)/kernel $(DESTDIR)$(DKMSDIR)/uapi/linux
+	$(foreach f,$(DKMS_SRCS),$(INSTALL_DATA) $(f) $(DESTDIR)$(DKMSDIR)/$(f) &&) true
+
+uninstall:
+	$(Q)$(MAKE) --no-print-directory uninstall-module uninstall-userspace \
+		uninstall-data
+
+uninstall-module:
+	$(Q)test -n "$(KVER)" || { echo "uninstall: no kernel release in $(KDIR)" >&2; exit 1; }
+	rm -f $(DESTDIR)$(MODULEDIR)/vfio_user.ko
+	$(if $(DESTDIR),,depmod -a $(KVER))
+
+uninstall-userspace:
+	rm -f $(DESTDIR)$(BINDIR)/vfio-user-ctl $(DESTDIR)$(BINDIR)/vfio-user-sample-server \
+		$(DESTDIR)$(LIBDIR)/libvfio-user-client.so.0 \
+		$(DESTDIR)$(LIBDIR)/libvfio-user-client.so \
+		$(DESTDIR)$(LIBDIR)/libvfio-user-client.a \
+		$(DESTDIR)$(PKGCONFIGDIR)/vfio-user-client.pc \
+		$(DESTDIR)$(INCLUDEDIR)/vfio-user-client.h \
+		$(DESTDIR)$(INCLUDEDIR)/linux/vfio_user.h \
+		$(addprefix $(DESTDIR)$(MANDIR)/man3/,$(notdir $(MAN3))) \
+		$(addprefix $(DESTDIR)$(MANDIR)/man8/,$(notdir $(MAN8)))
+	$(if $(DESTDIR),,ldconfig)
+
+uninstall-data:
+	rm -f $(DESTDIR)$(UDEVRULESDIR)/60-vfio-user.rules \
+		$(DESTDIR)$(SYSCONFDIR)/modules-load.d/vfio-user.conf \
+		$(DESTDIR)$(SYSCONFDIR)/modprobe.d/vfio-user.conf
+
+uninstall-dkms:
+	rm -rf $(DESTDIR)$(DKMSDIR)
 
 # Checks -----------------------------------------------------------------
 

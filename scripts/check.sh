@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # The project's test command (make check): lint, build, host-side tests,
-# then the selftests in a VM on Debian's kernel and on the debug kernel.
+# install and packaging tests (scripts/check-install.sh), then the
+# selftests in a VM on Debian's kernel and on the debug kernel.
 # Prints every test's result and ends with "N passed, N failed, N skipped";
 # exits non-zero on any failure, splat or lint finding.
 
@@ -38,6 +39,10 @@ framed build "$logs/build.log" make -s -C "$top" all
 stage "host tests"
 "$top/scripts/ksft-run.sh" -l host "$top/build/host-tests" \
 	"$top/tools/vfio-user-ctl/test-info.sh" 2>&1 | tee "$logs/host.log"
+
+stage "install: make install, DKMS, Debian packages, pkg-config, in the VM"
+# Frames each part itself (install: make-install, man, dkms, deb, ...).
+"$here/check-install.sh" 2>&1 | tee "$logs/install.log"
 
 for kernel in debian debug; do
 	stage "selftests in the VM, $kernel kernel"

@@ -14,6 +14,9 @@ PACKAGES="
 	bison
 	busybox-static
 	cpio
+	debhelper
+	dh-dkms
+	dkms
 	flex
 	kmod
 	libelf-dev
@@ -23,6 +26,9 @@ PACKAGES="
 	linux-headers-amd64
 	linux-image-amd64
 	linux-source-6.1
+	lintian
+	man-db
+	mandoc
 	perl
 	pkg-config
 	python3
