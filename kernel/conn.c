@@ -629,6 +629,66 @@ static long vfio_user_check_unwaited(struct vfio_user_conn *conn)
 }
 
 /**
+ * vfio_user_call_begin() - send a command; its reply is waited for later
+ * @conn: the connection
+ * @cmd: the command
+ * @payload: its payload
+ * @len: bytes at @payload
+ * @fds: caller's fds to pass along, or NULL
+ * @nr_fds: entries at @fds
+ * @reply_max: largest reply payload accepted
+ * @reqp: on success, the request to pass to vfio_user_call_end()
+ *
+ * Many commands may be in flight this way, as the protocol allows; the
+ * server answers them in any order.
+ *
+ * Return: 0 once sent, or a negative errno.
+ */
+int vfio_user_call_begin(struct vfio_user_conn *conn, u16 cmd,
+			 const void *payload, size_t len, const int *fds,
+			 unsigned int nr_fds, size_t reply_max,
+			 struct vfio_user_request **reqp)
+{
+	struct vfio_user_request *req;
+	int ret;
+
+	req = vfio_user_request_alloc(reply_max);
+	if (!req)
+		return -ENOMEM;
+	ret = vfio_user_send_request(conn, req, cmd, payload, len, fds, nr_fds,
+				     false);
+	if (ret) {
+		vfio_user_request_put(req);
+		return ret;
+	}
+	*reqp = req;
+	return 0;
+}
+
+/**
+ * vfio_user_call_end() - wait for the reply to a vfio_user_call_begin()
+ * @conn: the connection
+ * @req: the request it gave, which this call consumes
+ * @reply: on success, the request holding the reply (put it when done);
+ *	NULL if the caller does not need the payload
+ *
+ * Return: 0, the server's error as a negative errno, or a transport error.
+ */
+int vfio_user_call_end(struct vfio_user_conn *conn,
+		       struct vfio_user_request *req,
+		       struct vfio_user_request **reply)
+{
+	int ret = vfio_user_wait_reply(conn, req);
+
+	if (!ret && reply) {
+		*reply = req;
+		return 0;
+	}
+	vfio_user_request_put(req);
+	return ret;
+}
+
+/**
  * vfio_user_call() - send a command and wait for its reply
  * @conn: the connection
  * @cmd: the command
@@ -649,19 +709,11 @@ int vfio_user_call(struct vfio_user_conn *conn, u16 cmd, const void *payload,
 	struct vfio_user_request *req;
 	int ret;
 
-	req = vfio_user_request_alloc(reply_max);
-	if (!req)
-		return -ENOMEM;
-	ret = vfio_user_send_request(conn, req, cmd, payload, len, fds, nr_fds,
-				     false);
-	if (!ret)
-		ret = vfio_user_wait_reply(conn, req);
-	if (!ret && reply) {
-		*reply = req;
-		return 0;
-	}
-	vfio_user_request_put(req);
-	return ret;
+	ret = vfio_user_call_begin(conn, cmd, payload, len, fds, nr_fds,
+				   reply_max, &req);
+	if (ret)
+		return ret;
+	return vfio_user_call_end(conn, req, reply);
 }
 
 /**

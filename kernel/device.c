@@ -968,6 +968,8 @@ long vfio_user_device_ioctl(struct vfio_user_device *vdev, unsigned int cmd,
 	case VFIO_USER_RAW_MSG:
 	case VFIO_USER_MAP_DMA:
 	case VFIO_USER_UNMAP_DMA:
+	case VFIO_USER_MAP_DMA_BATCH:
+	case VFIO_USER_UNMAP_DMA_BATCH:
 	case VFIO_USER_DIRTY_LOG:
 	case VFIO_USER_DIRTY_REPORT:
 	case VFIO_USER_GET_IOEVENTFDS:

@@ -260,12 +260,82 @@ static int vfio_user_check_map(struct vfio_user_device *vdev,
 	return vfio_user_check_vma(map->vaddr, map->size, map->flags);
 }
 
+/* A mapping for @map, not yet in the tree. */
+static struct vfio_user_dma *vfio_user_new_dma(const struct vfio_user_map_dma *map)
+{
+	struct vfio_user_dma *dma;
+
+	dma = kzalloc(sizeof(*dma), GFP_KERNEL_ACCOUNT);
+	if (!dma)
+		return NULL;
+	dma->start = map->iova;
+	dma->last = map->iova + map->size - 1;
+	dma->vaddr = map->vaddr;
+	dma->flags = map->flags & (VFIO_USER_MAP_DMA_READ |
+				   VFIO_USER_MAP_DMA_WRITE);
+	dma->active = true;
+	return dma;
+}
+
+/*
+ * Put @dma in service, before the server hears of it, so that it cannot
+ * refuse the server's first DMA. The caller holds dma_lock for writing.
+ */
+static int vfio_user_dma_insert(struct vfio_user_device *vdev,
+				struct vfio_user_dma *dma)
+{
+	lockdep_assert_held_write(&vdev->dma_lock);
+	if (vfio_user_dma_it_iter_first(&vdev->dma_tree, dma->start,
+					dma->last))
+		return -EEXIST;
+	if (vdev->nr_dmas >= vdev->max_dma_maps)
+		return -ENOSPC;
+	if (vdev->dirty_pgsize) {
+		dma->dirty = vfio_user_alloc_dirty(dma, vdev->dirty_pgsize);
+		if (!dma->dirty)
+			return -ENOMEM;
+	}
+	vfio_user_dma_it_insert(dma, &vdev->dma_tree);
+	vdev->nr_dmas++;
+	return 0;
+}
+
+/* The caller holds dma_lock for writing. */
+static void vfio_user_dma_remove(struct vfio_user_device *vdev,
+				 struct vfio_user_dma *dma)
+{
+	lockdep_assert_held_write(&vdev->dma_lock);
+	vfio_user_dma_it_remove(dma, &vdev->dma_tree);
+	vdev->nr_dmas--;
+}
+
+/* Send DMA_MAP for @map; its reply is for vfio_user_call_end(). */
+static int vfio_user_dma_map_begin(struct vfio_user_device *vdev,
+				   const struct vfio_user_map_dma *map,
+				   struct vfio_user_request **reqp)
+{
+	bool with_fd = (map->flags & VFIO_USER_MAP_DMA_FD) &&
+		       !vdev->no_fd_sharing;
+	struct vfio_user_dma_map msg = {
+		.argsz = sizeof(msg),
+		/* The same bits as VFIO_USER_F_DMA_REGION_*. */
+		.flags = map->flags & (VFIO_USER_MAP_DMA_READ |
+				       VFIO_USER_MAP_DMA_WRITE),
+		.offset = with_fd ? map->fd_offset : 0,
+		.addr = map->iova,
+		.size = map->size,
+	};
+
+	return vfio_user_call_begin(&vdev->conn, VFIO_USER_DMA_MAP, &msg,
+				    sizeof(msg), with_fd ? &map->fd : NULL,
+				    with_fd, 0, reqp);
+}
+
 static long vfio_user_map_dma(struct vfio_user_device *vdev, void __user *arg)
 {
-	struct vfio_user_dma_map msg = { .argsz = sizeof(msg) };
+	struct vfio_user_request *req;
 	struct vfio_user_map_dma map;
 	struct vfio_user_dma *dma;
-	bool with_fd;
 	int ret;
 
 	if (copy_from_user(&map, arg, sizeof(map)))
@@ -276,51 +346,25 @@ static long vfio_user_map_dma(struct vfio_user_device *vdev, void __user *arg)
 	if (ret)
 		return ret;
 
-	dma = kzalloc(sizeof(*dma), GFP_KERNEL_ACCOUNT);
+	dma = vfio_user_new_dma(&map);
 	if (!dma)
 		return -ENOMEM;
-	dma->start = map.iova;
-	dma->last = map.iova + map.size - 1;
-	dma->vaddr = map.vaddr;
-	dma->flags = map.flags & (VFIO_USER_MAP_DMA_READ |
-				  VFIO_USER_MAP_DMA_WRITE);
-	dma->active = true;
-	with_fd = (map.flags & VFIO_USER_MAP_DMA_FD) && !vdev->no_fd_sharing;
-
 	if (mutex_lock_killable(&vdev->dma_ops_lock)) {
 		vfio_user_free_dma(dma);
 		return -EINTR;
 	}
 	down_write(&vdev->dma_lock);
-	if (vfio_user_dma_it_iter_first(&vdev->dma_tree, dma->start,
-					dma->last)) {
-		ret = -EEXIST;
-	} else if (vdev->nr_dmas >= vdev->max_dma_maps) {
-		ret = -ENOSPC;
-	} else if (vdev->dirty_pgsize) {
-		dma->dirty = vfio_user_alloc_dirty(dma, vdev->dirty_pgsize);
-		if (!dma->dirty)
-			ret = -ENOMEM;
-	}
-	if (!ret) {
-		/* In service before the server hears of it: no early refusal. */
-		vfio_user_dma_it_insert(dma, &vdev->dma_tree);
-		vdev->nr_dmas++;
-	}
+	ret = vfio_user_dma_insert(vdev, dma);
 	up_write(&vdev->dma_lock);
 	if (ret)
 		goto out_unlock;
 
-	msg.flags = dma->flags;	/* same bits as VFIO_USER_F_DMA_REGION_* */
-	msg.offset = with_fd ? map.fd_offset : 0;
-	msg.addr = map.iova;
-	msg.size = map.size;
-	ret = vfio_user_call(&vdev->conn, VFIO_USER_DMA_MAP, &msg, sizeof(msg),
-			     with_fd ? &map.fd : NULL, with_fd, 0, NULL);
+	ret = vfio_user_dma_map_begin(vdev, &map, &req);
+	if (!ret)
+		ret = vfio_user_call_end(&vdev->conn, req, NULL);
 	if (ret) {
 		down_write(&vdev->dma_lock);
-		vfio_user_dma_it_remove(dma, &vdev->dma_tree);
-		vdev->nr_dmas--;
+		vfio_user_dma_remove(vdev, dma);
 		up_write(&vdev->dma_lock);
 	}
 out_unlock:
@@ -362,12 +406,52 @@ static void vfio_user_dma_remove_range(struct vfio_user_device *vdev,
 	up_write(&vdev->dma_lock);
 }
 
+/* Send DMA_UNMAP for [@iova, +@size); its reply is for the _end below. */
+static int vfio_user_dma_unmap_begin(struct vfio_user_device *vdev, u64 iova,
+				     u64 size, bool all,
+				     struct vfio_user_request **reqp)
+{
+	struct vfio_user_dma_unmap msg = {
+		.argsz = sizeof(msg),
+		.flags = all ? VFIO_USER_F_DMA_UNMAP_ALL : 0,
+		.addr = iova,
+		.size = size,
+	};
+
+	return vfio_user_call_begin(&vdev->conn, VFIO_USER_DMA_UNMAP, &msg,
+				    sizeof(msg), NULL, 0, sizeof(msg), reqp);
+}
+
+/* The reply to DMA_UNMAP echoes the range (a bare header is tolerated). */
+static int vfio_user_dma_unmap_end(struct vfio_user_device *vdev,
+				   struct vfio_user_request *req, u64 iova,
+				   u64 size)
+{
+	struct vfio_user_dma_unmap echo;
+	struct vfio_user_request *reply;
+	int ret;
+
+	ret = vfio_user_call_end(&vdev->conn, req, &reply);
+	if (ret)
+		return ret;
+	if (reply->reply_len == sizeof(echo)) {
+		memcpy(&echo, reply->reply, sizeof(echo));
+		if (echo.addr != iova || echo.size != size)
+			ret = -EPROTO;
+	} else if (reply->reply_len) {
+		ret = -EPROTO;
+	}
+	vfio_user_request_put(reply);
+	if (ret)
+		vfio_user_conn_break(&vdev->conn, ret);
+	return ret;
+}
+
 static long vfio_user_unmap_dma(struct vfio_user_device *vdev,
 				void __user *arg)
 {
-	struct vfio_user_dma_unmap msg = { .argsz = sizeof(msg) };
-	struct vfio_user_request *reply;
 	struct vfio_user_unmap_dma unmap;
+	struct vfio_user_request *req;
 	struct vfio_user_dma *dma;
 	u64 start, last;
 	bool all;
@@ -405,26 +489,11 @@ static long vfio_user_unmap_dma(struct vfio_user_device *vdev,
 		goto out_unlock;
 	}
 
-	msg.flags = all ? VFIO_USER_F_DMA_UNMAP_ALL : 0;
-	msg.addr = unmap.iova;
-	msg.size = unmap.size;
-	ret = vfio_user_call(&vdev->conn, VFIO_USER_DMA_UNMAP, &msg,
-			     sizeof(msg), NULL, 0, sizeof(msg), &reply);
-	if (!ret) {
-		struct vfio_user_dma_unmap echo;
-
-		/* The reply echoes the range (a bare header is tolerated). */
-		if (reply->reply_len == sizeof(echo)) {
-			memcpy(&echo, reply->reply, sizeof(echo));
-			if (echo.addr != msg.addr || echo.size != msg.size)
-				ret = -EPROTO;
-		} else if (reply->reply_len) {
-			ret = -EPROTO;
-		}
-		vfio_user_request_put(reply);
-	}
-	if (ret == -EPROTO)
-		vfio_user_conn_break(&vdev->conn, -EPROTO);
+	ret = vfio_user_dma_unmap_begin(vdev, unmap.iova, unmap.size, all,
+					&req);
+	if (!ret)
+		ret = vfio_user_dma_unmap_end(vdev, req, unmap.iova,
+					      unmap.size);
 	if (!ret || vfio_user_conn_status(&vdev->conn))
 		vfio_user_dma_remove_range(vdev, start, last);
 	else
@@ -432,6 +501,287 @@ static long vfio_user_unmap_dma(struct vfio_user_device *vdev,
 out_unlock:
 	mutex_unlock(&vdev->dma_ops_lock);
 	return ret;
+}
+
+/* Batches */
+
+/**
+ * struct vfio_user_dma_step - one entry of a batch on its way
+ * @dma: its mapping
+ * @req: its message in flight, or NULL
+ * @ret: the server's answer
+ */
+struct vfio_user_dma_step {
+	struct vfio_user_dma *dma;
+	struct vfio_user_request *req;
+	int ret;
+};
+
+/*
+ * Copy in a batch and its entries. Return: the entries (kvfree them), or
+ * an ERR_PTR.
+ */
+static void *vfio_user_get_batch(void __user *arg,
+				 struct vfio_user_dma_batch *batch,
+				 size_t entry_size)
+{
+	if (copy_from_user(batch, arg, sizeof(*batch)))
+		return ERR_PTR(-EFAULT);
+	if (batch->argsz < sizeof(*batch) || batch->flags || batch->failed ||
+	    !batch->count || batch->count > VFIO_USER_DMA_BATCH_MAX)
+		return ERR_PTR(-EINVAL);
+	return vmemdup_user(u64_to_user_ptr(batch->entries),
+			    array_size(batch->count, entry_size));
+}
+
+/* A failed batch says which entry failed first. */
+static int vfio_user_put_failed(struct vfio_user_dma_batch __user *arg,
+				u32 failed, int ret)
+{
+	if (ret && put_user(failed, &arg->failed))
+		return -EFAULT;
+	return ret;
+}
+
+/*
+ * Unmap at the server what a failed batch had mapped. What cannot be
+ * undone leaves the server's map unknown: the connection ends then.
+ */
+static void vfio_user_map_batch_undo(struct vfio_user_device *vdev,
+				     struct vfio_user_dma_step *steps,
+				     u32 count)
+{
+	u32 i;
+	int ret = 0;
+
+	/* Out of service first, as for any unmapping. */
+	down_write(&vdev->dma_lock);
+	for (i = 0; i < count; i++)
+		steps[i].dma->active = false;
+	up_write(&vdev->dma_lock);
+	for (i = 0; i < count; i++) {
+		struct vfio_user_dma *dma = steps[i].dma;
+
+		steps[i].req = NULL;
+		if (steps[i].ret || ret)
+			continue;
+		ret = vfio_user_dma_unmap_begin(vdev, dma->start,
+						vfio_user_dma_size(dma), false,
+						&steps[i].req);
+	}
+	for (i = 0; i < count; i++) {
+		struct vfio_user_dma *dma = steps[i].dma;
+		int err;
+
+		if (!steps[i].req)
+			continue;
+		err = vfio_user_dma_unmap_end(vdev, steps[i].req, dma->start,
+					      vfio_user_dma_size(dma));
+		ret = ret ?: err;
+	}
+	if (ret)
+		vfio_user_conn_break(&vdev->conn, -EIO);
+}
+
+/*
+ * VFIO_USER_MAP_DMA_BATCH: every DMA_MAP is sent before the first reply is
+ * waited for. All or nothing: on any failure, what the server mapped is
+ * unmapped again and no entry stays mapped.
+ */
+static long vfio_user_map_dma_batch(struct vfio_user_device *vdev,
+				    struct vfio_user_dma_batch __user *arg)
+{
+	struct vfio_user_dma_step *steps = NULL;
+	struct vfio_user_dma_batch batch;
+	struct vfio_user_map_dma *maps;
+	u32 i, made = 0, inserted = 0, sent = 0, failed = 0;
+	int ret = 0;
+
+	maps = vfio_user_get_batch(arg, &batch, sizeof(*maps));
+	if (IS_ERR(maps))
+		return PTR_ERR(maps);
+	steps = kvcalloc(batch.count, sizeof(*steps), VFIO_USER_GFP_LARGE);
+	if (!steps) {
+		ret = -ENOMEM;
+		goto out_free;
+	}
+	for (made = 0; made < batch.count; made++) {
+		const struct vfio_user_map_dma *map = &maps[made];
+
+		ret = map->argsz == sizeof(*map) ?
+		      vfio_user_check_map(vdev, map) : -EINVAL;
+		if (!ret) {
+			steps[made].dma = vfio_user_new_dma(map);
+			if (!steps[made].dma)
+				ret = -ENOMEM;
+		}
+		if (ret) {
+			failed = made;
+			goto out_free;
+		}
+	}
+
+	if (mutex_lock_killable(&vdev->dma_ops_lock)) {
+		ret = -EINTR;
+		failed = batch.count;
+		goto out_free;
+	}
+	down_write(&vdev->dma_lock);
+	/* Each against the tree and the entries before it. */
+	for (inserted = 0; inserted < batch.count; inserted++) {
+		ret = vfio_user_dma_insert(vdev, steps[inserted].dma);
+		if (ret) {
+			failed = inserted;
+			break;
+		}
+	}
+	up_write(&vdev->dma_lock);
+	if (ret)
+		goto out_remove;
+
+	for (sent = 0; sent < batch.count; sent++) {
+		ret = vfio_user_dma_map_begin(vdev, &maps[sent],
+					      &steps[sent].req);
+		if (ret) {
+			failed = sent;
+			break;
+		}
+	}
+	/* The first failure in the order of the entries. */
+	for (i = 0; i < sent; i++) {
+		steps[i].ret = vfio_user_call_end(&vdev->conn, steps[i].req,
+						  NULL);
+		if (steps[i].ret && (!ret || i < failed)) {
+			ret = steps[i].ret;
+			failed = i;
+		}
+	}
+	if (ret && !vfio_user_conn_status(&vdev->conn))
+		vfio_user_map_batch_undo(vdev, steps, sent);
+
+out_remove:
+	if (ret) {
+		down_write(&vdev->dma_lock);
+		for (i = 0; i < inserted; i++)
+			vfio_user_dma_remove(vdev, steps[i].dma);
+		up_write(&vdev->dma_lock);
+	}
+	mutex_unlock(&vdev->dma_ops_lock);
+out_free:
+	if (ret)
+		for (i = 0; i < made; i++)
+			vfio_user_free_dma(steps[i].dma);
+	kvfree(steps);
+	kvfree(maps);
+	return vfio_user_put_failed(arg, failed, ret);
+}
+
+/*
+ * VFIO_USER_UNMAP_DMA_BATCH: each entry a whole mapping, exactly; every
+ * DMA_UNMAP is sent before the first reply is waited for. An unmapping
+ * cannot be undone (the server has dropped the range): on failure, the
+ * entries the server unmapped are gone and the others stay mapped, as if
+ * each had been unmapped alone.
+ */
+static long vfio_user_unmap_dma_batch(struct vfio_user_device *vdev,
+				      struct vfio_user_dma_batch __user *arg)
+{
+	struct vfio_user_dma_step *steps = NULL;
+	struct vfio_user_unmap_dma *unmaps;
+	struct vfio_user_dma_batch batch;
+	u32 i, found = 0, sent = 0, failed = 0;
+	int ret = 0;
+
+	unmaps = vfio_user_get_batch(arg, &batch, sizeof(*unmaps));
+	if (IS_ERR(unmaps))
+		return PTR_ERR(unmaps);
+	for (i = 0; i < batch.count; i++) {
+		const struct vfio_user_unmap_dma *u = &unmaps[i];
+		u64 last;
+
+		if (u->argsz != sizeof(*u) || u->flags || !u->size ||
+		    check_add_overflow(u->iova, u->size - 1, &last)) {
+			ret = -EINVAL;
+			failed = i;
+			goto out_free;
+		}
+	}
+	steps = kvcalloc(batch.count, sizeof(*steps), VFIO_USER_GFP_LARGE);
+	if (!steps) {
+		ret = -ENOMEM;
+		goto out_free;
+	}
+
+	if (mutex_lock_killable(&vdev->dma_ops_lock)) {
+		ret = -EINTR;
+		failed = batch.count;
+		goto out_free;
+	}
+	/* From here on the server's DMA to these ranges is refused. */
+	down_write(&vdev->dma_lock);
+	for (found = 0; found < batch.count; found++) {
+		const struct vfio_user_unmap_dma *u = &unmaps[found];
+		u64 last = u->iova + u->size - 1;
+		struct vfio_user_dma *dma;
+
+		/* Only a whole mapping, exactly, and only once. */
+		dma = vfio_user_dma_it_iter_first(&vdev->dma_tree, u->iova,
+						  last);
+		if (!dma || dma->start != u->iova || dma->last != last ||
+		    !dma->active) {
+			ret = -ENOENT;
+			failed = found;
+			break;
+		}
+		dma->active = false;
+		steps[found].dma = dma;
+	}
+	if (ret) {
+		for (i = 0; i < found; i++)
+			steps[i].dma->active = true;
+		up_write(&vdev->dma_lock);
+		goto out_unlock;
+	}
+	up_write(&vdev->dma_lock);
+
+	for (sent = 0; sent < batch.count; sent++) {
+		ret = vfio_user_dma_unmap_begin(vdev, unmaps[sent].iova,
+						unmaps[sent].size, false,
+						&steps[sent].req);
+		if (ret) {
+			failed = sent;
+			break;
+		}
+	}
+	for (i = 0; i < sent; i++) {
+		steps[i].ret = vfio_user_dma_unmap_end(vdev, steps[i].req,
+						       unmaps[i].iova,
+						       unmaps[i].size);
+		if (steps[i].ret && (!ret || i < failed)) {
+			ret = steps[i].ret;
+			failed = i;
+		}
+	}
+
+	down_write(&vdev->dma_lock);
+	for (i = 0; i < batch.count; i++) {
+		struct vfio_user_dma *dma = steps[i].dma;
+
+		if (i < sent && (!steps[i].ret ||
+				 vfio_user_conn_status(&vdev->conn))) {
+			vfio_user_dma_remove(vdev, dma);
+			vfio_user_free_dma(dma);
+		} else {
+			dma->active = true;
+		}
+	}
+	up_write(&vdev->dma_lock);
+out_unlock:
+	mutex_unlock(&vdev->dma_ops_lock);
+out_free:
+	kvfree(steps);
+	kvfree(unmaps);
+	return vfio_user_put_failed(arg, failed, ret);
 }
 
 /* Dirty logging */
@@ -594,6 +944,10 @@ long vfio_user_dma_ioctl(struct vfio_user_device *vdev, unsigned int cmd,
 		return vfio_user_map_dma(vdev, arg);
 	case VFIO_USER_UNMAP_DMA:
 		return vfio_user_unmap_dma(vdev, arg);
+	case VFIO_USER_MAP_DMA_BATCH:
+		return vfio_user_map_dma_batch(vdev, arg);
+	case VFIO_USER_UNMAP_DMA_BATCH:
+		return vfio_user_unmap_dma_batch(vdev, arg);
 	case VFIO_USER_DIRTY_LOG:
 		return vfio_user_dirty_log(vdev, arg);
 	default:

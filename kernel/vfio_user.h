@@ -371,6 +371,13 @@ int vfio_user_send_posted(struct vfio_user_conn *conn, u16 cmd,
 int vfio_user_call(struct vfio_user_conn *conn, u16 cmd, const void *payload,
 		   size_t len, const int *fds, unsigned int nr_fds,
 		   size_t reply_max, struct vfio_user_request **reply);
+int vfio_user_call_begin(struct vfio_user_conn *conn, u16 cmd,
+			 const void *payload, size_t len, const int *fds,
+			 unsigned int nr_fds, size_t reply_max,
+			 struct vfio_user_request **reqp);
+int vfio_user_call_end(struct vfio_user_conn *conn,
+		       struct vfio_user_request *req,
+		       struct vfio_user_request **reply);
 int vfio_user_call_async(struct vfio_user_conn *conn,
 			 struct vfio_user_request *req, u16 cmd,
 			 const void *payload, size_t len, bool nowait);

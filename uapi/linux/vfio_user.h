@@ -1461,6 +1461,54 @@ VFIO_USER_ASSERT_SIZE(struct vfio_user_unmap_dma, 24);
  */
 #define VFIO_USER_UNMAP_DMA	_IO(VFIO_USER_TYPE, VFIO_USER_BASE + 5)
 
+#define VFIO_USER_DMA_BATCH_MAX		4096
+
+/**
+ * struct vfio_user_dma_batch - argument of VFIO_USER_MAP_DMA_BATCH and
+ *	VFIO_USER_UNMAP_DMA_BATCH
+ * @argsz: sizeof(struct vfio_user_dma_batch)
+ * @flags: must be 0
+ * @count: entries at @entries, 1..VFIO_USER_DMA_BATCH_MAX
+ * @failed: must be 0; when the call fails, the index of the first entry
+ *	that failed, or @count when the failure was no entry's
+ * @entries: address of @count struct vfio_user_map_dma (MAP) or struct
+ *	vfio_user_unmap_dma (UNMAP), each with its own argsz
+ */
+struct vfio_user_dma_batch {
+	__u32		argsz;
+	__u32		flags;
+	__u32		count;
+	__u32		failed;
+	__aligned_u64	entries;
+};
+
+VFIO_USER_ASSERT_SIZE(struct vfio_user_dma_batch, 24);
+
+/*
+ * VFIO_USER_MAP_DMA_BATCH - _IO(VFIO_USER_TYPE, VFIO_USER_BASE + 9,
+ *				 struct vfio_user_dma_batch)
+ *
+ * Map every entry as VFIO_USER_MAP_DMA would, sending all DMA_MAP commands
+ * before waiting for the first reply. All or nothing: when one entry fails
+ * (checks, overlap with a mapping or with an earlier entry, the server's
+ * refusal), no entry is left mapped. Return: 0, or the error of entry
+ * @failed.
+ */
+#define VFIO_USER_MAP_DMA_BATCH	_IO(VFIO_USER_TYPE, VFIO_USER_BASE + 9)
+
+/*
+ * VFIO_USER_UNMAP_DMA_BATCH - _IO(VFIO_USER_TYPE, VFIO_USER_BASE + 10,
+ *				   struct vfio_user_dma_batch)
+ *
+ * Unmap every entry (each a whole mapping, without VFIO_USER_UNMAP_DMA_ALL)
+ * as VFIO_USER_UNMAP_DMA would, sending all DMA_UNMAP commands before
+ * waiting for the first reply. Entries are checked first: if one names no
+ * mapping (ENOENT) or is invalid, nothing is unmapped. An unmapping the
+ * server did cannot be undone: when the server refuses some, those stay
+ * mapped and the others are gone. Return: 0, or the error of entry @failed.
+ */
+#define VFIO_USER_UNMAP_DMA_BATCH	_IO(VFIO_USER_TYPE, VFIO_USER_BASE + 10)
+
 #define VFIO_USER_DIRTY_LOG_START	(1 << 0)
 #define VFIO_USER_DIRTY_LOG_STOP	(1 << 1)
 
