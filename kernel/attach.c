@@ -502,7 +502,8 @@ static int vfio_user_check_attach(const struct vfio_user_attach *arg)
 	const u32 known_device_flags = VFIO_DEVICE_FLAGS_RESET |
 				       VFIO_DEVICE_FLAGS_PCI;
 
-	if (arg->flags & ~VFIO_USER_ATTACH_NO_FD_SHARING)
+	if (arg->flags & ~(VFIO_USER_ATTACH_NO_FD_SHARING |
+			   VFIO_USER_ATTACH_WRITE_MULTIPLE))
 		return -EINVAL;
 	if (arg->major != VFIO_USER_VERSION_MAJOR ||
 	    arg->minor > VFIO_USER_VERSION_MINOR)
@@ -604,6 +605,7 @@ int vfio_user_attach(struct vfio_user_device *vdev,
 	vdev->conn.max_msg_fds = arg.max_msg_fds;
 	vdev->conn.max_xfer = arg.max_data_xfer_size;
 	vdev->conn.client_max_xfer = arg.client_max_data_xfer_size;
+	vdev->conn.write_multiple = arg.flags & VFIO_USER_ATTACH_WRITE_MULTIPLE;
 	ret = vfio_user_conn_start(vdev, sock, twin);
 	if (ret)
 		goto err_put_twin;

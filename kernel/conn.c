@@ -311,6 +311,108 @@ static void vfio_user_protocol_error(struct vfio_user_conn *conn,
 
 /* Sending */
 
+static int vfio_user_send_msg(struct vfio_user_conn *conn,
+			      struct socket *sock, struct mutex *lock,
+			      const struct vfio_user_header *hdr,
+			      const void *payload, size_t len,
+			      const int *fds, unsigned int nr_fds, bool nowait);
+
+static void vfio_user_init_header(struct vfio_user_header *hdr, u16 id,
+				  u16 cmd, size_t len, u32 flags)
+{
+	hdr->msg_id = id;
+	hdr->cmd = cmd;
+	hdr->msg_size = sizeof(*hdr) + len;
+	hdr->flags = VFIO_USER_F_TYPE_COMMAND | flags;
+	hdr->error_no = 0;
+}
+
+static size_t vfio_user_multi_size(u64 nr)
+{
+	return sizeof(struct vfio_user_wr_multi) +
+	       nr * sizeof(struct vfio_user_wr_one);
+}
+
+/*
+ * Send the posted writes gathered so far, ahead of whatever the caller
+ * sends next: one as REGION_WRITE, more as REGION_WRITE_MULTI, both
+ * without a reply. The caller holds the send lock.
+ */
+static int vfio_user_flush_multi(struct vfio_user_conn *conn)
+{
+	u8 one[sizeof(struct vfio_user_region_access) + VFIO_USER_MULTI_DATA];
+	struct vfio_user_region_access *acc = (void *)one;
+	struct vfio_user_header hdr;
+	const void *payload;
+	size_t len;
+	u64 nr;
+	int ret;
+
+	lockdep_assert_held(&conn->send_lock);
+	if (!conn->multi)
+		return 0;
+	mutex_lock(&conn->multi_lock);
+	nr = conn->multi->wr_cnt;
+	if (nr)
+		memcpy(conn->multi_out, conn->multi, vfio_user_multi_size(nr));
+	conn->multi->wr_cnt = 0;
+	conn->multi_flushing = false;
+	mutex_unlock(&conn->multi_lock);
+	if (!nr)
+		return 0;
+
+	if (nr == 1) {
+		const struct vfio_user_wr_one *w = &conn->multi_out->wrs[0];
+
+		acc->offset = w->offset;
+		acc->region = w->region;
+		acc->count = w->count;
+		memcpy(acc->data, w->data, w->count);
+		payload = acc;
+		len = sizeof(*acc) + w->count;
+		vfio_user_init_header(&hdr, (u16)atomic_inc_return(&conn->posted_id),
+				      VFIO_USER_REGION_WRITE, len,
+				      VFIO_USER_F_NO_REPLY);
+	} else {
+		payload = conn->multi_out;
+		len = vfio_user_multi_size(nr);
+		vfio_user_init_header(&hdr, (u16)atomic_inc_return(&conn->posted_id),
+				      VFIO_USER_REGION_WRITE_MULTI, len,
+				      VFIO_USER_F_NO_REPLY);
+	}
+	ret = vfio_user_send_msg(conn, conn->sock, NULL, &hdr, payload, len,
+				 NULL, 0, false);
+	if (!ret)
+		atomic64_add(nr, &conn->stats.posted_writes);
+	return ret;
+}
+
+/*
+ * Take the send lock of @conn for a whole message; the posted writes that
+ * gathered meanwhile go out first, so that nothing overtakes them.
+ */
+static int vfio_user_lock_send(struct vfio_user_conn *conn, bool nowait)
+{
+	int ret;
+
+	if (nowait) {
+		if (!mutex_trylock(&conn->send_lock))
+			return -EAGAIN;
+		/* Sending them may wait for room. */
+		if (conn->multi && READ_ONCE(conn->multi->wr_cnt)) {
+			mutex_unlock(&conn->send_lock);
+			return -EAGAIN;
+		}
+		return 0;
+	}
+	if (mutex_lock_killable(&conn->send_lock))
+		return -EINTR;
+	ret = vfio_user_flush_multi(conn);
+	if (ret)
+		mutex_unlock(&conn->send_lock);
+	return ret;
+}
+
 /*
  * Send one whole message with a single sendmsg(): header, payload and fds
  * together, as real servers require. Fd numbers are resolved in the
@@ -344,9 +446,13 @@ static int vfio_user_send_msg(struct vfio_user_conn *conn,
 		memcpy(CMSG_DATA(cmsg), fds, nr_fds * sizeof(int));
 	}
 
-	if (lock && mutex_lock_killable(lock)) {
-		kfree(cmsg);
-		return -EINTR;
+	if (lock) {
+		/* Only ever the send lock of @conn. */
+		ret = vfio_user_lock_send(conn, nowait);
+		if (ret) {
+			kfree(cmsg);
+			return ret;
+		}
 	}
 	while (sent < total) {
 		struct kvec *v = vec;
@@ -408,16 +514,6 @@ static int vfio_user_send_msg(struct vfio_user_conn *conn,
 	return ret;
 }
 
-static void vfio_user_init_header(struct vfio_user_header *hdr, u16 id,
-				  u16 cmd, size_t len, u32 flags)
-{
-	hdr->msg_id = id;
-	hdr->cmd = cmd;
-	hdr->msg_size = sizeof(*hdr) + len;
-	hdr->flags = VFIO_USER_F_TYPE_COMMAND | flags;
-	hdr->error_no = 0;
-}
-
 /**
  * vfio_user_send_request() - send a command whose reply @req will receive
  * @conn: the connection
@@ -452,12 +548,9 @@ static int vfio_user_send_request(struct vfio_user_conn *conn,
 	 * The id is allocated and, if the send fails, erased under the send
 	 * lock: no other request can be given the same id in between.
 	 */
-	if (nowait) {
-		if (!mutex_trylock(&conn->send_lock))
-			return -EAGAIN;
-	} else if (mutex_lock_killable(&conn->send_lock)) {
-		return -EINTR;
-	}
+	ret = vfio_user_lock_send(conn, nowait);
+	if (ret)
+		return ret;
 
 	req->cmd = cmd;
 	req->deadline = jiffies + msecs_to_jiffies(timeout_ms);
@@ -500,6 +593,54 @@ static int vfio_user_send_request(struct vfio_user_conn *conn,
 	return ret;
 }
 
+/*
+ * A small posted write joins the others gathered while the socket is busy.
+ * The first to join sends them all once it has the socket, unless another
+ * send takes them first; the rest return at once, their writes posted.
+ */
+static int vfio_user_post_multi(struct vfio_user_conn *conn,
+				const struct vfio_user_region_access *acc,
+				u32 count)
+{
+	struct vfio_user_wr_one *w;
+	bool flusher;
+	int ret;
+
+	for (;;) {
+		mutex_lock(&conn->multi_lock);
+		if (conn->multi->wr_cnt < VFIO_USER_MULTI_MAX)
+			break;
+		mutex_unlock(&conn->multi_lock);
+		/* Full: send them, then gather anew. */
+		ret = vfio_user_lock_send(conn, false);
+		if (ret)
+			return ret;
+		mutex_unlock(&conn->send_lock);
+	}
+	w = &conn->multi->wrs[conn->multi->wr_cnt++];
+	w->offset = acc->offset;
+	w->region = acc->region;
+	w->count = count;
+	memset(w->data, 0, sizeof(w->data));
+	memcpy(w->data, acc->data, count);
+	flusher = !conn->multi_flushing;
+	conn->multi_flushing = true;
+	mutex_unlock(&conn->multi_lock);
+	if (!flusher)
+		return 0;
+
+	ret = vfio_user_lock_send(conn, false);
+	if (ret == -EINTR) {
+		/* Killed: the writes are posted already; the worker sends them. */
+		WRITE_ONCE(conn->multi_flush_worker, true);
+		wake_up(&conn->worker.wq);
+		return 0;
+	}
+	if (!ret)
+		mutex_unlock(&conn->send_lock);
+	return ret;
+}
+
 /**
  * vfio_user_send_posted() - send a command that asks for no reply
  * @conn: the connection
@@ -512,12 +653,17 @@ static int vfio_user_send_request(struct vfio_user_conn *conn,
 int vfio_user_send_posted(struct vfio_user_conn *conn, u16 cmd,
 			  const void *payload, size_t len)
 {
+	const struct vfio_user_region_access *acc = payload;
 	struct vfio_user_header hdr;
 	int ret;
 
 	ret = vfio_user_conn_status(conn);
 	if (ret)
 		return ret;
+	if (conn->multi && cmd == VFIO_USER_REGION_WRITE &&
+	    len >= sizeof(*acc) &&
+	    len - sizeof(*acc) <= VFIO_USER_MULTI_DATA)
+		return vfio_user_post_multi(conn, acc, len - sizeof(*acc));
 	vfio_user_init_header(&hdr, (u16)atomic_inc_return(&conn->posted_id),
 			      cmd, len, VFIO_USER_F_NO_REPLY);
 	ret = vfio_user_send_msg(conn, conn->sock, &conn->send_lock, &hdr,
@@ -1260,8 +1406,14 @@ static int vfio_user_worker(void *data)
 
 	while (!kthread_should_stop() && !vfio_user_conn_status(conn)) {
 		wait_event_idle_timeout(w->wq, kthread_should_stop() ||
-					vfio_user_worker_has_work(w),
+					vfio_user_worker_has_work(w) ||
+					READ_ONCE(conn->multi_flush_worker),
 					vfio_user_worker_idle(w));
+		if (w->replies && READ_ONCE(conn->multi_flush_worker)) {
+			WRITE_ONCE(conn->multi_flush_worker, false);
+			if (!vfio_user_lock_send(conn, false))
+				mutex_unlock(&conn->send_lock);
+		}
 		/* Is the owner's address space still there? */
 		if (!atomic_read(&conn->mm->mm_users)) {
 			vfio_user_conn_break(conn, -ENOTCONN);
@@ -1567,10 +1719,22 @@ int vfio_user_conn_start(struct vfio_user_device *vdev, struct socket *sock,
 	mmgrab(conn->mm);
 	conn->memcg = get_mem_cgroup_from_mm(conn->mm);
 
+	if (conn->write_multiple) {
+		ret = -ENOMEM;
+		conn->multi = kzalloc(vfio_user_multi_size(VFIO_USER_MULTI_MAX),
+				      GFP_KERNEL_ACCOUNT);
+		conn->multi_out = kmalloc(vfio_user_multi_size(VFIO_USER_MULTI_MAX),
+					  GFP_KERNEL_ACCOUNT);
+		if (!conn->multi || !conn->multi_out)
+			goto err_free_multi;
+	}
+	conn->multi_flushing = false;
+	conn->multi_flush_worker = false;
+
 	/* Both created before either runs: a failure reads nothing. */
 	ret = vfio_user_create_worker(conn, &conn->worker, sock, true, "");
 	if (ret)
-		goto err_drop_mm;
+		goto err_free_multi;
 	if (twin) {
 		ret = vfio_user_create_worker(conn, &conn->twin_worker, twin,
 					      false, "-twin");
@@ -1609,7 +1773,11 @@ err_unhook:
 	vfio_user_stop_worker(&conn->twin_worker);
 err_stop_worker:
 	vfio_user_stop_worker(&conn->worker);
-err_drop_mm:
+err_free_multi:
+	kfree(conn->multi);
+	kfree(conn->multi_out);
+	conn->multi = NULL;
+	conn->multi_out = NULL;
 	mem_cgroup_put(conn->memcg);
 	conn->memcg = NULL;
 	mmdrop(conn->mm);
@@ -1640,6 +1808,10 @@ void vfio_user_conn_stop(struct vfio_user_conn *conn)
 	sockfd_put(conn->sock);
 	conn->sock = NULL;
 	conn->twin = NULL;
+	kfree(conn->multi);
+	kfree(conn->multi_out);
+	conn->multi = NULL;
+	conn->multi_out = NULL;
 	mem_cgroup_put(conn->memcg);
 	conn->memcg = NULL;
 	mmdrop(conn->mm);

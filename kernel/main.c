@@ -108,6 +108,7 @@ static struct vfio_user_device *vfio_user_device_alloc(void)
 	vdev->dma_tree = RB_ROOT_CACHED;
 	spin_lock_init(&vdev->dirty_lock);
 	mutex_init(&vdev->conn.send_lock);
+	mutex_init(&vdev->conn.multi_lock);
 	xa_init_flags(&vdev->conn.pending, XA_FLAGS_ALLOC);
 	init_waitqueue_head(&vdev->conn.poll_wq);
 	vdev->conn.timeout_ms = vfio_user_default_timeout_ms();

@@ -255,6 +255,13 @@ struct vfio_user_worker {
  * @max_msg_fds: the server's limit of fds per message
  * @max_xfer: largest data count we send in one message (the server's)
  * @client_max_xfer: largest data count the server may send us
+ * @write_multiple: the server takes REGION_WRITE_MULTI
+ * @multi_lock: protects @multi and @multi_flushing
+ * @multi: small posted writes gathered while the socket is busy, or NULL
+ *	without @write_multiple
+ * @multi_out: the same, on their way out; under @send_lock
+ * @multi_flushing: a task is on its way to send @multi
+ * @multi_flush_worker: the worker must send @multi (that task was killed)
  * @worker: receive worker for @sock
  * @twin_worker: receive worker for @twin (no task without one)
  * @mm: the attaching task's mm_struct (a count reference only: the
@@ -281,6 +288,12 @@ struct vfio_user_conn {
 	u32 max_msg_fds;
 	u32 max_xfer;
 	u32 client_max_xfer;
+	bool write_multiple;
+	struct mutex multi_lock;	/* @multi, @multi_flushing */
+	struct vfio_user_wr_multi *multi;
+	struct vfio_user_wr_multi *multi_out;
+	bool multi_flushing;
+	bool multi_flush_worker;
 	struct vfio_user_worker worker;
 	struct vfio_user_worker twin_worker;
 	struct mm_struct *mm;

@@ -84,8 +84,11 @@ static int do_attach(struct vuc_device *dev, int kfd)
 {
 	struct vfio_user_attach arg = {
 		.argsz = sizeof(arg),
-		.flags = dev->flags & VUC_OPT_NO_FD_SHARING ?
-			 VFIO_USER_ATTACH_NO_FD_SHARING : 0,
+		.flags = (dev->flags & VUC_OPT_NO_FD_SHARING ?
+			  VFIO_USER_ATTACH_NO_FD_SHARING : 0) |
+			 /* The kernel may coalesce posted writes. */
+			 (dev->caps.write_multiple ?
+			  VFIO_USER_ATTACH_WRITE_MULTIPLE : 0),
 		.sock_fd = dev->sock,
 		.twin_fd = dev->twin,
 		.major = dev->caps.major,

@@ -40,8 +40,9 @@ static bool add(json_object *obj, const char *key, json_object *val)
 /*
  * Our offer. max_msg_fds is what our receive path takes; pgsizes and the
  * migration pgsize are the host page size (a libvfio-user server with
- * migration refuses any other pgsize, PROTOCOL-NOTES §8 item 3). No
- * write_multiple: we do not send REGION_WRITE_MULTI.
+ * migration refuses any other pgsize, PROTOCOL-NOTES §8 item 3).
+ * write_multiple is the server's to offer: with it, the kernel backend
+ * coalesces posted writes into REGION_WRITE_MULTI.
  */
 static json_object *build_caps(const struct vuc_device *dev)
 {

@@ -14,6 +14,9 @@
  * each reply, and sent as posted REGION_WRITE. The doorbell is the first
  * ioeventfd sub-region the server offers.
  *
+ * DMA maps: DMA_PAIRS map+unmap pairs of one page each, one call at a
+ * time, against the same in two batch calls.
+ *
  * Queue depth: 4-byte reads through the kernel submitted with io_uring,
  * QUEUE_DEPTH in flight, against the same reads one at a time.
  *
@@ -24,6 +27,8 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -361,38 +366,53 @@ static int qd_measure(int fd, unsigned int depth, double seconds, double *rate)
 		sqe->user_data = i;
 	}
 	ret = io_uring_submit(&ring) == (int)depth ? 0 : -1;
+	/* Reap what completed, refill as many, submit them together. */
 	while (!ret && depth) {
 		struct io_uring_cqe *cqe;
+		unsigned int refill = 0;
 
 		ret = io_uring_wait_cqe(&ring, &cqe);
-		if (ret || cqe->res != sizeof(uint32_t)) {
-			ctl_err("bench: io_uring read: %s",
-				strerror(ret ? -ret : cqe->res < 0 ? -cqe->res : EIO));
+		while (!ret && cqe) {
+			if (cqe->res != sizeof(uint32_t)) {
+				ret = cqe->res < 0 ? cqe->res : -EIO;
+				break;
+			}
+			i = (unsigned int)cqe->user_data;
+			io_uring_cqe_seen(&ring, cqe);
+			n++;
+			t = now() - t0;
+			if (t < seconds) {
+				struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
+
+				io_uring_prep_read(sqe, fd, &buf[i], sizeof(buf[i]),
+						   cfg);
+				sqe->user_data = i;
+				refill++;
+			} else {
+				depth--;
+			}
+			if (io_uring_peek_cqe(&ring, &cqe))
+				cqe = NULL;
+		}
+		if (ret) {
+			ctl_err("bench: io_uring read: %s", strerror(-ret));
 			ret = -1;
 			break;
 		}
-		i = (unsigned int)cqe->user_data;
-		io_uring_cqe_seen(&ring, cqe);
-		n++;
-		t = now() - t0;
-		if (t < seconds) {
-			struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
-
-			io_uring_prep_read(sqe, fd, &buf[i], sizeof(buf[i]), cfg);
-			sqe->user_data = i;
-			ret = io_uring_submit(&ring) == 1 ? 0 : -1;
-		} else {
-			depth--;
-		}
+		if (refill && io_uring_submit(&ring) != (int)refill)
+			ret = -1;
 	}
 	io_uring_queue_exit(&ring);
 	*rate = n / t;
 	return ret;
 }
 
-/* Reads per second at queue depth 1 and QUEUE_DEPTH, alternating. */
+/*
+ * Reads per second at queue depth 1 and QUEUE_DEPTH, alternating; against
+ * @sync_rate, that of pread() measured in the same run.
+ */
 static int qd_bench(const struct ctl_opts *base, const char *path,
-		    double seconds, unsigned int rounds)
+		    double seconds, unsigned int rounds, double sync_rate)
 {
 	double sum[2] = { 0 }, rate;
 	struct ctl_opts o = *base;
@@ -416,9 +436,104 @@ static int qd_bench(const struct ctl_opts *base, const char *path,
 	if (ret)
 		return ret;
 	printf("Queue depth: 4-byte region reads through the kernel with io_uring\n");
-	printf("  %-46s %10.0f reads/s\n", "one at a time", sum[0] / rounds);
-	printf("  %-46s %10.0f reads/s %8.2fx\n", "32 in flight", sum[1] / rounds,
-	       sum[1] / sum[0]);
+	printf("  %-46s %10.0f reads/s\n", "pread(), from the round trips above",
+	       sync_rate);
+	printf("  %-46s %10.0f reads/s %8.2fx pread\n", "io_uring, one in flight",
+	       sum[0] / rounds, sum[0] / rounds / sync_rate);
+	printf("  %-46s %10.0f reads/s %8.2fx pread\n", "io_uring, 32 in flight",
+	       sum[1] / rounds, sum[1] / rounds / sync_rate);
+	return 0;
+}
+
+#define DMA_PAIRS	1000
+#define DMA_PAGE	4096UL
+#define DMA_IOVA	0x100000000ULL
+
+/* Seconds for DMA_PAIRS map+unmap pairs, one by one or in two batches. */
+static int dma_pairs(int fd, void *mem, bool batched, double *secs)
+{
+	static struct vfio_user_map_dma maps[DMA_PAIRS];
+	static struct vfio_user_unmap_dma unmaps[DMA_PAIRS];
+	struct vfio_user_dma_batch b = { .argsz = sizeof(b), .count = DMA_PAIRS };
+	double t0 = now();
+	unsigned int i;
+
+	for (i = 0; i < DMA_PAIRS; i++) {
+		maps[i] = (struct vfio_user_map_dma) {
+			.argsz = sizeof(maps[i]),
+			.flags = VFIO_USER_MAP_DMA_READ | VFIO_USER_MAP_DMA_WRITE,
+			.vaddr = (uintptr_t)mem,
+			.iova = DMA_IOVA + i * DMA_PAGE,
+			.size = DMA_PAGE,
+		};
+		unmaps[i] = (struct vfio_user_unmap_dma) {
+			.argsz = sizeof(unmaps[i]),
+			.iova = maps[i].iova,
+			.size = DMA_PAGE,
+		};
+	}
+	t0 = now();
+	if (batched) {
+		b.entries = (uintptr_t)maps;
+		if (ioctl(fd, VFIO_USER_MAP_DMA_BATCH, &b))
+			goto fail;
+		b.entries = (uintptr_t)unmaps;
+		if (ioctl(fd, VFIO_USER_UNMAP_DMA_BATCH, &b))
+			goto fail;
+	} else {
+		for (i = 0; i < DMA_PAIRS; i++)
+			if (ioctl(fd, VFIO_USER_MAP_DMA, &maps[i]))
+				goto fail;
+		for (i = 0; i < DMA_PAIRS; i++)
+			if (ioctl(fd, VFIO_USER_UNMAP_DMA, &unmaps[i]))
+				goto fail;
+	}
+	*secs = now() - t0;
+	return 0;
+fail:
+	ctl_err("bench: DMA %s: %s", batched ? "batch" : "map", strerror(errno));
+	return -1;
+}
+
+/* Map+unmap pairs per second, one by one and batched, alternating. */
+static int dma_bench(const struct ctl_opts *base, const char *path,
+		     unsigned int rounds)
+{
+	double one = 0, batched = 0, t;
+	struct ctl_opts o = *base;
+	struct vuc_device *dev;
+	unsigned int r;
+	int ret = 0;
+	void *mem;
+
+	mem = mmap(NULL, DMA_PAGE, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (mem == MAP_FAILED) {
+		ctl_err("bench: mmap: %s", strerror(errno));
+		return -1;
+	}
+	o.vuc.flags |= VUC_OPT_KERNEL;
+	dev = ctl_connect(&o, path);
+	if (!dev) {
+		munmap(mem, DMA_PAGE);
+		return -1;
+	}
+	for (r = 0; r < rounds && !ret; r++) {
+		ret = dma_pairs(vuc_device_fd(dev), mem, false, &t);
+		one += t;
+		if (!ret)
+			ret = dma_pairs(vuc_device_fd(dev), mem, true, &t);
+		batched += t;
+	}
+	vuc_device_free(dev);
+	munmap(mem, DMA_PAGE);
+	if (ret)
+		return ret;
+	printf("DMA maps: %u map+unmap pairs of one page, %u rounds\n", DMA_PAIRS,
+	       rounds);
+	printf("  %-46s %10.0f pairs/s\n", "one call each", rounds * DMA_PAIRS / one);
+	printf("  %-46s %10.0f pairs/s %8.2fx\n", "two batch calls",
+	       rounds * DMA_PAIRS / batched, one / batched);
 	return 0;
 }
 
@@ -429,6 +544,7 @@ void ctl_usage_bench(FILE *out)
 		"Measure, in one run: 4-byte round trips through the kernel and\n"
 		"through the userspace backend against an AF_UNIX ping-pong floor;\n"
 		"4-byte reads with io_uring, 1 and 32 in flight;\n"
+		"1000 DMA map+unmap pairs, one call each and in two batches;\n"
 		"doorbell writes per second three ways: the server's ioeventfd,\n"
 		"REGION_WRITE, posted REGION_WRITE.\n"
 		"Needs /dev/vfio-user and a server that offers an ioeventfd.\n\n"
@@ -500,7 +616,8 @@ int ctl_cmd_bench(int argc, char **argv, struct ctl_opts *opts)
 	if (rt_measure(opts, argv[optind], &db, seconds, rounds, rt))
 		return CTL_EXIT_FAILURE;
 	rt_print(rt, seconds, rounds);
-	if (qd_bench(opts, argv[optind], seconds, rounds))
+	if (qd_bench(opts, argv[optind], seconds, rounds, rt[RT_KERNEL_READ]) ||
+	    dma_bench(opts, argv[optind], rounds))
 		return CTL_EXIT_FAILURE;
 
 	if (measure(opts, argv[optind], 0, 0, &db, seconds, &ioev) ||

@@ -1205,7 +1205,11 @@ VFIO_USER_ASSERT_SIZE(struct vfio_user_attach_region, 56);
  * struct vfio_user_attach - argument of VFIO_USER_ATTACH
  * @argsz: sizeof(struct vfio_user_attach)
  * @flags: VFIO_USER_ATTACH_NO_FD_SHARING: never pass memory fds to the
- *	server; every DMA goes through the kernel's DMA_READ/DMA_WRITE service
+ *	server; every DMA goes through the kernel's DMA_READ/DMA_WRITE service.
+ *	VFIO_USER_ATTACH_WRITE_MULTIPLE: the server advertised
+ *	"write_multiple": posted writes of up to VFIO_USER_MULTI_DATA bytes
+ *	that gather while the socket is busy go out together, as one
+ *	REGION_WRITE_MULTI
  * @sock_fd: the connected vfio-user socket (AF_UNIX, SOCK_STREAM)
  * @twin_fd: the twin socket the server sent in its VERSION reply, or -1
  * @major: negotiated protocol major version (0)
@@ -1252,6 +1256,7 @@ struct vfio_user_attach {
 VFIO_USER_ASSERT_SIZE(struct vfio_user_attach, 72);
 
 #define VFIO_USER_ATTACH_NO_FD_SHARING	(1 << 0)
+#define VFIO_USER_ATTACH_WRITE_MULTIPLE	(1 << 1)
 
 /*
  * VFIO_USER_ATTACH - _IO(VFIO_USER_TYPE, VFIO_USER_BASE + 0,
