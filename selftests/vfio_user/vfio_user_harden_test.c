@@ -14,7 +14,9 @@
  * - poll() reports readiness, so io_uring reads complete;
  * - receive workers count against their user's limits;
  * - a DMA_WRITE that faults part-way marks what it wrote dirty;
- * - serving DMA does not hold the map's lock across a fault that sleeps.
+ * - serving DMA does not hold the map's lock across a fault that sleeps;
+ * - a send that fails after the server answered its request leaves the
+ *   request (and the pending table) to the answer.
  *
  * The device is attached by hand over a socketpair whose other end the
  * test serves itself, so every byte the "server" sends is chosen here.
@@ -23,6 +25,7 @@
 #include <fcntl.h>
 #include <liburing.h>
 #include <linux/fs.h>
+#include <linux/sockios.h>
 #include <linux/userfaultfd.h>
 #include <poll.h>
 #include <pthread.h>
@@ -1248,6 +1251,313 @@ TEST_F_TIMEOUT(harden, signal_during_partial_send, 180)
 	EXPECT_EQ(0U, st.flags);
 	raw_close(&d);
 	free(buf);
+}
+
+/* A failed send whose request the server answered -------------------------- */
+
+/*
+ * Take one message from the device and answer it as a correct server
+ * would: DMA_MAP with success, REGION_READ with bytes equal to their
+ * offset, other commands with EINVAL; posted commands and replies get no
+ * answer. Returns the message's command with its id in @id, or -1 when the
+ * socket ended.
+ */
+static int serve_one(int sock, uint16_t *id)
+{
+	uint8_t buf[sizeof(struct vfio_user_region_access) + 256];
+	struct vfio_user_region_access acc;
+	struct vfio_user_header hdr;
+	uint32_t i;
+
+	if (srv_recv(sock, &hdr, buf, sizeof(buf)))
+		return -1;
+	*id = hdr.msg_id;
+	/* Replies (to the server's own commands) and posted commands. */
+	if ((hdr.flags & VFIO_USER_F_TYPE_MASK) != VFIO_USER_F_TYPE_COMMAND ||
+	    (hdr.flags & VFIO_USER_F_NO_REPLY))
+		return hdr.cmd;
+	if (hdr.cmd == VFIO_USER_DMA_MAP)
+		return srv_send(sock, hdr.msg_id, hdr.cmd, VFIO_USER_F_TYPE_REPLY,
+				0, NULL, 0) ? -1 : hdr.cmd;
+	memcpy(&acc, buf, sizeof(acc));
+	if (hdr.cmd != VFIO_USER_REGION_READ || acc.count > 256)
+		return srv_send(sock, hdr.msg_id, hdr.cmd,
+				VFIO_USER_F_TYPE_REPLY | VFIO_USER_F_ERROR,
+				EINVAL, NULL, 0) ? -1 : hdr.cmd;
+	for (i = 0; i < acc.count; i++)
+		buf[sizeof(acc) + i] = (uint8_t)(acc.offset + i);
+	return srv_send(sock, hdr.msg_id, hdr.cmd, VFIO_USER_F_TYPE_REPLY, 0,
+			buf, sizeof(acc) + acc.count) ? -1 : hdr.cmd;
+}
+
+/* Is the device's socket @sock so full that every send must wait? */
+static bool sock_full(int sock)
+{
+	int queued = 0, room = 0;
+	socklen_t len = sizeof(room);
+
+	if (ioctl(sock, SIOCOUTQ, &queued) ||
+	    getsockopt(sock, SOL_SOCKET, SO_SNDBUF, &room, &len))
+		return false;
+	return queued >= room;
+}
+
+/*
+ * Wait up to @secs for @pid to sleep killably (state D) in the kernel while
+ * the device's socket @sock is full: then it waits for room to send, and
+ * has sent nothing of its message.
+ */
+static bool blocked_in_send(pid_t pid, int sock, int secs)
+{
+	int i;
+
+	for (i = 0; i < secs * 100; i++) {
+		if (proc_state(pid) == 'D' && sock_full(sock))
+			return true;
+		usleep(10 * 1000);
+	}
+	return false;
+}
+
+/* Kill @pid and reap it; true when the kill ended it. */
+static bool kill_and_reap(pid_t pid)
+{
+	int status;
+
+	if (kill(pid, SIGKILL) || waitpid(pid, &status, 0) != pid)
+		return false;
+	return WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
+}
+
+/* The kernel log from now on: an fd at its end, or -1 without /dev/kmsg. */
+static int kmsg_from_now(void)
+{
+	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+
+	if (fd >= 0 && lseek(fd, 0, SEEK_END) < 0) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+/* Count (and log) the kernel's warnings and reports logged since @fd opened. */
+static int kmsg_splats(struct __test_metadata *_metadata, int fd)
+{
+	static const char *const splats[] = {
+		"WARNING:", "BUG:", "KASAN", "refcount_t", "use-after-free",
+		"Oops", "list_del corruption",
+	};
+	char rec[1024];
+	unsigned int i;
+	ssize_t n;
+	int found = 0;
+
+	if (fd < 0)
+		return 0;
+	for (;;) {
+		n = read(fd, rec, sizeof(rec) - 1);
+		if (n < 0 && errno == EPIPE)
+			continue;	/* overwritten records: go on */
+		if (n <= 0)
+			break;
+		rec[n] = 0;
+		for (i = 0; i < sizeof(splats) / sizeof(splats[0]); i++) {
+			if (strstr(rec, splats[i])) {
+				TH_LOG("kernel: %s", strchr(rec, ';') ?
+				       strchr(rec, ';') + 1 : rec);
+				found++;
+				break;
+			}
+		}
+	}
+	return found;
+}
+
+/*
+ * Issue 9, defect 3. The server answers a request while the request is
+ * still waiting to be sent; the receive worker claims it, taking it out of
+ * the pending table with the table's reference. Then the send fails: the
+ * failure must not take the entry and the reference once more (that was a
+ * use-after-free of the request, or another request's entry erased).
+ *
+ * The socket is filled with posted writes, which take no ids, until one
+ * waits for room; killing that sender (nothing sent: the connection stays
+ * healthy) frees the send lock. The next request takes the id after the
+ * last one the server saw and waits for room in turn, having sent nothing;
+ * the server answers that id, and the requester is killed.
+ */
+TEST_F_TIMEOUT(harden, failed_send_of_answered_request, 300)
+{
+	struct vfio_user_timeout t = { .argsz = sizeof(t), .timeout_ms = 600000 };
+	struct vfio_user_stats st = { .argsz = sizeof(st) };
+	struct pollfd pfd = { .events = POLLIN | POLLOUT };
+	struct {
+		struct vfio_user_region_access acc;
+		uint8_t data[4];
+	} forged = { .acc = { .offset = 0, .region = 0, .count = 4 } };
+	struct {
+		struct vfio_user_dma_region_access acc;
+		uint8_t data[1];
+	} probe = { .acc = { .addr = 0, .count = 1 }, .data = { 0x5a } };
+	unsigned int posted, writes = 0, reads = 0, i;
+	struct rw_call rd = { 0 };
+	struct map_call call;
+	uint16_t id, last_id;
+	pthread_t reader;
+	unsigned int *done;
+	pid_t filler, requester;
+	struct raw_dev d;
+	uint32_t value = 0;
+	int kmsg, cmd;
+	uint8_t *mem;
+
+	NEED_MODULE();
+	kmsg = kmsg_from_now();
+	done = mmap(NULL, PAGE, PROT_READ | PROT_WRITE,
+		    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, done);
+	raw_init(&d);
+	ASSERT_LE(0, d.dev);
+	d.region.attach_flags = VFIO_USER_ATTACH_REGION_POSTED_WRITES;
+	ASSERT_EQ(0, raw_attach(&d));
+	/* Whatever waits here waits for the test, never for a timeout. */
+	ASSERT_EQ(0, ioctl(d.dev, VFIO_USER_SET_TIMEOUT, &t));
+
+	/* Healthy traffic first: a DMA map (for the probe below), a read. */
+	mem = mmap(NULL, PAGE, PROT_READ | PROT_WRITE,
+		   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, mem);
+	call.dev = d.dev;
+	call.mem = mem;
+	ASSERT_EQ(0, pthread_create(&reader, NULL, map_thread, &call));
+	ASSERT_EQ(VFIO_USER_DMA_MAP, serve_one(d.sv[1], &last_id));
+	pthread_join(reader, NULL);
+	ASSERT_EQ(0, call.ret);
+	rd.dev = d.dev;
+	rd.off = vu_region_off(0, 8);
+	rd.buf = &value;
+	rd.len = sizeof(value);
+	ASSERT_EQ(0, pthread_create(&reader, NULL, rw_thread, &rd));
+	ASSERT_EQ(VFIO_USER_REGION_READ, serve_one(d.sv[1], &last_id));
+	pthread_join(reader, NULL);
+	ASSERT_EQ((ssize_t)sizeof(value), rd.ret);
+	ASSERT_EQ(0x0b0a0908U, value);
+
+	/* (1, 2) The server stops reading; posted writes fill the socket. */
+	filler = fork();
+	ASSERT_LE(0, filler);
+	if (!filler) {
+		uint32_t v = 0;
+
+		for (*done = 0; *done < (1U << 20); (*done)++)
+			if (pwrite(d.dev, &v, sizeof(v), vu_region_off(0, 0)) !=
+			    (ssize_t)sizeof(v))
+				_exit(1);
+		_exit(2);
+	}
+	ASSERT_TRUE(blocked_in_send(filler, d.sv[0], 120)) {
+		TH_LOG("the posted writer never waited for room (state %c)",
+		       proc_state(filler));
+		kill_and_reap(filler);
+	}
+	/* (3) Killed before a byte of its message left: nothing breaks. */
+	ASSERT_TRUE(kill_and_reap(filler));
+	posted = __atomic_load_n(done, __ATOMIC_SEQ_CST);
+	ASSERT_EQ(0, ioctl(d.dev, VFIO_USER_GET_STATS, &st));
+	ASSERT_EQ(0U, st.flags);
+	EXPECT_EQ(posted, st.posted_writes);
+
+	/* (4) A request takes the next id and waits for room. */
+	requester = fork();
+	ASSERT_LE(0, requester);
+	if (!requester) {
+		uint32_t v;
+
+		_exit(pread(d.dev, &v, sizeof(v), vu_region_off(0, 0)) ==
+		      (ssize_t)sizeof(v) ? 0 : 1);
+	}
+	ASSERT_TRUE(blocked_in_send(requester, d.sv[0], 120)) {
+		TH_LOG("the request never waited for room (state %c)",
+		       proc_state(requester));
+		kill_and_reap(requester);
+	}
+
+	/*
+	 * (5) The server answers it, then writes a byte into the VMM's memory
+	 * asking for no reply: messages are taken in order, so once the byte
+	 * is there the reply has been handed to the request.
+	 */
+	ASSERT_EQ(0, srv_send(d.sv[1], (uint16_t)(last_id + 1),
+			      VFIO_USER_REGION_READ, VFIO_USER_F_TYPE_REPLY, 0,
+			      &forged, sizeof(forged)));
+	ASSERT_EQ(0, srv_send(d.sv[1], 0x4242, VFIO_USER_DMA_WRITE,
+			      VFIO_USER_F_TYPE_COMMAND | VFIO_USER_F_NO_REPLY, 0,
+			      &probe, sizeof(probe)));
+	for (i = 0; i < 12000 &&
+	     !__atomic_load_n(&mem[0], __ATOMIC_SEQ_CST); i++)
+		usleep(10 * 1000);
+	ASSERT_EQ(0x5a, mem[0]) {
+		kill_and_reap(requester);
+	}
+	ASSERT_EQ(0, ioctl(d.dev, VFIO_USER_GET_STATS, &st));
+	ASSERT_EQ(0U, st.flags) {
+		TH_LOG("the answer broke the connection (errno %u): id %u was not the request's?",
+		       st.broken_errno, last_id + 1);
+		kill_and_reap(requester);
+	}
+
+	/* (6) Its send fails now, with nothing sent. */
+	ASSERT_TRUE(kill_and_reap(requester));
+
+	/*
+	 * (7) The server reads all that was queued and answers normally. The
+	 * killed request never arrived, nor the killed write.
+	 */
+	rd.off = vu_region_off(0, 0x10);
+	rd.tid = 0;
+	value = 0;
+	ASSERT_EQ(0, pthread_create(&reader, NULL, rw_thread, &rd));
+	while (reads < 1) {
+		cmd = serve_one(d.sv[1], &id);
+		ASSERT_LE(0, cmd);
+		if (cmd == VFIO_USER_REGION_WRITE)
+			writes++;
+		else if (cmd == VFIO_USER_REGION_READ)
+			reads++;
+		else
+			ASSERT_EQ(VFIO_USER_DMA_WRITE, cmd);
+	}
+	pthread_join(reader, NULL);
+	EXPECT_EQ(posted, writes);
+	EXPECT_EQ((ssize_t)sizeof(value), rd.ret) {
+		TH_LOG("read after the failed send: %s", strerror(rd.err));
+	}
+	EXPECT_EQ(0x13121110U, value);
+
+	/* And once more, with nothing queued. */
+	rd.off = vu_region_off(0, 0x20);
+	rd.tid = 0;
+	ASSERT_EQ(0, pthread_create(&reader, NULL, rw_thread, &rd));
+	EXPECT_EQ(VFIO_USER_REGION_READ, serve_one(d.sv[1], &id));
+	pthread_join(reader, NULL);
+	EXPECT_EQ((ssize_t)sizeof(value), rd.ret);
+	EXPECT_EQ(0x23222120U, value);
+
+	ASSERT_EQ(0, ioctl(d.dev, VFIO_USER_GET_STATS, &st));
+	EXPECT_EQ(0U, st.flags);
+	EXPECT_EQ(0U, st.broken_errno);
+	EXPECT_EQ(0ULL, st.protocol_errors);
+	EXPECT_EQ(0ULL, st.timeouts);
+	pfd.fd = d.dev;
+	ASSERT_EQ(1, poll(&pfd, 1, 0));
+	EXPECT_EQ(POLLIN | POLLOUT, pfd.revents);
+	EXPECT_EQ(0, kmsg_splats(_metadata, kmsg));
+	if (kmsg >= 0)
+		close(kmsg);
+	raw_close(&d);
+	munmap(mem, PAGE);
+	munmap(done, PAGE);
 }
 
 /*
