@@ -124,60 +124,6 @@ FIXTURE_TEARDOWN(harden)
 		SKIP(return, "%s missing: vfio_user module not loaded", VFIO_USER_DEV); \
 } while (0)
 
-/* The test as server: read one whole message from @sock. */
-static int srv_recv(int sock, struct vfio_user_header *hdr, void *payload,
-		    size_t room)
-{
-	size_t len;
-
-	if (recv(sock, hdr, sizeof(*hdr), MSG_WAITALL) != sizeof(*hdr))
-		return -1;
-	if (hdr->msg_size < sizeof(*hdr))
-		return -1;
-	len = hdr->msg_size - sizeof(*hdr);
-	if (len > room)
-		return -1;
-	if (len && recv(sock, payload, len, MSG_WAITALL) != (ssize_t)len)
-		return -1;
-	return 0;
-}
-
-static int srv_send(int sock, uint16_t id, uint16_t cmd, uint32_t flags,
-		    uint32_t error_no, const void *payload, size_t len)
-{
-	struct vfio_user_header hdr = {
-		.msg_id = id, .cmd = cmd, .msg_size = sizeof(hdr) + len,
-		.flags = flags, .error_no = error_no,
-	};
-	struct iovec iov[2] = {
-		{ .iov_base = &hdr, .iov_len = sizeof(hdr) },
-		{ .iov_base = (void *)payload, .iov_len = len },
-	};
-	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2 };
-
-	return sendmsg(sock, &mh, MSG_NOSIGNAL) == (ssize_t)(sizeof(hdr) + len) ?
-	       0 : -1;
-}
-
-/* Send @fd over @sock with one byte of data. */
-static int send_fd(int sock, int fd)
-{
-	char control[CMSG_SPACE(sizeof(int))] = { 0 };
-	char byte = 0;
-	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
-	struct msghdr mh = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = control, .msg_controllen = sizeof(control),
-	};
-	struct cmsghdr *cmsg = CMSG_FIRSTHDR(&mh);
-
-	cmsg->cmsg_level = SOL_SOCKET;
-	cmsg->cmsg_type = SCM_RIGHTS;
-	cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
-	return sendmsg(sock, &mh, MSG_NOSIGNAL) == 1 ? 0 : -1;
-}
-
 /* Answers REGION_READs with bytes equal to their offset; other commands get
  * the error in @error_no, REGION_READs too while it is not 0. */
 struct responder {
@@ -194,14 +140,14 @@ static void *responder_main(void *arg)
 	struct vfio_user_region_access acc;
 	uint32_t i;
 
-	while (!srv_recv(r->sock, &hdr, buf, sizeof(buf))) {
+	while (!vu_msg_recv(r->sock, &hdr, buf, sizeof(buf))) {
 		uint32_t error_no = __atomic_load_n(&r->error_no, __ATOMIC_SEQ_CST);
 
 		if (hdr.cmd != VFIO_USER_REGION_READ || error_no) {
 			if (!(hdr.flags & VFIO_USER_F_NO_REPLY))
-				srv_send(r->sock, hdr.msg_id, hdr.cmd,
-					 VFIO_USER_F_TYPE_REPLY | VFIO_USER_F_ERROR,
-					 error_no ?: EINVAL, NULL, 0);
+				vu_msg_send(r->sock, hdr.msg_id, hdr.cmd,
+					    VFIO_USER_F_TYPE_REPLY | VFIO_USER_F_ERROR,
+					    error_no ?: EINVAL, NULL, 0);
 			continue;
 		}
 		memcpy(&acc, buf, sizeof(acc));
@@ -209,8 +155,8 @@ static void *responder_main(void *arg)
 			break;
 		for (i = 0; i < acc.count; i++)
 			buf[sizeof(acc) + i] = (uint8_t)(acc.offset + i);
-		srv_send(r->sock, hdr.msg_id, hdr.cmd, VFIO_USER_F_TYPE_REPLY, 0,
-			 buf, sizeof(acc) + acc.count);
+		vu_msg_send(r->sock, hdr.msg_id, hdr.cmd, VFIO_USER_F_TYPE_REPLY, 0,
+			    buf, sizeof(acc) + acc.count);
 	}
 	return NULL;
 }
@@ -547,7 +493,7 @@ TEST_F_TIMEOUT(harden, own_fd_in_own_socket_freed_at_exit, 180)
 			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (mem != MAP_FAILED)
 			memset(mem, 1, 64 << 20);
-		if (send_fd(io[1], d.dev))
+		if (vu_send_fd(io[1], d.dev))
 			_exit(3);
 		/*
 		 * Not even the VMM's exit is needed: what arrives unasked
@@ -600,22 +546,14 @@ struct map_call {
 static void *map_thread(void *arg)
 {
 	struct map_call *c = arg;
-	struct vfio_user_map_dma map = {
-		.argsz = sizeof(map),
-		.flags = VFIO_USER_MAP_DMA_READ | VFIO_USER_MAP_DMA_WRITE,
-		.vaddr = (uintptr_t)c->mem, .iova = 0, .size = PAGE, .fd = -1,
-	};
 
-	c->ret = ioctl(c->dev, VFIO_USER_MAP_DMA, &map) ? -errno : 0;
+	c->ret = vu_map_dma(c->dev, c->mem, 0, PAGE, -1, 0);
 	return NULL;
 }
 
 TEST_F_TIMEOUT(harden, dma_lock_waiters_are_killable, 300)
 {
 	struct vfio_user_timeout t = { .argsz = sizeof(t), .timeout_ms = 600000 };
-	struct vfio_user_unmap_dma unmap = {
-		.argsz = sizeof(unmap), .iova = 0, .size = PAGE,
-	};
 	struct vfio_user_header hdr;
 	struct map_call call;
 	uint8_t buf[256];
@@ -636,14 +574,14 @@ TEST_F_TIMEOUT(harden, dma_lock_waiters_are_killable, 300)
 	ASSERT_NE(MAP_FAILED, call.mem);
 	ASSERT_EQ(0, pthread_create(&mapper, NULL, map_thread, &call));
 	/* Its DMA_MAP arrived: the map holds the lock, and is never answered. */
-	ASSERT_EQ(0, srv_recv(d.sv[1], &hdr, buf, sizeof(buf)));
+	ASSERT_EQ(0, vu_msg_recv(d.sv[1], &hdr, buf, sizeof(buf)));
 	ASSERT_EQ(VFIO_USER_DMA_MAP, hdr.cmd);
 
 	/* Another process with the fd waits for the lock the map holds. */
 	child = fork();
 	ASSERT_LE(0, child);
 	if (!child) {
-		ioctl(d.dev, VFIO_USER_UNMAP_DMA, &unmap);
+		vu_unmap_dma(d.dev, 0, PAGE);
 		_exit(0);
 	}
 	for (i = 0; i < 600 && state != 'D'; i++) {
@@ -849,18 +787,7 @@ TEST_F_TIMEOUT(harden, workers_count_against_rlimit_nproc, 120)
 
 /* DMA served by the kernel -------------------------------------------------- */
 
-static int map_dma(int dev, void *vaddr, uint64_t iova, uint64_t size)
-{
-	struct vfio_user_map_dma map = {
-		.argsz = sizeof(map),
-		.flags = VFIO_USER_MAP_DMA_READ | VFIO_USER_MAP_DMA_WRITE,
-		.vaddr = (uintptr_t)vaddr, .iova = iova, .size = size, .fd = -1,
-	};
-
-	return ioctl(dev, VFIO_USER_MAP_DMA, &map) ? -errno : 0;
-}
-
-/* Answer the DMA_MAP the kernel sends for map_dma() in another thread. */
+/* Answer the DMA_MAP the kernel sends for vu_map_dma() in another thread. */
 struct map_answerer {
 	int sock;
 	int maps;
@@ -875,10 +802,10 @@ static void *answer_maps(void *arg)
 	int i;
 
 	for (i = 0; i < a->maps; i++) {
-		if (srv_recv(a->sock, &hdr, buf, sizeof(buf)))
+		if (vu_msg_recv(a->sock, &hdr, buf, sizeof(buf)))
 			break;
-		srv_send(a->sock, hdr.msg_id, hdr.cmd, VFIO_USER_F_TYPE_REPLY, 0,
-			 NULL, 0);
+		vu_msg_send(a->sock, hdr.msg_id, hdr.cmd, VFIO_USER_F_TYPE_REPLY, 0,
+			    NULL, 0);
 	}
 	return NULL;
 }
@@ -891,7 +818,7 @@ static int map_answered(struct raw_dev *d, void *vaddr, uint64_t iova,
 
 	if (pthread_create(&a.thread, NULL, answer_maps, &a))
 		return -1;
-	ret = map_dma(d->dev, vaddr, iova, size);
+	ret = vu_map_dma(d->dev, vaddr, iova, size, -1, 0);
 	pthread_join(a.thread, NULL);
 	return ret;
 }
@@ -911,9 +838,9 @@ static int server_dma_write(int sock, uint16_t id, uint64_t iova, size_t len,
 	acc->addr = iova;
 	acc->count = len;
 	memset(acc->data, fill, len);
-	if (!srv_send(sock, id, VFIO_USER_DMA_WRITE, VFIO_USER_F_TYPE_COMMAND, 0,
-		      acc, sizeof(*acc) + len) &&
-	    !srv_recv(sock, &hdr, reply, sizeof(reply)) && hdr.msg_id == id)
+	if (!vu_msg_send(sock, id, VFIO_USER_DMA_WRITE, VFIO_USER_F_TYPE_COMMAND, 0,
+			 acc, sizeof(*acc) + len) &&
+	    !vu_msg_recv(sock, &hdr, reply, sizeof(reply)) && hdr.msg_id == id)
 		ret = hdr.flags & VFIO_USER_F_ERROR ? (int)hdr.error_no : 0;
 	free(acc);
 	return ret;
@@ -1021,10 +948,10 @@ TEST_F_TIMEOUT(harden, dma_fault_does_not_block_maps, 180)
 	pfd.fd = d.sv[1];
 	EXPECT_EQ(1, poll(&pfd, 1, 60000));
 	if (pfd.revents & POLLIN) {
-		ASSERT_EQ(0, srv_recv(d.sv[1], &hdr, buf, sizeof(buf)));
+		ASSERT_EQ(0, vu_msg_recv(d.sv[1], &hdr, buf, sizeof(buf)));
 		EXPECT_EQ(VFIO_USER_DMA_MAP, hdr.cmd);
-		srv_send(d.sv[1], hdr.msg_id, hdr.cmd, VFIO_USER_F_TYPE_REPLY, 0,
-			 NULL, 0);
+		vu_msg_send(d.sv[1], hdr.msg_id, hdr.cmd, VFIO_USER_F_TYPE_REPLY, 0,
+			    NULL, 0);
 	}
 
 	/* Resolve the fault: the DMA_WRITE completes, and the map with it. */
@@ -1034,13 +961,13 @@ TEST_F_TIMEOUT(harden, dma_fault_does_not_block_maps, 180)
 	ASSERT_EQ(0, ioctl(uffd, UFFDIO_ZEROPAGE, &zero));
 	if (!(pfd.revents & POLLIN)) {
 		/* The map waited behind the fault: answer it now. */
-		ASSERT_EQ(0, srv_recv(d.sv[1], &hdr, buf, sizeof(buf)));
-		srv_send(d.sv[1], hdr.msg_id, hdr.cmd, VFIO_USER_F_TYPE_REPLY, 0,
-			 NULL, 0);
+		ASSERT_EQ(0, vu_msg_recv(d.sv[1], &hdr, buf, sizeof(buf)));
+		vu_msg_send(d.sv[1], hdr.msg_id, hdr.cmd, VFIO_USER_F_TYPE_REPLY, 0,
+			    NULL, 0);
 	}
 	pthread_join(mapper, NULL);
 	EXPECT_EQ(0, call.ret);
-	ASSERT_EQ(0, srv_recv(d.sv[1], &hdr, buf, sizeof(buf)));
+	ASSERT_EQ(0, vu_msg_recv(d.sv[1], &hdr, buf, sizeof(buf)));
 	EXPECT_EQ(5, hdr.msg_id);
 	EXPECT_EQ(0U, hdr.flags & VFIO_USER_F_ERROR);
 	EXPECT_EQ(0x5a, held[0]);
@@ -1239,8 +1166,8 @@ TEST_F_TIMEOUT(harden, signal_during_partial_send, 180)
 
 	/* The server catches up: every message arrives whole. */
 	for (i = 0; i < POSTED_WRITES; i++) {
-		ASSERT_EQ(0, srv_recv(d.sv[1], &hdr, buf,
-				      sizeof(struct vfio_user_region_access) + chunk));
+		ASSERT_EQ(0, vu_msg_recv(d.sv[1], &hdr, buf,
+					 sizeof(struct vfio_user_region_access) + chunk));
 		ASSERT_EQ(VFIO_USER_REGION_WRITE, hdr.cmd);
 	}
 	pthread_join(writer, NULL);
@@ -1269,7 +1196,7 @@ static int serve_one(int sock, uint16_t *id)
 	struct vfio_user_header hdr;
 	uint32_t i;
 
-	if (srv_recv(sock, &hdr, buf, sizeof(buf)))
+	if (vu_msg_recv(sock, &hdr, buf, sizeof(buf)))
 		return -1;
 	*id = hdr.msg_id;
 	/* Replies (to the server's own commands) and posted commands. */
@@ -1277,17 +1204,17 @@ static int serve_one(int sock, uint16_t *id)
 	    (hdr.flags & VFIO_USER_F_NO_REPLY))
 		return hdr.cmd;
 	if (hdr.cmd == VFIO_USER_DMA_MAP)
-		return srv_send(sock, hdr.msg_id, hdr.cmd, VFIO_USER_F_TYPE_REPLY,
-				0, NULL, 0) ? -1 : hdr.cmd;
+		return vu_msg_send(sock, hdr.msg_id, hdr.cmd, VFIO_USER_F_TYPE_REPLY,
+				   0, NULL, 0) ? -1 : hdr.cmd;
 	memcpy(&acc, buf, sizeof(acc));
 	if (hdr.cmd != VFIO_USER_REGION_READ || acc.count > 256)
-		return srv_send(sock, hdr.msg_id, hdr.cmd,
-				VFIO_USER_F_TYPE_REPLY | VFIO_USER_F_ERROR,
-				EINVAL, NULL, 0) ? -1 : hdr.cmd;
+		return vu_msg_send(sock, hdr.msg_id, hdr.cmd,
+				   VFIO_USER_F_TYPE_REPLY | VFIO_USER_F_ERROR,
+				   EINVAL, NULL, 0) ? -1 : hdr.cmd;
 	for (i = 0; i < acc.count; i++)
 		buf[sizeof(acc) + i] = (uint8_t)(acc.offset + i);
-	return srv_send(sock, hdr.msg_id, hdr.cmd, VFIO_USER_F_TYPE_REPLY, 0,
-			buf, sizeof(acc) + acc.count) ? -1 : hdr.cmd;
+	return vu_msg_send(sock, hdr.msg_id, hdr.cmd, VFIO_USER_F_TYPE_REPLY, 0,
+			   buf, sizeof(acc) + acc.count) ? -1 : hdr.cmd;
 }
 
 /* Is the device's socket @sock so full that every send must wait? */
@@ -1488,12 +1415,12 @@ TEST_F_TIMEOUT(harden, failed_send_of_answered_request, 300)
 	 * asking for no reply: messages are taken in order, so once the byte
 	 * is there the reply has been handed to the request.
 	 */
-	ASSERT_EQ(0, srv_send(d.sv[1], (uint16_t)(last_id + 1),
-			      VFIO_USER_REGION_READ, VFIO_USER_F_TYPE_REPLY, 0,
-			      &forged, sizeof(forged)));
-	ASSERT_EQ(0, srv_send(d.sv[1], 0x4242, VFIO_USER_DMA_WRITE,
-			      VFIO_USER_F_TYPE_COMMAND | VFIO_USER_F_NO_REPLY, 0,
-			      &probe, sizeof(probe)));
+	ASSERT_EQ(0, vu_msg_send(d.sv[1], (uint16_t)(last_id + 1),
+				 VFIO_USER_REGION_READ, VFIO_USER_F_TYPE_REPLY, 0,
+				 &forged, sizeof(forged)));
+	ASSERT_EQ(0, vu_msg_send(d.sv[1], 0x4242, VFIO_USER_DMA_WRITE,
+				 VFIO_USER_F_TYPE_COMMAND | VFIO_USER_F_NO_REPLY, 0,
+				 &probe, sizeof(probe)));
 	for (i = 0; i < 12000 &&
 	     !__atomic_load_n(&mem[0], __ATOMIC_SEQ_CST); i++)
 		usleep(10 * 1000);
@@ -1604,8 +1531,8 @@ TEST_F_TIMEOUT(harden, close_while_worker_faults, 180)
 		    map_answered(&d, held, 0, PAGE))
 			_exit(3);
 		/* The server writes into the missing page: the worker faults. */
-		if (srv_send(d.sv[1], 3, VFIO_USER_DMA_WRITE,
-			     VFIO_USER_F_TYPE_COMMAND, 0, &write, sizeof(write)))
+		if (vu_msg_send(d.sv[1], 3, VFIO_USER_DMA_WRITE,
+				VFIO_USER_F_TYPE_COMMAND, 0, &write, sizeof(write)))
 			_exit(4);
 		pfd.fd = uffd;
 		if (poll(&pfd, 1, 60000) != 1)
@@ -1726,9 +1653,9 @@ TEST_F_TIMEOUT(harden, worker_memory_charged_to_vmm, 300)
 
 	/* 256 reads of 64 KiB whose replies nobody reads: 16 MiB queued. */
 	for (i = 0; i < 256; i++)
-		ASSERT_EQ(0, srv_send(d.sv[1], 100 + i, VFIO_USER_DMA_READ,
-				      VFIO_USER_F_TYPE_COMMAND, 0, &req,
-				      sizeof(req)));
+		ASSERT_EQ(0, vu_msg_send(d.sv[1], 100 + i, VFIO_USER_DMA_READ,
+					 VFIO_USER_F_TYPE_COMMAND, 0, &req,
+					 sizeof(req)));
 	for (i = 0; i < 6000 && queued < (15 << 20); i++) {
 		if (ioctl(d.sv[1], FIONREAD, &queued))
 			break;
