@@ -147,55 +147,26 @@ static int count_fds(void)
 	return n;
 }
 
-/* An errno a syscall may return: kernel-internal values must not leak. */
-static bool sane_errno(int err)
-{
-	return err > 0 && err < 512;
-}
-
 /*
- * The receive kthreads of the devices (children of kthreadd named
- * vfio-user-<pid> or vfio-user-twin-<pid>, cut to 15 characters): mark
- * them for failslab's task filter. Returns how many were marked.
+ * Mark the receive kthreads of the devices for failslab's task filter.
+ * Returns how many were marked.
  */
 static int mark_device_kthreads(void)
 {
-	char path[300], buf[256], *comm, *close_paren;
-	struct dirent *de;
-	int n = 0, ppid, fd;
-	ssize_t len;
-	DIR *d;
+	pid_t pids[256];
+	char path[64];
+	int i, n, fd, marked = 0;
 
-	d = opendir("/proc");
-	if (!d)
-		return -1;
-	while ((de = readdir(d))) {
-		if (de->d_name[0] < '1' || de->d_name[0] > '9')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%s/stat", de->d_name);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		len = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
-		if (len <= 0)
-			continue;
-		buf[len] = '\0';
-		comm = strchr(buf, '(');
-		close_paren = strrchr(buf, ')');
-		if (!comm || !close_paren ||
-		    sscanf(close_paren + 1, " %*c %d", &ppid) != 1 || ppid != 2 ||
-		    strncmp(comm + 1, "vfio-user", 9))
-			continue;
-		snprintf(path, sizeof(path), "/proc/%s/make-it-fail", de->d_name);
+	n = vu_device_kthreads(pids, 256);
+	for (i = 0; i < n && i < 256; i++) {
+		snprintf(path, sizeof(path), "/proc/%d/make-it-fail", pids[i]);
 		fd = open(path, O_WRONLY | O_CLOEXEC);
 		if (fd < 0)
 			continue;
-		n += write(fd, "1", 1) == 1;
+		marked += write(fd, "1", 1) == 1;
 		close(fd);
 	}
-	closedir(d);
-	return n;
+	return marked;
 }
 
 /* The device and the helpers every path uses ------------------------------ */
@@ -221,61 +192,28 @@ struct fault_ctx {
 	uint32_t posted_regions;	/* regions with posted writes */
 };
 
-static int reg_read32(int fd, uint32_t off, uint32_t *v)
-{
-	return pread(fd, v, 4, vu_region_off(0, off)) == 4 ? 0 : -errno;
-}
-
-static int reg_write32(int fd, uint32_t off, uint32_t v)
-{
-	return pwrite(fd, &v, 4, vu_region_off(0, off)) == 4 ? 0 : -errno;
-}
-
-static int reg_write64(int fd, uint32_t off, uint64_t v)
-{
-	return pwrite(fd, &v, 8, vu_region_off(0, off)) == 8 ? 0 : -errno;
-}
-
 /* One DMA engine command; its STATUS (0 or an errno), ~0 if unreachable. */
 static uint32_t dma_run(int fd, uint32_t cmd, uint64_t src, uint64_t dst,
 			uint32_t len, uint8_t fill)
 {
 	uint32_t status = ~0U;
 
-	if (reg_write64(fd, SAMPLE_REG_DMA_SRC, src) ||
-	    reg_write64(fd, SAMPLE_REG_DMA_DST, dst) ||
-	    reg_write32(fd, SAMPLE_REG_DMA_LEN, len) ||
-	    reg_write32(fd, SAMPLE_REG_DMA_FILL, fill) ||
-	    reg_write32(fd, SAMPLE_REG_DMA_CMD, cmd) ||
-	    reg_read32(fd, SAMPLE_REG_DMA_STATUS, &status))
+	if (vu_reg_write64(fd, SAMPLE_REG_DMA_SRC, src) ||
+	    vu_reg_write64(fd, SAMPLE_REG_DMA_DST, dst) ||
+	    vu_reg_write32(fd, SAMPLE_REG_DMA_LEN, len) ||
+	    vu_reg_write32(fd, SAMPLE_REG_DMA_FILL, fill) ||
+	    vu_reg_write32(fd, SAMPLE_REG_DMA_CMD, cmd) ||
+	    vu_reg_read32(fd, SAMPLE_REG_DMA_STATUS, &status))
 		return ~0U;
 	return status;
 }
 
+/* Map the DMA memory at @offset (of its memfd too, if it has one). */
 static int map_dma_at(struct fault_ctx *c, uint64_t iova, uint64_t offset,
 		      uint64_t size)
 {
-	struct vfio_user_map_dma map = {
-		.argsz = sizeof(map),
-		.flags = VFIO_USER_MAP_DMA_READ | VFIO_USER_MAP_DMA_WRITE |
-			 (c->dma_memfd >= 0 ? VFIO_USER_MAP_DMA_FD : 0),
-		.vaddr = (uintptr_t)c->dma_va + offset,
-		.iova = iova,
-		.size = size,
-		.fd = c->dma_memfd,
-		.fd_offset = c->dma_memfd >= 0 ? offset : 0,
-	};
-
-	return ioctl(c->fd, VFIO_USER_MAP_DMA, &map) ? -errno : 0;
-}
-
-static int unmap_dma_at(struct fault_ctx *c, uint64_t iova, uint64_t size)
-{
-	struct vfio_user_unmap_dma unmap = {
-		.argsz = sizeof(unmap), .iova = iova, .size = size,
-	};
-
-	return ioctl(c->fd, VFIO_USER_UNMAP_DMA, &unmap) ? -errno : 0;
+	return vu_map_dma(c->fd, c->dma_va + offset, iova, size, c->dma_memfd,
+			  offset);
 }
 
 static int set_msix_eventfds(int fd, const int32_t *efds, uint32_t count)
@@ -345,10 +283,10 @@ static int device_state(struct fault_ctx *c)
 	uint32_t id = 0;
 	int ret;
 
-	ret = reg_read32(c->fd, SAMPLE_REG_ID, &id);
+	ret = vu_reg_read32(c->fd, SAMPLE_REG_ID, &id);
 	if (!ret)
 		return id == SAMPLE_ID_VALUE ? 1 : -1;
-	if (!sane_errno(-ret))
+	if (!vu_errno_ordinary(-ret))
 		return -1;
 	if (ioctl(c->fd, VFIO_USER_GET_STATS, &st) ||
 	    !(st.flags & VFIO_USER_STATS_BROKEN))
@@ -421,7 +359,7 @@ static int walk(struct fault_ctx *c, const struct fault_path *p)
 		} else if (!fired) {
 			return walk_fail(c, p, "failed with no fault: %s",
 					 strerror(-ret));
-		} else if (!sane_errno(-ret)) {
+		} else if (!vu_errno_ordinary(-ret)) {
 			return walk_fail(c, p, "errno %d reached userspace", -ret);
 		} else if (!p->no_device) {
 			state = device_state(c);
@@ -476,7 +414,7 @@ static int connect_check(struct fault_ctx *c)
 	int fd = vuc_device_fd(c->probe_dev);
 	uint32_t id = 0;
 
-	return fd >= 0 && !reg_read32(fd, SAMPLE_REG_ID, &id) &&
+	return fd >= 0 && !vu_reg_read32(fd, SAMPLE_REG_ID, &id) &&
 	       id == SAMPLE_ID_VALUE ? 0 : -1;
 }
 
@@ -519,7 +457,7 @@ static int map_check_failed(struct fault_ctx *c)
 static void map_cleanup(struct fault_ctx *c)
 {
 	if (!c->last_ret)
-		unmap_dma_at(c, IOVA_BASE, DMA_BUF_SIZE);
+		vu_unmap_dma(c->fd, IOVA_BASE, DMA_BUF_SIZE);
 }
 
 /* UNMAP_DMA: gone after success, still whole after failure. */
@@ -530,7 +468,7 @@ static int unmap_prepare(struct fault_ctx *c)
 
 static int unmap_call(struct fault_ctx *c)
 {
-	return unmap_dma_at(c, IOVA_BASE, DMA_BUF_SIZE);
+	return vu_unmap_dma(c->fd, IOVA_BASE, DMA_BUF_SIZE);
 }
 
 static int unmap_check(struct fault_ctx *c)
@@ -542,7 +480,7 @@ static int unmap_check(struct fault_ctx *c)
 	/* And the range can be mapped again. */
 	if (map_dma_at(c, IOVA_BASE, 0, DMA_BUF_SIZE))
 		return -1;
-	return unmap_dma_at(c, IOVA_BASE, DMA_BUF_SIZE);
+	return vu_unmap_dma(c->fd, IOVA_BASE, DMA_BUF_SIZE);
 }
 
 static int unmap_check_failed(struct fault_ctx *c)
@@ -550,7 +488,7 @@ static int unmap_check_failed(struct fault_ctx *c)
 	/* Still mapped and served, then unmapped for good. */
 	if (map_check(c))
 		return -1;
-	return unmap_dma_at(c, IOVA_BASE, DMA_BUF_SIZE);
+	return vu_unmap_dma(c->fd, IOVA_BASE, DMA_BUF_SIZE);
 }
 
 /* SET_IRQS with eventfds (SCM_RIGHTS to the server). */
@@ -579,7 +517,7 @@ static int irqs_check(struct fault_ctx *c)
 	/* MSI-X on (again: a reconnect may have reset it), then one vector. */
 	if (pwrite(c->fd, &ctrl, 2,
 		   vu_region_off(CFG, SAMPLE_CAP_MSIX_OFFSET + 2)) != 2 ||
-	    reg_write32(c->fd, SAMPLE_REG_IRQ_TRIGGER, vector))
+	    vu_reg_write32(c->fd, SAMPLE_REG_IRQ_TRIGGER, vector))
 		return -1;
 	if (vu_wait_readable(c->efd[vector], TIMEOUT_MS) != 1)
 		return -1;
@@ -626,7 +564,7 @@ static uint32_t reg_value;
 static int reg_read_call(struct fault_ctx *c)
 {
 	reg_value = 0;
-	return reg_read32(c->fd, SAMPLE_REG_ID, &reg_value);
+	return vu_reg_read32(c->fd, SAMPLE_REG_ID, &reg_value);
 }
 
 static int reg_read_check(struct fault_ctx *c)
@@ -637,14 +575,14 @@ static int reg_read_check(struct fault_ctx *c)
 
 static int reg_write_call(struct fault_ctx *c)
 {
-	return reg_write32(c->fd, SAMPLE_REG_SCRATCH, 0x5c000000 | c->step);
+	return vu_reg_write32(c->fd, SAMPLE_REG_SCRATCH, 0x5c000000 | c->step);
 }
 
 static int reg_write_check(struct fault_ctx *c)
 {
 	uint32_t v = 0;
 
-	if (reg_read32(c->fd, SAMPLE_REG_SCRATCH, &v))
+	if (vu_reg_read32(c->fd, SAMPLE_REG_SCRATCH, &v))
 		return -1;
 	return v == (0x5c000000 | c->step) ? 0 : -1;
 }
@@ -831,9 +769,9 @@ static int dirty_check_report(struct fault_ctx *c)
 static int dirty_start_prepare(struct fault_ctx *c)
 {
 	/* A reconnect dropped the maps: make them again. */
-	unmap_dma_at(c, IOVA_BASE, DIRTY_MAP_SIZE);
-	unmap_dma_at(c, IOVA_BASE + DIRTY_MAP_SIZE, DIRTY_MAP_SIZE);
-	unmap_dma_at(c, IOVA_BASE + 2 * DIRTY_MAP_SIZE, DIRTY_MAP_SIZE);
+	vu_unmap_dma(c->fd, IOVA_BASE, DIRTY_MAP_SIZE);
+	vu_unmap_dma(c->fd, IOVA_BASE + DIRTY_MAP_SIZE, DIRTY_MAP_SIZE);
+	vu_unmap_dma(c->fd, IOVA_BASE + 2 * DIRTY_MAP_SIZE, DIRTY_MAP_SIZE);
 	return dirty_maps(c);
 }
 
@@ -897,7 +835,7 @@ static uint32_t resets_before;
 
 static int reset_prepare(struct fault_ctx *c)
 {
-	return reg_read32(c->fd, SAMPLE_REG_RESET_COUNT, &resets_before);
+	return vu_reg_read32(c->fd, SAMPLE_REG_RESET_COUNT, &resets_before);
 }
 
 static int reset_call(struct fault_ctx *c)
@@ -909,7 +847,7 @@ static int reset_check(struct fault_ctx *c)
 {
 	uint32_t now = 0;
 
-	if (reg_read32(c->fd, SAMPLE_REG_RESET_COUNT, &now))
+	if (vu_reg_read32(c->fd, SAMPLE_REG_RESET_COUNT, &now))
 		return -1;
 	return now == resets_before + 1 ? 0 : -1;
 }

@@ -74,39 +74,6 @@
 #define DEFAULT_MESSAGES	100000
 #define MAX_REPORTED		20
 
-/* Deterministic randomness (splitmix64). */
-struct rng {
-	uint64_t s;
-};
-
-static uint64_t rnd(struct rng *r)
-{
-	uint64_t z = (r->s += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-static uint64_t below(struct rng *r, uint64_t n)
-{
-	return n ? rnd(r) % n : 0;
-}
-
-/* True with probability @per_mille / 1000. */
-static bool chance(struct rng *r, unsigned int per_mille)
-{
-	return below(r, 1000) < per_mille;
-}
-
-static void fill_random(struct rng *r, void *buf, size_t len)
-{
-	uint8_t *p = buf;
-
-	while (len--)
-		*p++ = (uint8_t)rnd(r);
-}
-
 /* What region 1 (read-only) holds, and a read-only DMA buffer's pattern. */
 static uint8_t ro_byte(uint64_t off, unsigned int salt)
 {
@@ -208,7 +175,7 @@ struct dma_check {
 
 struct server {
 	struct fuzz_shared *sh;
-	struct rng rng;
+	struct vu_rng rng;
 	int sock;
 	int twin;
 	int twin_peer;		/* our end of the twin, kept for fd games */
@@ -252,54 +219,7 @@ static void doom(struct server *s)
 /* Receive a whole message; fds are closed. -1 at end of file or error. */
 static int srv_recv(int sock, struct msg *m)
 {
-	char control[CMSG_SPACE(sizeof(int) * 64)];
-	struct iovec iov = { .iov_base = &m->hdr, .iov_len = sizeof(m->hdr) };
-	struct msghdr mh = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = control, .msg_controllen = sizeof(control),
-	};
-	struct cmsghdr *cmsg;
-	size_t len;
-
-	if (recvmsg(sock, &mh, MSG_WAITALL | MSG_CMSG_CLOEXEC) != sizeof(m->hdr))
-		return -1;
-	for (cmsg = CMSG_FIRSTHDR(&mh); cmsg; cmsg = CMSG_NXTHDR(&mh, cmsg)) {
-		int *fds = (int *)CMSG_DATA(cmsg);
-		size_t i, nr = (cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-
-		if (cmsg->cmsg_type != SCM_RIGHTS)
-			continue;
-		for (i = 0; i < nr; i++)
-			close(fds[i]);
-	}
-	if (m->hdr.msg_size < sizeof(m->hdr) ||
-	    m->hdr.msg_size - sizeof(m->hdr) > sizeof(m->payload))
-		return -1;
-	len = m->hdr.msg_size - sizeof(m->hdr);
-	if (len && recv(sock, m->payload, len, MSG_WAITALL) != (ssize_t)len)
-		return -1;
-	return 0;
-}
-
-/* Send @len bytes of @buf with @nr_fds fds; false if the peer is gone. */
-static bool srv_send_raw(int sock, const void *buf, size_t len,
-			 const int *fds, unsigned int nr_fds)
-{
-	char control[CMSG_SPACE(sizeof(int) * 8)] = { 0 };
-	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-	struct cmsghdr *cmsg;
-
-	if (nr_fds) {
-		mh.msg_control = control;
-		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nr_fds);
-		cmsg = CMSG_FIRSTHDR(&mh);
-		cmsg->cmsg_level = SOL_SOCKET;
-		cmsg->cmsg_type = SCM_RIGHTS;
-		cmsg->cmsg_len = CMSG_LEN(sizeof(int) * nr_fds);
-		memcpy(CMSG_DATA(cmsg), fds, sizeof(int) * nr_fds);
-	}
-	return sendmsg(sock, &mh, MSG_NOSIGNAL) == (ssize_t)len;
+	return vu_msg_recv(sock, &m->hdr, m->payload, sizeof(m->payload));
 }
 
 static void srv_close(struct server *s)
@@ -319,7 +239,7 @@ static void note_errno(struct server *s, uint32_t error_no)
 				  1 << (error_no % 8), __ATOMIC_RELEASE);
 }
 
-static uint32_t pick_errno(struct rng *r)
+static uint32_t pick_errno(struct vu_rng *r)
 {
 	static const uint32_t odd[] = {
 		0, 512, 513, 514, 515, 516, 517, 518, 519, 520, 521, 522, 523,
@@ -327,13 +247,13 @@ static uint32_t pick_errno(struct rng *r)
 		0x7fffffff, 0x80000000, 0xffffffff, (uint32_t)-EINVAL, 134, 511,
 	};
 
-	switch (below(r, 4)) {
+	switch (vu_below(r, 4)) {
 	case 0:
-		return odd[below(r, ARRAY_SIZE(odd))];
+		return odd[vu_below(r, ARRAY_SIZE(odd))];
 	case 1:
-		return (uint32_t)rnd(r);
+		return (uint32_t)vu_rnd(r);
 	default:
-		return 1 + below(r, 133);
+		return 1 + vu_below(r, 133);
 	}
 }
 
@@ -350,12 +270,12 @@ static void srv_send_mutated(struct server *s, int sock, enum mutation mut)
 		static const int64_t deltas[] = { -1, 1, -2, 2, -8, 8, -16, 4096 };
 		uint32_t orig = h->msg_size;
 
-		switch (below(&s->rng, 4)) {
+		switch (vu_below(&s->rng, 4)) {
 		case 0:
-			h->msg_size = orig + deltas[below(&s->rng, 8)];
+			h->msg_size = orig + deltas[vu_below(&s->rng, 8)];
 			break;
 		case 1:
-			h->msg_size = below(&s->rng, 16);
+			h->msg_size = vu_below(&s->rng, 16);
 			break;
 		case 2: {
 			static const uint32_t huge[] = {
@@ -363,42 +283,42 @@ static void srv_send_mutated(struct server *s, int sock, enum mutation mut)
 				16 + CLIENT_XFER + 4096 + 1, 0x7fffffff,
 			};
 
-			h->msg_size = huge[below(&s->rng, 5)];
+			h->msg_size = huge[vu_below(&s->rng, 5)];
 			break;
 		}
 		default:
-			h->msg_size = (uint32_t)rnd(&s->rng);
+			h->msg_size = (uint32_t)vu_rnd(&s->rng);
 			break;
 		}
 		if (h->msg_size == orig)
 			h->msg_size = orig + 1;
 		/* What follows the real bytes: end of file or silence. */
-		ok = srv_send_raw(sock, s->out, len, NULL, 0);
-		if (chance(&s->rng, 500))
+		ok = !vu_send_fds(sock, s->out, len, NULL, 0);
+		if (vu_chance(&s->rng, 500))
 			srv_close(s);
 		break;
 	}
 	case MUT_DUP:
-		ok = srv_send_raw(sock, s->out, len, NULL, 0) &&
-		     srv_send_raw(sock, s->out, len, NULL, 0);
+		ok = !vu_send_fds(sock, s->out, len, NULL, 0) &&
+		     !vu_send_fds(sock, s->out, len, NULL, 0);
 		break;
 	case MUT_CUT_EOF:
 	case MUT_CUT_STALL:
 		/* Every byte offset: 0 .. len - 1 (the stall needs one byte). */
-		len = mut == MUT_CUT_EOF ? below(&s->rng, len) :
-					   1 + below(&s->rng, len - 1);
+		len = mut == MUT_CUT_EOF ? vu_below(&s->rng, len) :
+					      1 + vu_below(&s->rng, len - 1);
 		if (mut == MUT_CUT_EOF && len < 4096)
 			s->sh->cut_offsets[len / 8] |= 1 << (len % 8);
 		if (len)
-			ok = srv_send_raw(sock, s->out, len, NULL, 0);
+			ok = !vu_send_fds(sock, s->out, len, NULL, 0);
 		if (mut == MUT_CUT_EOF)
 			srv_close(s);
 		break;
 	case MUT_FDS: {
-		int n = 1 + below(&s->rng, 4);
+		int n = 1 + vu_below(&s->rng, 4);
 
 		for (i = 0; i < n; i++) {
-			switch (below(&s->rng, 5)) {
+			switch (vu_below(&s->rng, 5)) {
 			case 0:
 				fds[nr_fds] = eventfd(0, EFD_CLOEXEC);
 				break;
@@ -420,7 +340,7 @@ static void srv_send_mutated(struct server *s, int sock, enum mutation mut)
 			if (fds[nr_fds] >= 0)
 				nr_fds++;
 		}
-		ok = srv_send_raw(sock, s->out, len, fds, nr_fds);
+		ok = !vu_send_fds(sock, s->out, len, fds, nr_fds);
 		for (i = 0; i < nr_fds; i++)
 			close(fds[i]);
 		break;
@@ -428,11 +348,11 @@ static void srv_send_mutated(struct server *s, int sock, enum mutation mut)
 	case MUT_MISSING:
 		break;
 	case MUT_SLOW:
-		usleep(below(&s->rng, SHORT_TIMEOUT_MS * 3 / 2) * 1000);
-		ok = srv_send_raw(sock, s->out, len, NULL, 0);
+		usleep(vu_below(&s->rng, SHORT_TIMEOUT_MS * 3 / 2) * 1000);
+		ok = !vu_send_fds(sock, s->out, len, NULL, 0);
 		break;
 	default:
-		ok = srv_send_raw(sock, s->out, len, NULL, 0);
+		ok = !vu_send_fds(sock, s->out, len, NULL, 0);
 		break;
 	}
 	if (!ok)
@@ -469,53 +389,53 @@ static struct window *window_at(struct server *s, uint64_t iova)
 
 static uint64_t pick_dma_addr(struct server *s, uint64_t count)
 {
-	struct rng *r = &s->rng;
+	struct vu_rng *r = &s->rng;
 	struct window *w;
 	uint64_t end;
 
-	if (s->nr_win && chance(r, 700)) {
-		w = &s->win[below(r, s->nr_win)];
+	if (s->nr_win && vu_chance(r, 700)) {
+		w = &s->win[vu_below(r, s->nr_win)];
 		end = w->iova + w->size;
-		switch (below(r, 10)) {
+		switch (vu_below(r, 10)) {
 		case 0:
-			return w->iova - 1 - below(r, 8);
+			return w->iova - 1 - vu_below(r, 8);
 		case 1:
 			return w->iova - PAGE;
 		case 2:
-			return end - 1 - below(r, 16);
+			return end - 1 - vu_below(r, 16);
 		case 3:
 			return end;
 		case 4:
-			return end + below(r, PAGE);
+			return end + vu_below(r, PAGE);
 		case 5:
 			return end - (count <= w->size ? count : 0);
 		case 6:
 			return w->iova;
 		default:
-			return w->iova + below(r, w->size);
+			return w->iova + vu_below(r, w->size);
 		}
 	}
-	switch (below(r, 6)) {
+	switch (vu_below(r, 6)) {
 	case 0:
 		return 0;
 	case 1:
-		return ~0ULL - below(r, 16);
+		return ~0ULL - vu_below(r, 16);
 	case 2:
 		return 1ULL << 63;
 	case 3:
-		return IOVA_BASE - PAGE + below(r, NR_BUFS * BUF_STRIDE);
+		return IOVA_BASE - PAGE + vu_below(r, NR_BUFS * BUF_STRIDE);
 	case 4:
 		return -count;	/* ends exactly at the top */
 	default:
-		return rnd(r);
+		return vu_rnd(r);
 	}
 }
 
 static uint64_t pick_dma_count(struct server *s)
 {
-	struct rng *r = &s->rng;
+	struct vu_rng *r = &s->rng;
 
-	switch (below(r, 14)) {
+	switch (vu_below(r, 14)) {
 	case 0:
 		return 0;
 	case 1:
@@ -537,9 +457,9 @@ static uint64_t pick_dma_count(struct server *s)
 	case 9:
 		return 1ULL << 32;
 	case 10:
-		return ~0ULL - below(r, 8);
+		return ~0ULL - vu_below(r, 8);
 	default:
-		return 1 + below(r, 2 * PAGE);
+		return 1 + vu_below(r, 2 * PAGE);
 	}
 }
 
@@ -605,19 +525,19 @@ static void srv_inject_one(struct server *s)
 		0, VFIO_USER_VERSION, VFIO_USER_DMA_MAP, VFIO_USER_REGION_READ,
 		VFIO_USER_REGION_WRITE, VFIO_USER_DEVICE_RESET, 14, 19, 0xffff,
 	};
-	struct rng *r = &s->rng;
+	struct vu_rng *r = &s->rng;
 	struct vfio_user_header *h = &s->out->hdr;
 	struct vfio_user_dma_region_access acc;
 	int sock = s->sock;
 	size_t body = sizeof(acc);
 	enum mutation how = MUT_NONE;
-	unsigned int kind = below(r, 100);
+	unsigned int kind = vu_below(r, 100);
 
-	if (s->twin >= 0 && !chance(r, 100))
+	if (s->twin >= 0 && !vu_chance(r, 100))
 		sock = s->twin;
-	h->msg_id = chance(r, 50) ? s->next_id - 1 : s->next_id++;
+	h->msg_id = vu_chance(r, 50) ? s->next_id - 1 : s->next_id++;
 	h->flags = VFIO_USER_F_TYPE_COMMAND;
-	if (chance(r, 50))
+	if (vu_chance(r, 50))
 		h->flags |= VFIO_USER_F_NO_REPLY;
 	h->error_no = 0;
 	acc.count = pick_dma_count(s);
@@ -625,27 +545,27 @@ static void srv_inject_one(struct server *s)
 	memcpy(s->out->payload, &acc, sizeof(acc));
 	if (kind < 45) {
 		h->cmd = VFIO_USER_DMA_READ;
-		if (chance(r, 30))
-			body = below(r, sizeof(acc) + 8);	/* malformed body */
+		if (vu_chance(r, 30))
+			body = vu_below(r, sizeof(acc) + 8);	/* malformed body */
 	} else if (kind < 92) {
 		h->cmd = VFIO_USER_DMA_WRITE;
-		if (acc.count <= CLIENT_XFER && chance(r, 900))
+		if (acc.count <= CLIENT_XFER && vu_chance(r, 900))
 			body += acc.count;
 		else
-			body += below(r, 64);
-		fill_random(r, s->out->payload + sizeof(acc), body - sizeof(acc));
+			body += vu_below(r, 64);
+		vu_fill_random(r, s->out->payload + sizeof(acc), body - sizeof(acc));
 	} else {
-		h->cmd = other_cmds[below(r, ARRAY_SIZE(other_cmds))];
-		body = below(r, 64);
-		fill_random(r, s->out->payload, body);
+		h->cmd = other_cmds[vu_below(r, ARRAY_SIZE(other_cmds))];
+		body = vu_below(r, 64);
+		vu_fill_random(r, s->out->payload, body);
 	}
 	h->msg_size = sizeof(*h) + body;
 
 	/* Malformed frames: the kernel must drop the connection. */
-	if (chance(r, 2)) {
-		switch (below(r, 7)) {
+	if (vu_chance(r, 2)) {
+		switch (vu_below(r, 7)) {
 		case 0:
-			h->flags |= 1u << (6 + below(r, 26));
+			h->flags |= 1u << (6 + vu_below(r, 26));
 			break;
 		case 1:
 			h->flags = VFIO_USER_F_TYPE_REPLY;	/* to nothing */
@@ -656,7 +576,7 @@ static void srv_inject_one(struct server *s)
 			break;
 		case 3:
 			h->flags = (h->flags & ~VFIO_USER_F_TYPE_MASK) |
-				   (2 + below(r, 14));
+				   (2 + vu_below(r, 14));
 			break;
 		case 4:
 			how = MUT_CUT_EOF;
@@ -666,7 +586,7 @@ static void srv_inject_one(struct server *s)
 			break;
 		default:
 			/* Longer than any message the client takes. */
-			h->msg_size = 16 + CLIENT_XFER + 4096 + 1 + below(r, 1 << 20);
+			h->msg_size = 16 + CLIENT_XFER + 4096 + 1 + vu_below(r, 1 << 20);
 			how = MUT_SIZE;
 			break;
 		}
@@ -677,7 +597,7 @@ static void srv_inject_one(struct server *s)
 		s->sh->sent++;
 		s->sh->mutated++;
 		s->sh->mutation_counts[MUT_SIZE]++;
-		if (!srv_send_raw(sock, h, sizeof(*h), NULL, 0))
+		if (vu_send_fds(sock, h, sizeof(*h), NULL, 0))
 			srv_close(s);
 		return;
 	}
@@ -728,8 +648,8 @@ static bool srv_checked_dma(struct server *s, uint16_t cmd, uint64_t addr,
 	}
 	h->msg_size = sizeof(*h) + body;
 	s->sh->sent++;
-	if (!srv_send_raw(s->twin >= 0 ? s->twin : s->sock, s->out,
-			  h->msg_size, NULL, 0)) {
+	if (vu_send_fds(s->twin >= 0 ? s->twin : s->sock, s->out,
+			h->msg_size, NULL, 0)) {
 		srv_close(s);
 		return false;
 	}
@@ -812,10 +732,10 @@ static void srv_clean_dma(struct server *s)
 
 	for (i = 0; i < s->nr_win && !s->closed; i++) {
 		w = &s->win[i];
-		len = 1 + below(&s->rng, PAGE);
-		off = below(&s->rng, w->size - len + 1);
+		len = 1 + vu_below(&s->rng, PAGE);
+		off = vu_below(&s->rng, w->size - len + 1);
 		if (w->flags & VFIO_USER_F_DMA_REGION_WRITE) {
-			fill_random(&s->rng, data, len);
+			vu_fill_random(&s->rng, data, len);
 			srv_checked_dma(s, VFIO_USER_DMA_WRITE, w->iova + off,
 					len, true, data);
 			srv_checked_dma(s, VFIO_USER_DMA_READ, w->iova + off,
@@ -869,7 +789,7 @@ static void srv_negotiate(struct server *s, const struct msg *m)
 			       "{\"capabilities\":{\"max_msg_fds\":8,"
 			       "\"max_data_xfer_size\":%u,\"max_dma_maps\":%u,"
 			       "\"pgsizes\":4096", s->xfer, NR_BUFS);
-		if (offered && chance(&s->rng, 600) &&
+		if (offered && vu_chance(&s->rng, 600) &&
 		    !socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv)) {
 			len += sprintf((char *)p + len,
 				       ",\"twin_socket\":{\"supported\":true,\"fd_index\":0}");
@@ -927,14 +847,14 @@ static void srv_negotiate(struct server *s, const struct msg *m)
 		goto refuse;
 	}
 	h->msg_size = sizeof(*h) + len;
-	if (!srv_send_raw(s->sock, s->out, h->msg_size, fds, nr_fds))
+	if (vu_send_fds(s->sock, s->out, h->msg_size, fds, nr_fds))
 		srv_close(s);
 	return;
 refuse:
 	h->flags |= VFIO_USER_F_ERROR;
 	h->error_no = EINVAL;
 	h->msg_size = sizeof(*h);
-	if (!srv_send_raw(s->sock, s->out, sizeof(*h), NULL, 0))
+	if (vu_send_fds(s->sock, s->out, sizeof(*h), NULL, 0))
 		srv_close(s);
 }
 
@@ -1043,9 +963,9 @@ static void srv_undo(struct server *s)
 	s->nr_win = s->saved_nr_win;
 }
 
-static enum mutation pick_mutation(struct rng *r)
+static enum mutation pick_mutation(struct vu_rng *r)
 {
-	unsigned int x = below(r, 1000), acc = 0;
+	unsigned int x = vu_below(r, 1000), acc = 0;
 	int i;
 
 	for (i = 0; i < NR_MUTATIONS; i++) {
@@ -1071,7 +991,7 @@ static void srv_request(struct server *s, struct msg *m)
 	if (s->doomed)
 		return;		/* silence from now on */
 	if (phase == PHASE_CLEAN) {
-		if (m->hdr.cmd == VFIO_USER_REGION_READ && chance(&s->rng, 500)) {
+		if (m->hdr.cmd == VFIO_USER_REGION_READ && vu_chance(&s->rng, 500)) {
 			/* srv_clean_dma() receives into s->in: keep @m. */
 			struct msg *copy = malloc(m->hdr.msg_size);
 
@@ -1125,8 +1045,8 @@ static void srv_answer(struct server *s, const struct msg *m, bool clean)
 	}
 
 	/* The server's own commands first, in about half the rounds. */
-	if (!clean && chance(&s->rng, 700)) {
-		n = 1 + below(&s->rng, 48);
+	if (!clean && vu_chance(&s->rng, 700)) {
+		n = 1 + vu_below(&s->rng, 48);
 		while (n-- && !s->doomed && !s->closed)
 			srv_inject_one(s);
 		if (s->doomed || s->closed)
@@ -1141,7 +1061,7 @@ static void srv_answer(struct server *s, const struct msg *m, bool clean)
 		h->flags |= VFIO_USER_F_ERROR;
 		h->error_no = pick_errno(&s->rng);
 		note_errno(s, h->error_no);
-		if (chance(&s->rng, 600))
+		if (vu_chance(&s->rng, 600))
 			h->msg_size = sizeof(*h);
 		srv_undo(s);
 		break;
@@ -1149,7 +1069,7 @@ static void srv_answer(struct server *s, const struct msg *m, bool clean)
 		h->error_no = pick_errno(&s->rng) | 1;
 		break;
 	case MUT_ID:
-		switch (below(&s->rng, 5)) {
+		switch (vu_below(&s->rng, 5)) {
 		case 0:
 			h->msg_id = id + 1;
 			break;
@@ -1163,40 +1083,40 @@ static void srv_answer(struct server *s, const struct msg *m, bool clean)
 			h->msg_id = s->last_request_id;
 			break;
 		default:
-			h->msg_id = (uint16_t)rnd(&s->rng);
+			h->msg_id = (uint16_t)vu_rnd(&s->rng);
 			break;
 		}
 		if (h->msg_id == id)
 			h->msg_id = id + 7;
 		break;
 	case MUT_CMD:
-		h->cmd = below(&s->rng, 3) ? below(&s->rng, 21) :
-					     (uint16_t)rnd(&s->rng);
+		h->cmd = vu_below(&s->rng, 3) ? vu_below(&s->rng, 21) :
+						(uint16_t)vu_rnd(&s->rng);
 		if (h->cmd == m->hdr.cmd)
 			h->cmd ^= 0x100;
 		break;
 	case MUT_FLAGS:
-		switch (below(&s->rng, 3)) {
+		switch (vu_below(&s->rng, 3)) {
 		case 0:
 			h->flags = VFIO_USER_F_TYPE_COMMAND;
 			break;
 		case 1:
-			h->flags = 2 + below(&s->rng, 14);
+			h->flags = 2 + vu_below(&s->rng, 14);
 			break;
 		default:
-			h->flags |= 1u << (6 + below(&s->rng, 26));
+			h->flags |= 1u << (6 + vu_below(&s->rng, 26));
 			break;
 		}
 		break;
 	case MUT_PAYLOAD:
-		if (echo_len && chance(&s->rng, 600)) {
-			i = echo_off + below(&s->rng, echo_len);
-			s->out->payload[i] ^= 1 << below(&s->rng, 8);
-		} else if (h->msg_size > sizeof(*h) && chance(&s->rng, 500)) {
-			h->msg_size -= 1 + below(&s->rng, h->msg_size - sizeof(*h));
+		if (echo_len && vu_chance(&s->rng, 600)) {
+			i = echo_off + vu_below(&s->rng, echo_len);
+			s->out->payload[i] ^= 1 << vu_below(&s->rng, 8);
+		} else if (h->msg_size > sizeof(*h) && vu_chance(&s->rng, 500)) {
+			h->msg_size -= 1 + vu_below(&s->rng, h->msg_size - sizeof(*h));
 		} else {
-			n = 1 + below(&s->rng, 64);
-			fill_random(&s->rng, (uint8_t *)h + h->msg_size, n);
+			n = 1 + vu_below(&s->rng, 64);
+			vu_fill_random(&s->rng, (uint8_t *)h + h->msg_size, n);
 			h->msg_size += n;
 		}
 		break;
@@ -1255,7 +1175,7 @@ static void srv_session(struct server *s, int sock)
 	s->closed = false;
 	s->nr_win = 0;
 	memset(s->checks, 0, sizeof(s->checks));
-	s->xfer = xfers[below(&s->rng, ARRAY_SIZE(xfers))];
+	s->xfer = xfers[vu_below(&s->rng, ARRAY_SIZE(xfers))];
 	store_int(&s->sh->doomed, 0);
 	s->sh->sessions++;
 	/* Never stuck on a full socket for good. */
@@ -1286,28 +1206,6 @@ static void srv_session(struct server *s, int sock)
 		close(s->twin_peer);
 }
 
-/* Receive a socket over the control channel; -1 when told to stop. */
-static int recv_fd(int ctl)
-{
-	char control[CMSG_SPACE(sizeof(int))];
-	char byte;
-	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
-	struct msghdr mh = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = control, .msg_controllen = sizeof(control),
-	};
-	struct cmsghdr *cmsg;
-	int fd;
-
-	if (recvmsg(ctl, &mh, MSG_CMSG_CLOEXEC) != 1)
-		return -1;
-	cmsg = CMSG_FIRSTHDR(&mh);
-	if (!cmsg || cmsg->cmsg_type != SCM_RIGHTS)
-		return -1;
-	memcpy(&fd, CMSG_DATA(cmsg), sizeof(fd));
-	return fd;
-}
-
 static void server_main(struct fuzz_shared *sh, int ctl, uint64_t seed)
 {
 	struct server s = {
@@ -1323,7 +1221,7 @@ static void server_main(struct fuzz_shared *sh, int ctl, uint64_t seed)
 	s.aux = malloc(sizeof(*s.aux));
 	if (!s.in || !s.out || !s.aux)
 		_exit(1);
-	while ((sock = recv_fd(ctl)) >= 0) {
+	while ((sock = vu_recv_fd(ctl)) >= 0) {
 		srv_session(&s, sock);
 		if (write(ctl, &done, 1) != 1)
 			break;
@@ -1352,7 +1250,7 @@ struct racer_job {
 
 struct client {
 	struct fuzz_shared *sh;
-	struct rng rng;
+	struct vu_rng rng;
 	int ctl;
 	pid_t server;
 	uint8_t *area;
@@ -1415,7 +1313,7 @@ static bool errno_ok(struct client *c, int err, const int *own)
 {
 	int i;
 
-	if (err <= 0 || err >= 512)
+	if (!vu_errno_ordinary(err))
 		return false;
 	for (i = 0; transport_errnos[i]; i++)
 		if (err == transport_errnos[i])
@@ -1561,31 +1459,19 @@ static bool start_session(struct client *c)
 		.flags = VUC_OPT_KERNEL | VUC_OPT_NO_IO_FDS,
 		.max_data_xfer_size = CLIENT_XFER,
 	};
-	char control[CMSG_SPACE(sizeof(int))] = { 0 };
-	char byte = 's';
-	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
-	struct msghdr mh = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = control, .msg_controllen = sizeof(control),
-	};
-	struct cmsghdr *cmsg = CMSG_FIRSTHDR(&mh);
 	unsigned int i;
 	int sv[2], ret;
 
-	if (chance(&c->rng, 300))
+	if (vu_chance(&c->rng, 300))
 		opts.flags |= VUC_OPT_NO_TWIN_SOCKET;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv)) {
 		client_fail(c, "socketpair: %s", strerror(errno));
 		return false;
 	}
-	cmsg->cmsg_level = SOL_SOCKET;
-	cmsg->cmsg_type = SCM_RIGHTS;
-	cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cmsg), &sv[1], sizeof(int));
 	store_int(&c->sh->phase, PHASE_NEGOTIATE);
 	/* The errnos the server may make calls fail with: this session's. */
 	memset(c->sh->errnos_sent, 0, sizeof(c->sh->errnos_sent));
-	if (sendmsg(c->ctl, &mh, 0) != 1) {
+	if (vu_send_fd(c->ctl, sv[1])) {
 		client_fail(c, "cannot hand the socket to the server: %s",
 			    strerror(errno));
 		close(sv[0]);
@@ -1666,7 +1552,7 @@ static void unmap_buf(struct client *c, struct dma_buf *b, bool clean)
 	unsigned int i;
 	int ret;
 
-	if (!clean && chance(&c->rng, 100)) {
+	if (!clean && vu_chance(&c->rng, 100)) {
 		unmap.iova = 0;
 		unmap.size = 0;
 		unmap.flags = VFIO_USER_UNMAP_DMA_ALL;
@@ -1685,7 +1571,7 @@ static void unmap_buf(struct client *c, struct dma_buf *b, bool clean)
 
 static struct dma_buf *pick_buf(struct client *c, bool mapped)
 {
-	unsigned int i, start = below(&c->rng, NR_BUFS);
+	unsigned int i, start = vu_below(&c->rng, NR_BUFS);
 
 	for (i = 0; i < NR_BUFS; i++) {
 		struct dma_buf *b = &c->bufs[(start + i) % NR_BUFS];
@@ -1699,8 +1585,8 @@ static struct dma_buf *pick_buf(struct client *c, bool mapped)
 /* A region access in region 0's lower half (mutated rounds only). */
 static void pick_lower(struct client *c, off_t *off, size_t *len)
 {
-	*off = below(&c->rng, HALF);
-	*len = 1 + below(&c->rng, chance(&c->rng, 200) ? 3 * c->xfer : 64);
+	*off = vu_below(&c->rng, HALF);
+	*len = 1 + vu_below(&c->rng, vu_chance(&c->rng, 200) ? 3 * c->xfer : 64);
 	if (*len > HALF - (size_t)*off)
 		*len = HALF - *off;
 }
@@ -1718,9 +1604,9 @@ static void check_rw(struct client *c, const char *what, ssize_t ret, int err,
 static void mutated_round(struct client *c)
 {
 	struct racer_job job = { .fd = c->fd };
-	bool racing = chance(&c->rng, 150);
+	bool racing = vu_chance(&c->rng, 150);
 	struct dma_buf *b;
-	unsigned int op = below(&c->rng, 100);
+	unsigned int op = vu_below(&c->rng, 100);
 	off_t off;
 	size_t len;
 	ssize_t ret;
@@ -1738,18 +1624,18 @@ static void mutated_round(struct client *c)
 		check_rw(c, "pread", ret, errno, len);
 	} else if (op < 50) {
 		pick_lower(c, &off, &len);
-		fill_random(&c->rng, c->io, len);
+		vu_fill_random(&c->rng, c->io, len);
 		ret = pwrite(c->fd, c->io, len, vu_region_off(0, off));
 		check_rw(c, "pwrite", ret, errno, len);
 	} else if (op < 58) {
-		off = below(&c->rng, REGION1_SIZE);
-		len = 1 + below(&c->rng, REGION1_SIZE - off);
+		off = vu_below(&c->rng, REGION1_SIZE);
+		len = 1 + vu_below(&c->rng, REGION1_SIZE - off);
 		ret = pread(c->fd, c->io, len, vu_region_off(1, off));
 		check_rw(c, "pread (region 1)", ret, errno, len);
 	} else if (op < 72) {
 		b = pick_buf(c, false);
 		if (b)
-			map_buf(c, b, chance(&c->rng, 500), false);
+			map_buf(c, b, vu_chance(&c->rng, 500), false);
 	} else if (op < 84) {
 		b = pick_buf(c, true);
 		if (b)
@@ -1760,7 +1646,7 @@ static void mutated_round(struct client *c)
 	} else {
 		uint8_t buf[sizeof(struct vfio_irq_set) + sizeof(int32_t)];
 		struct vfio_irq_set *set = (void *)buf;
-		int32_t efd = chance(&c->rng, 800) ? c->efd : -1;
+		int32_t efd = vu_chance(&c->rng, 800) ? c->efd : -1;
 
 		set->argsz = sizeof(buf);
 		set->flags = VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER;
@@ -1793,11 +1679,11 @@ static void clean_round(struct client *c)
 	store_int(&c->sh->phase, PHASE_CLEAN);
 	set_timeout(c, LONG_TIMEOUT_MS);
 
-	off = below(&c->rng, HALF);
-	len = 1 + below(&c->rng, limit);
+	off = vu_below(&c->rng, HALF);
+	len = 1 + vu_below(&c->rng, limit);
 	if (len > HALF - (size_t)off)
 		len = HALF - off;
-	fill_random(&c->rng, c->io, len);
+	vu_fill_random(&c->rng, c->io, len);
 	ret = pwrite(c->fd, c->io, len, vu_region_off(0, HALF + off));
 	if (ret != (ssize_t)len)
 		client_fail(c, "clean pwrite of %zu bytes at %#zx: %zd (%s)",
@@ -1806,8 +1692,8 @@ static void clean_round(struct client *c)
 		memcpy(c->shadow + off, c->io, len);
 
 	/* Everything acknowledged so far, in one read. */
-	off = below(&c->rng, HALF);
-	len = 1 + below(&c->rng, limit);
+	off = vu_below(&c->rng, HALF);
+	len = 1 + vu_below(&c->rng, limit);
 	if (len > HALF - (size_t)off)
 		len = HALF - off;
 	ret = pread(c->fd, c->io, len, vu_region_off(0, HALF + off));
@@ -1818,8 +1704,8 @@ static void clean_round(struct client *c)
 		client_fail(c, "clean pread at %#zx does not return what the server acknowledged",
 			    (size_t)(HALF + off));
 
-	off = below(&c->rng, REGION1_SIZE);
-	len = 1 + below(&c->rng, REGION1_SIZE - off);
+	off = vu_below(&c->rng, REGION1_SIZE);
+	len = 1 + vu_below(&c->rng, REGION1_SIZE - off);
 	ret = pread(c->fd, c->io, len, vu_region_off(1, off));
 	if (ret != (ssize_t)len) {
 		client_fail(c, "clean pread of region 1: %zd (%s)", ret,
@@ -1833,11 +1719,11 @@ static void clean_round(struct client *c)
 	}
 
 	/* Keep some windows for the server's DMA. */
-	b = pick_buf(c, chance(&c->rng, 300));
+	b = pick_buf(c, vu_chance(&c->rng, 300));
 	if (b && b->mapped)
 		unmap_buf(c, b, true);
 	else if (b)
-		map_buf(c, b, chance(&c->rng, 500), true);
+		map_buf(c, b, vu_chance(&c->rng, 500), true);
 
 	if (c->sh->server_failures)
 		client_fail(c, "the server saw: %s", c->sh->server_failure);
@@ -1877,13 +1763,6 @@ FIXTURE_TEARDOWN(fuzz)
 {
 }
 
-static uint64_t env_u64(const char *name, uint64_t def)
-{
-	const char *v = getenv(name);
-
-	return v && *v ? strtoull(v, NULL, 0) : def;
-}
-
 TEST_F_TIMEOUT(fuzz, hostile_server, 1500)
 {
 	struct client *c = &self->c;
@@ -1896,12 +1775,8 @@ TEST_F_TIMEOUT(fuzz, hostile_server, 1500)
 	if (access(VFIO_USER_DEV, F_OK))
 		SKIP(return, "%s missing: vfio_user module not loaded", VFIO_USER_DEV);
 
-	seed = env_u64("VFIO_USER_FUZZ_SEED", 0);
-	if (!seed) {
-		clock_gettime(CLOCK_REALTIME, &t0);
-		seed = (uint64_t)t0.tv_sec * 1000000007ULL ^ t0.tv_nsec ^ getpid();
-	}
-	budget = env_u64("VFIO_USER_FUZZ_MESSAGES", DEFAULT_MESSAGES);
+	seed = vu_fuzz_seed();
+	budget = vu_env_u64("VFIO_USER_FUZZ_MESSAGES", DEFAULT_MESSAGES);
 	printf("# seed: %" PRIu64 "\n", seed);
 	printf("# messages: %" PRIu64 " mutated messages to send\n", budget);
 	fflush(stdout);
@@ -1942,7 +1817,7 @@ TEST_F_TIMEOUT(fuzz, hostile_server, 1500)
 		c->t_attach += now() - t;
 		for (;;) {
 			c->rounds++;
-			if (chance(&c->rng, 100) && !load_int(&c->sh->doomed) &&
+			if (vu_chance(&c->rng, 100) && !load_int(&c->sh->doomed) &&
 			    !conn_broken(c))
 				clean_round(c);
 			else
@@ -2006,7 +1881,7 @@ TEST_F_TIMEOUT(fuzz, hostile_server, 1500)
  */
 static void __attribute__((constructor)) scale_timeout(void)
 {
-	uint64_t n = env_u64("VFIO_USER_FUZZ_MESSAGES", DEFAULT_MESSAGES);
+	uint64_t n = vu_env_u64("VFIO_USER_FUZZ_MESSAGES", DEFAULT_MESSAGES);
 
 	if (n > DEFAULT_MESSAGES)
 		_fuzz_hostile_server_object.timeout *= (n + DEFAULT_MESSAGES - 1) / DEFAULT_MESSAGES;

@@ -46,29 +46,6 @@
 #define NR_DMA_BUFS		4
 #define DMA_BUF_SIZE		(16 * PAGE)
 
-struct rng {
-	uint64_t s;
-};
-
-static uint64_t rnd(struct rng *r)
-{
-	uint64_t z = (r->s += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-static uint64_t below(struct rng *r, uint64_t n)
-{
-	return n ? rnd(r) % n : 0;
-}
-
-static bool chance(struct rng *r, unsigned int per_mille)
-{
-	return below(r, 1000) < per_mille;
-}
-
 /* Counters shared with the child processes. */
 struct shared {
 	uint64_t calls;
@@ -78,7 +55,7 @@ struct shared {
 
 struct fuzzer {
 	struct shared *sh;
-	struct rng rng;
+	struct vu_rng rng;
 	struct vu_server srv;
 	uint8_t *arg_area;	/* ARG_PAGES pages, then a PROT_NONE page */
 	uint8_t *dma_bufs[NR_DMA_BUFS];
@@ -112,30 +89,30 @@ static void count_call(struct fuzzer *f, const char *what, unsigned long cmd,
 		       long ret, int err)
 {
 	__atomic_fetch_add(&f->sh->calls, 1, __ATOMIC_RELAXED);
-	if (ret < 0 && (err <= 0 || err >= 512))
+	if (ret < 0 && !vu_errno_ordinary(err))
 		fail(f, "%s %#lx failed with errno %d", what, cmd, err);
 }
 
 /* Every ioctl number the module knows, VFIO's neighbours and some noise. */
-static unsigned long pick_cmd(struct rng *r)
+static unsigned long pick_cmd(struct vu_rng *r)
 {
-	switch (below(r, 10)) {
+	switch (vu_below(r, 10)) {
 	case 0:
 	case 1:
 	case 2:
-		return _IO(VFIO_TYPE, VFIO_USER_BASE + below(r, 12));
+		return _IO(VFIO_TYPE, VFIO_USER_BASE + vu_below(r, 12));
 	case 3:
 	case 4:
 	case 5:
-		return _IO(VFIO_TYPE, VFIO_BASE + below(r, 24));
+		return _IO(VFIO_TYPE, VFIO_BASE + vu_below(r, 24));
 	case 6:
 		/* The same numbers with size and direction bits, as _IOWR. */
-		return _IOC(below(r, 4), VFIO_TYPE, VFIO_BASE + below(r, 220),
-			    below(r, 1 << 14));
+		return _IOC(vu_below(r, 4), VFIO_TYPE, VFIO_BASE + vu_below(r, 220),
+			    vu_below(r, 1 << 14));
 	case 7:
-		return _IO(below(r, 256), below(r, 256));
+		return _IO(vu_below(r, 256), vu_below(r, 256));
 	default:
-		return (unsigned long)rnd(r);
+		return (unsigned long)vu_rnd(r);
 	}
 }
 
@@ -159,7 +136,7 @@ static bool known_device_cmd(unsigned long cmd)
 	}
 }
 
-static uint32_t boundary_u32(struct rng *r)
+static uint32_t boundary_u32(struct vu_rng *r)
 {
 	static const uint32_t v[] = {
 		0, 1, 4, 7, 8, 15, 16, 23, 24, 31, 32, 40, 47, 48, 56, 71, 72,
@@ -167,39 +144,39 @@ static uint32_t boundary_u32(struct rng *r)
 		0xfffffffe, 0xffffffff,
 	};
 
-	return chance(r, 700) ? v[below(r, ARRAY_SIZE(v))] :
-				(uint32_t)rnd(r);
+	return vu_chance(r, 700) ? v[vu_below(r, ARRAY_SIZE(v))] :
+				   (uint32_t)vu_rnd(r);
 }
 
 static uint64_t boundary_u64(struct fuzzer *f)
 {
-	struct rng *r = &f->rng;
+	struct vu_rng *r = &f->rng;
 
-	switch (below(r, 10)) {
+	switch (vu_below(r, 10)) {
 	case 0:
 		return 0;
 	case 1:
-		return ~0ULL - below(r, 4096);
+		return ~0ULL - vu_below(r, 4096);
 	case 2:
-		return 1ULL << below(r, 64);
+		return 1ULL << vu_below(r, 64);
 	case 3:
-		return (uintptr_t)f->dma_bufs[below(r, NR_DMA_BUFS)];
+		return (uintptr_t)f->dma_bufs[vu_below(r, NR_DMA_BUFS)];
 	case 4:
-		return (uintptr_t)f->arg_area + below(r, ARG_PAGES * PAGE + PAGE);
+		return (uintptr_t)f->arg_area + vu_below(r, ARG_PAGES * PAGE + PAGE);
 	case 5:
-		return 0xffff888000000000ULL + below(r, 1 << 20) * PAGE;
+		return 0xffff888000000000ULL + vu_below(r, 1 << 20) * PAGE;
 	case 6:
-		return PAGE * below(r, 1 << 20);
+		return PAGE * vu_below(r, 1 << 20);
 	case 7:
 		return boundary_u32(r);
 	default:
-		return rnd(r);
+		return vu_rnd(r);
 	}
 }
 
 static int pick_fd(struct fuzzer *f, int own_fd)
 {
-	switch (below(&f->rng, 5)) {
+	switch (vu_below(&f->rng, 5)) {
 	case 0:
 		return -1;
 	case 1:
@@ -207,7 +184,7 @@ static int pick_fd(struct fuzzer *f, int own_fd)
 	case 2:
 		return (int)boundary_u32(&f->rng);
 	default:
-		return f->spare_fds[below(&f->rng, 6)];
+		return f->spare_fds[vu_below(&f->rng, 6)];
 	}
 }
 
@@ -218,54 +195,54 @@ static int pick_fd(struct fuzzer *f, int own_fd)
  */
 static unsigned long pick_arg(struct fuzzer *f, unsigned long cmd, int own_fd)
 {
-	struct rng *r = &f->rng;
+	struct vu_rng *r = &f->rng;
 	size_t room = ARG_PAGES * PAGE, size = 256, i;
 	uint8_t *p;
 
-	switch (below(r, 12)) {
+	switch (vu_below(r, 12)) {
 	case 0:
 		return 0;
 	case 1:
 		return 0xffff888000000000ULL;
 	case 2:
-		return (unsigned long)rnd(r);
+		return (unsigned long)vu_rnd(r);
 	default:
 		break;
 	}
 	/* Near the end of the area, so that a copy may fault half-way. */
-	p = chance(r, 300) ? f->arg_area + room - below(r, size) :
-			     f->arg_area + below(r, 64) * 8;
+	p = vu_chance(r, 300) ? f->arg_area + room - vu_below(r, size) :
+				f->arg_area + vu_below(r, 64) * 8;
 	if ((size_t)(f->arg_area + room - p) < size)
 		size = f->arg_area + room - p;
 	for (i = 0; i + 4 <= size; i += 4) {
-		uint32_t v = chance(r, 500) ? 0 : boundary_u32(r);
+		uint32_t v = vu_chance(r, 500) ? 0 : boundary_u32(r);
 
 		memcpy(p + i, &v, 4);
 	}
-	if (size >= 4 && chance(r, 700)) {
+	if (size >= 4 && vu_chance(r, 700)) {
 		/* argsz: mostly plausible, so the checks behind it run. */
-		uint32_t argsz = chance(r, 600) ? 16 * (1 + below(r, 8)) :
-						  boundary_u32(r);
+		uint32_t argsz = vu_chance(r, 600) ? 16 * (1 + vu_below(r, 8)) :
+						     boundary_u32(r);
 
 		memcpy(p, &argsz, 4);
 	}
-	if (size >= 8 && chance(r, 600))
+	if (size >= 8 && vu_chance(r, 600))
 		memset(p + 4, 0, 4);	/* flags */
 	/* Plausible pointers, sizes and fds where the structs have them. */
 	for (i = 8; i + 8 <= size && i < 72; i += 8) {
-		if (chance(r, 300)) {
+		if (vu_chance(r, 300)) {
 			uint64_t v = boundary_u64(f);
 
 			memcpy(p + i, &v, 8);
-		} else if (chance(r, 150)) {
+		} else if (vu_chance(r, 150)) {
 			int32_t fd = pick_fd(f, own_fd);
 
-			memcpy(p + i + 4 * below(r, 2), &fd, 4);
+			memcpy(p + i + 4 * vu_below(r, 2), &fd, 4);
 		}
 	}
-	if (cmd == VFIO_USER_SET_TIMEOUT && size >= 12 && chance(r, 800)) {
+	if (cmd == VFIO_USER_SET_TIMEOUT && size >= 12 && vu_chance(r, 800)) {
 		/* A call may wait this long: keep it short. */
-		uint32_t ms = 1 + below(r, 200);
+		uint32_t ms = 1 + vu_below(r, 200);
 
 		memcpy(p + 8, &ms, 4);
 	}
@@ -281,7 +258,7 @@ static void random_ioctl(struct fuzzer *f, int fd, bool attached)
 
 	pthread_mutex_lock(&f->lock);
 	cmd = pick_cmd(&f->rng);
-	if (!attached && chance(&f->rng, 50))
+	if (!attached && vu_chance(&f->rng, 50))
 		cmd = VFIO_USER_ATTACH;		/* with a garbage argument */
 	arg = pick_arg(f, cmd, fd);
 	pthread_mutex_unlock(&f->lock);
@@ -326,9 +303,9 @@ static struct vuc_device *attach(struct fuzzer *f)
 		if (vu_server_start(&f->srv, NULL))
 			return NULL;
 	}
-	if (chance(&f->rng, 300))
+	if (vu_chance(&f->rng, 300))
 		opts.flags |= VUC_OPT_NO_TWIN_SOCKET;
-	if (chance(&f->rng, 300))
+	if (vu_chance(&f->rng, 300))
 		opts.flags |= VUC_OPT_NO_FD_SHARING;
 	dev = vu_attach(f->srv.path, &opts);
 	__atomic_fetch_add(&f->sh->calls, 1, __ATOMIC_RELAXED);
@@ -348,15 +325,15 @@ static void random_op(struct fuzzer *f, int fd)
 	void *m;
 
 	pthread_mutex_lock(&f->lock);
-	op = below(&f->rng, 6);
-	region = regions[below(&f->rng, 7)];
-	off = chance(&f->rng, 800) ? below(&f->rng, 0x2000) : boundary_u64(f);
-	len = 1 + below(&f->rng, sizeof(buf));
-	map.iova = PAGE * below(&f->rng, 64);
+	op = vu_below(&f->rng, 6);
+	region = regions[vu_below(&f->rng, 7)];
+	off = vu_chance(&f->rng, 800) ? vu_below(&f->rng, 0x2000) : boundary_u64(f);
+	len = 1 + vu_below(&f->rng, sizeof(buf));
+	map.iova = PAGE * vu_below(&f->rng, 64);
 	map.size = DMA_BUF_SIZE;
-	map.vaddr = (uintptr_t)f->dma_bufs[below(&f->rng, NR_DMA_BUFS)];
-	map.flags = 1 + below(&f->rng, 3);
-	if (chance(&f->rng, 200))
+	map.vaddr = (uintptr_t)f->dma_bufs[vu_below(&f->rng, NR_DMA_BUFS)];
+	map.flags = 1 + vu_below(&f->rng, 3);
+	if (vu_chance(&f->rng, 200))
 		map.size = boundary_u64(f);
 	pthread_mutex_unlock(&f->lock);
 
@@ -374,9 +351,10 @@ static void random_op(struct fuzzer *f, int fd)
 		count_call(f, "pwrite", region, ret, errno);
 		break;
 	case 2:
-		len = PAGE * (1 + below(&f->rng, 4));
-		m = mmap(NULL, len, PROT_READ | (chance(&f->rng, 500) ? PROT_WRITE : 0),
-			 chance(&f->rng, 900) ? MAP_SHARED : MAP_PRIVATE, fd,
+		len = PAGE * (1 + vu_below(&f->rng, 4));
+		m = mmap(NULL, len,
+			 PROT_READ | (vu_chance(&f->rng, 500) ? PROT_WRITE : 0),
+			 vu_chance(&f->rng, 900) ? MAP_SHARED : MAP_PRIVATE, fd,
 			 vu_region_off(region, off & ~(PAGE - 1)));
 		count_call(f, "mmap", region, m == MAP_FAILED ? -1 : 0, errno);
 		if (m != MAP_FAILED) {
@@ -391,7 +369,7 @@ static void random_op(struct fuzzer *f, int fd)
 	case 4:
 		unmap.iova = map.iova;
 		unmap.size = map.size;
-		if (chance(&f->rng, 200)) {
+		if (vu_chance(&f->rng, 200)) {
 			unmap.iova = 0;
 			unmap.size = 0;
 			unmap.flags = VFIO_USER_UNMAP_DMA_ALL;
@@ -401,10 +379,10 @@ static void random_op(struct fuzzer *f, int fd)
 		break;
 	default: {
 		/* The server's DMA engine, aimed anywhere: its DMA is served in us. */
-		uint64_t regs[3] = { map.iova + below(&f->rng, PAGE),
-				     PAGE * below(&f->rng, 64), 0 };
-		uint32_t cmdlen[2] = { 1 + below(&f->rng, 3 * PAGE), 0 };
-		uint32_t cmd = 1 + below(&f->rng, 3);
+		uint64_t regs[3] = { map.iova + vu_below(&f->rng, PAGE),
+				     PAGE * vu_below(&f->rng, 64), 0 };
+		uint32_t cmdlen[2] = { 1 + vu_below(&f->rng, 3 * PAGE), 0 };
+		uint32_t cmd = 1 + vu_below(&f->rng, 3);
 
 		ret = pwrite(fd, regs, 16, vu_region_off(0, SAMPLE_REG_DMA_SRC));
 		count_call(f, "pwrite", 0, ret, errno);
@@ -439,7 +417,7 @@ static void epoch_attached(struct fuzzer *f, unsigned int n)
 		return;
 	fd = vuc_device_fd(dev);
 	while (n--) {
-		if (chance(&f->rng, 400))
+		if (vu_chance(&f->rng, 400))
 			random_ioctl(f, fd, true);
 		else
 			random_op(f, fd);
@@ -485,53 +463,14 @@ static void epoch_race(struct fuzzer *f, unsigned int n)
 		t[i] = (struct racer){ .f = f, .fd = fd, .n = n / 3, .kind = i };
 		pthread_create(&tid[i], NULL, race_main, &t[i]);
 	}
-	usleep(below(&f->rng, 20000));
+	usleep(vu_below(&f->rng, 20000));
 	vuc_device_free(dev);
-	usleep(below(&f->rng, 20000));
+	usleep(vu_below(&f->rng, 20000));
 	/* From now on the threads' calls see EBADF (or a reused number). */
 	close(fd);
 	count_call(f, "close", 0, 0, 0);
 	for (i = 0; i < 3; i++)
 		pthread_join(tid[i], NULL);
-}
-
-static int send_fd(int sock, int fd)
-{
-	char control[CMSG_SPACE(sizeof(int))] = { 0 };
-	char byte = 'f';
-	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
-	struct msghdr mh = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = control, .msg_controllen = sizeof(control),
-	};
-	struct cmsghdr *cmsg = CMSG_FIRSTHDR(&mh);
-
-	cmsg->cmsg_level = SOL_SOCKET;
-	cmsg->cmsg_type = SCM_RIGHTS;
-	cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
-	return sendmsg(sock, &mh, MSG_NOSIGNAL) == 1 ? 0 : -1;
-}
-
-static int recv_fd(int sock)
-{
-	char control[CMSG_SPACE(sizeof(int))];
-	char byte;
-	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
-	struct msghdr mh = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = control, .msg_controllen = sizeof(control),
-	};
-	struct cmsghdr *cmsg;
-	int fd;
-
-	if (recvmsg(sock, &mh, MSG_CMSG_CLOEXEC) != 1)
-		return -1;
-	cmsg = CMSG_FIRSTHDR(&mh);
-	if (!cmsg || cmsg->cmsg_type != SCM_RIGHTS)
-		return -1;
-	memcpy(&fd, CMSG_DATA(cmsg), sizeof(fd));
-	return fd;
 }
 
 /* Another process with the fd: it may use it, but may not map DMA. */
@@ -550,7 +489,7 @@ static void other_process_calls(struct fuzzer *f, int fd, unsigned int n)
 		fail(f, "MAP_DMA from a process that did not attach: %ld (%s), not EPERM",
 		     ret, strerror(errno));
 	while (n--) {
-		if (chance(&f->rng, 500))
+		if (vu_chance(&f->rng, 500))
 			random_ioctl(f, fd, true);
 		else
 			random_op(f, fd);
@@ -563,7 +502,7 @@ static void other_process_calls(struct fuzzer *f, int fd, unsigned int n)
  */
 static void epoch_processes(struct fuzzer *f, unsigned int n)
 {
-	bool by_fork = chance(&f->rng, 500), kill_it = chance(&f->rng, 300);
+	bool by_fork = vu_chance(&f->rng, 500), kill_it = vu_chance(&f->rng, 300);
 	struct vuc_device *dev;
 	int sv[2] = { -1, -1 }, status;
 	pid_t child;
@@ -577,7 +516,7 @@ static void epoch_processes(struct fuzzer *f, unsigned int n)
 
 			close(sv[0]);
 			f->rng.s ^= getpid();
-			fd = recv_fd(sv[1]);
+			fd = vu_recv_fd(sv[1]);
 			if (fd >= 0)
 				other_process_calls(f, fd, n);
 			_exit(0);
@@ -600,21 +539,21 @@ static void epoch_processes(struct fuzzer *f, unsigned int n)
 			_exit(0);
 		}
 	} else {
-		send_fd(sv[0], vuc_device_fd(dev));
+		vu_send_fd(sv[0], vuc_device_fd(dev));
 		close(sv[0]);
 	}
 	if (child < 0) {
 		vuc_device_free(dev);
 		return;
 	}
-	if (chance(&f->rng, 500)) {
+	if (vu_chance(&f->rng, 500)) {
 		vuc_device_free(dev);	/* the child's copy is the last */
 		dev = NULL;
 	} else {
 		random_op(f, vuc_device_fd(dev));
 	}
 	if (kill_it) {
-		usleep(below(&f->rng, 30000));
+		usleep(vu_below(&f->rng, 30000));
 		kill(child, SIGKILL);
 	}
 	waitpid(child, &status, 0);
@@ -660,22 +599,22 @@ static void epoch_munmap(struct fuzzer *f)
 		goto out;
 	}
 	/* Part or all of it unmapped, or made read-only, under the map. */
-	switch (below(&f->rng, 3)) {
+	switch (vu_below(&f->rng, 3)) {
 	case 0:
 		munmap(mem, DMA_BUF_SIZE);
 		break;
 	case 1:
-		munmap(mem + PAGE * below(&f->rng, 16), PAGE);
+		munmap(mem + PAGE * vu_below(&f->rng, 16), PAGE);
 		break;
 	default:
 		mprotect(mem, DMA_BUF_SIZE, PROT_READ);
 		break;
 	}
 	/* The engine: fill, copy within, checksum. */
-	regs[0] = 0x200000 + below(&f->rng, DMA_BUF_SIZE / 2);
-	regs[1] = 0x200000 + below(&f->rng, DMA_BUF_SIZE / 2);
-	len = 1 + below(&f->rng, DMA_BUF_SIZE / 2);
-	cmd = 1 + below(&f->rng, 3);
+	regs[0] = 0x200000 + vu_below(&f->rng, DMA_BUF_SIZE / 2);
+	regs[1] = 0x200000 + vu_below(&f->rng, DMA_BUF_SIZE / 2);
+	len = 1 + vu_below(&f->rng, DMA_BUF_SIZE / 2);
+	cmd = 1 + vu_below(&f->rng, 3);
 	ret = pwrite(fd, regs, 16, vu_region_off(0, SAMPLE_REG_DMA_SRC));
 	count_call(f, "pwrite", 0, ret, errno);
 	ret = pwrite(fd, &len, 4, vu_region_off(0, SAMPLE_REG_DMA_LEN));
@@ -684,27 +623,20 @@ static void epoch_munmap(struct fuzzer *f)
 	count_call(f, "pwrite", 0, ret, errno);
 	ret = pread(fd, &status, 4, vu_region_off(0, SAMPLE_REG_DMA_STATUS));
 	count_call(f, "pread", 0, ret, errno);
-	if (chance(&f->rng, 500)) {
+	if (vu_chance(&f->rng, 500)) {
 		/* Something else at the same address, still under the map. */
 		mmap(mem, DMA_BUF_SIZE, PROT_READ | PROT_WRITE,
 		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
 		ret = pwrite(fd, &cmd, 4, vu_region_off(0, SAMPLE_REG_DMA_CMD));
 		count_call(f, "pwrite", 0, ret, errno);
 	}
-	if (chance(&f->rng, 500)) {
+	if (vu_chance(&f->rng, 500)) {
 		ret = ioctl(fd, VFIO_USER_UNMAP_DMA, &unmap);
 		count_call(f, "UNMAP_DMA", 0, ret, errno);
 	}
 	munmap(mem, DMA_BUF_SIZE);
 out:
 	vuc_device_free(dev);
-}
-
-static uint64_t env_u64(const char *name, uint64_t def)
-{
-	const char *v = getenv(name);
-
-	return v && *v ? strtoull(v, NULL, 0) : def;
 }
 
 static void setup(struct fuzzer *f)
@@ -752,12 +684,8 @@ TEST_F_TIMEOUT(vmm, hostile_vmm, 1500)
 
 	if (access(VFIO_USER_DEV, F_OK))
 		SKIP(return, "%s missing: vfio_user module not loaded", VFIO_USER_DEV);
-	seed = env_u64("VFIO_USER_FUZZ_SEED", 0);
-	if (!seed) {
-		clock_gettime(CLOCK_REALTIME, &t0);
-		seed = (uint64_t)t0.tv_sec * 1000000007ULL ^ t0.tv_nsec ^ getpid();
-	}
-	budget = env_u64("VFIO_USER_FUZZ_IOCTLS", DEFAULT_IOCTLS);
+	seed = vu_fuzz_seed();
+	budget = vu_env_u64("VFIO_USER_FUZZ_IOCTLS", DEFAULT_IOCTLS);
 	printf("# seed: %" PRIu64 "\n", seed);
 	printf("# ioctls: %" PRIu64 " calls to make\n", budget);
 	fflush(stdout);
@@ -770,7 +698,7 @@ TEST_F_TIMEOUT(vmm, hostile_vmm, 1500)
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	while (__atomic_load_n(&f.sh->calls, __ATOMIC_RELAXED) < budget) {
-		unsigned int kind = below(&f.rng, 100);
+		unsigned int kind = vu_below(&f.rng, 100);
 
 		if (f.sh->calls * 10 / budget > progress) {
 			progress = f.sh->calls * 10 / budget;
@@ -782,16 +710,16 @@ TEST_F_TIMEOUT(vmm, hostile_vmm, 1500)
 
 		if (kind < 30) {
 			epochs[0]++;
-			epoch_unattached(&f, 20 + below(&f.rng, 60));
+			epoch_unattached(&f, 20 + vu_below(&f.rng, 60));
 		} else if (kind < 60) {
 			epochs[1]++;
-			epoch_attached(&f, 20 + below(&f.rng, 60));
+			epoch_attached(&f, 20 + vu_below(&f.rng, 60));
 		} else if (kind < 75) {
 			epochs[2]++;
-			epoch_race(&f, 30 + below(&f.rng, 90));
+			epoch_race(&f, 30 + vu_below(&f.rng, 90));
 		} else if (kind < 90) {
 			epochs[3]++;
-			epoch_processes(&f, 10 + below(&f.rng, 30));
+			epoch_processes(&f, 10 + vu_below(&f.rng, 30));
 		} else {
 			epochs[4]++;
 			epoch_munmap(&f);
@@ -818,7 +746,7 @@ TEST_F_TIMEOUT(vmm, hostile_vmm, 1500)
  */
 static void __attribute__((constructor)) scale_timeout(void)
 {
-	uint64_t n = env_u64("VFIO_USER_FUZZ_IOCTLS", DEFAULT_IOCTLS);
+	uint64_t n = vu_env_u64("VFIO_USER_FUZZ_IOCTLS", DEFAULT_IOCTLS);
 
 	if (n > DEFAULT_IOCTLS)
 		_vmm_hostile_vmm_object.timeout *= (n + DEFAULT_IOCTLS - 1) / DEFAULT_IOCTLS;

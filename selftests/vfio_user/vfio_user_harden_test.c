@@ -14,7 +14,9 @@
  * - poll() reports readiness, so io_uring reads complete;
  * - receive workers count against their user's limits;
  * - a DMA_WRITE that faults part-way marks what it wrote dirty;
- * - serving DMA does not hold the map's lock across a fault that sleeps.
+ * - serving DMA does not hold the map's lock across a fault that sleeps;
+ * - a send that fails after the server answered its request leaves the
+ *   request (and the pending table) to the answer.
  *
  * The device is attached by hand over a socketpair whose other end the
  * test serves itself, so every byte the "server" sends is chosen here.
@@ -23,6 +25,7 @@
 #include <fcntl.h>
 #include <liburing.h>
 #include <linux/fs.h>
+#include <linux/sockios.h>
 #include <linux/userfaultfd.h>
 #include <poll.h>
 #include <pthread.h>
@@ -121,60 +124,6 @@ FIXTURE_TEARDOWN(harden)
 		SKIP(return, "%s missing: vfio_user module not loaded", VFIO_USER_DEV); \
 } while (0)
 
-/* The test as server: read one whole message from @sock. */
-static int srv_recv(int sock, struct vfio_user_header *hdr, void *payload,
-		    size_t room)
-{
-	size_t len;
-
-	if (recv(sock, hdr, sizeof(*hdr), MSG_WAITALL) != sizeof(*hdr))
-		return -1;
-	if (hdr->msg_size < sizeof(*hdr))
-		return -1;
-	len = hdr->msg_size - sizeof(*hdr);
-	if (len > room)
-		return -1;
-	if (len && recv(sock, payload, len, MSG_WAITALL) != (ssize_t)len)
-		return -1;
-	return 0;
-}
-
-static int srv_send(int sock, uint16_t id, uint16_t cmd, uint32_t flags,
-		    uint32_t error_no, const void *payload, size_t len)
-{
-	struct vfio_user_header hdr = {
-		.msg_id = id, .cmd = cmd, .msg_size = sizeof(hdr) + len,
-		.flags = flags, .error_no = error_no,
-	};
-	struct iovec iov[2] = {
-		{ .iov_base = &hdr, .iov_len = sizeof(hdr) },
-		{ .iov_base = (void *)payload, .iov_len = len },
-	};
-	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2 };
-
-	return sendmsg(sock, &mh, MSG_NOSIGNAL) == (ssize_t)(sizeof(hdr) + len) ?
-	       0 : -1;
-}
-
-/* Send @fd over @sock with one byte of data. */
-static int send_fd(int sock, int fd)
-{
-	char control[CMSG_SPACE(sizeof(int))] = { 0 };
-	char byte = 0;
-	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
-	struct msghdr mh = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = control, .msg_controllen = sizeof(control),
-	};
-	struct cmsghdr *cmsg = CMSG_FIRSTHDR(&mh);
-
-	cmsg->cmsg_level = SOL_SOCKET;
-	cmsg->cmsg_type = SCM_RIGHTS;
-	cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
-	return sendmsg(sock, &mh, MSG_NOSIGNAL) == 1 ? 0 : -1;
-}
-
 /* Answers REGION_READs with bytes equal to their offset; other commands get
  * the error in @error_no, REGION_READs too while it is not 0. */
 struct responder {
@@ -191,14 +140,14 @@ static void *responder_main(void *arg)
 	struct vfio_user_region_access acc;
 	uint32_t i;
 
-	while (!srv_recv(r->sock, &hdr, buf, sizeof(buf))) {
+	while (!vu_msg_recv(r->sock, &hdr, buf, sizeof(buf))) {
 		uint32_t error_no = __atomic_load_n(&r->error_no, __ATOMIC_SEQ_CST);
 
 		if (hdr.cmd != VFIO_USER_REGION_READ || error_no) {
 			if (!(hdr.flags & VFIO_USER_F_NO_REPLY))
-				srv_send(r->sock, hdr.msg_id, hdr.cmd,
-					 VFIO_USER_F_TYPE_REPLY | VFIO_USER_F_ERROR,
-					 error_no ?: EINVAL, NULL, 0);
+				vu_msg_send(r->sock, hdr.msg_id, hdr.cmd,
+					    VFIO_USER_F_TYPE_REPLY | VFIO_USER_F_ERROR,
+					    error_no ?: EINVAL, NULL, 0);
 			continue;
 		}
 		memcpy(&acc, buf, sizeof(acc));
@@ -206,8 +155,8 @@ static void *responder_main(void *arg)
 			break;
 		for (i = 0; i < acc.count; i++)
 			buf[sizeof(acc) + i] = (uint8_t)(acc.offset + i);
-		srv_send(r->sock, hdr.msg_id, hdr.cmd, VFIO_USER_F_TYPE_REPLY, 0,
-			 buf, sizeof(acc) + acc.count);
+		vu_msg_send(r->sock, hdr.msg_id, hdr.cmd, VFIO_USER_F_TYPE_REPLY, 0,
+			    buf, sizeof(acc) + acc.count);
 	}
 	return NULL;
 }
@@ -544,7 +493,7 @@ TEST_F_TIMEOUT(harden, own_fd_in_own_socket_freed_at_exit, 180)
 			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (mem != MAP_FAILED)
 			memset(mem, 1, 64 << 20);
-		if (send_fd(io[1], d.dev))
+		if (vu_send_fd(io[1], d.dev))
 			_exit(3);
 		/*
 		 * Not even the VMM's exit is needed: what arrives unasked
@@ -597,22 +546,14 @@ struct map_call {
 static void *map_thread(void *arg)
 {
 	struct map_call *c = arg;
-	struct vfio_user_map_dma map = {
-		.argsz = sizeof(map),
-		.flags = VFIO_USER_MAP_DMA_READ | VFIO_USER_MAP_DMA_WRITE,
-		.vaddr = (uintptr_t)c->mem, .iova = 0, .size = PAGE, .fd = -1,
-	};
 
-	c->ret = ioctl(c->dev, VFIO_USER_MAP_DMA, &map) ? -errno : 0;
+	c->ret = vu_map_dma(c->dev, c->mem, 0, PAGE, -1, 0);
 	return NULL;
 }
 
 TEST_F_TIMEOUT(harden, dma_lock_waiters_are_killable, 300)
 {
 	struct vfio_user_timeout t = { .argsz = sizeof(t), .timeout_ms = 600000 };
-	struct vfio_user_unmap_dma unmap = {
-		.argsz = sizeof(unmap), .iova = 0, .size = PAGE,
-	};
 	struct vfio_user_header hdr;
 	struct map_call call;
 	uint8_t buf[256];
@@ -633,14 +574,14 @@ TEST_F_TIMEOUT(harden, dma_lock_waiters_are_killable, 300)
 	ASSERT_NE(MAP_FAILED, call.mem);
 	ASSERT_EQ(0, pthread_create(&mapper, NULL, map_thread, &call));
 	/* Its DMA_MAP arrived: the map holds the lock, and is never answered. */
-	ASSERT_EQ(0, srv_recv(d.sv[1], &hdr, buf, sizeof(buf)));
+	ASSERT_EQ(0, vu_msg_recv(d.sv[1], &hdr, buf, sizeof(buf)));
 	ASSERT_EQ(VFIO_USER_DMA_MAP, hdr.cmd);
 
 	/* Another process with the fd waits for the lock the map holds. */
 	child = fork();
 	ASSERT_LE(0, child);
 	if (!child) {
-		ioctl(d.dev, VFIO_USER_UNMAP_DMA, &unmap);
+		vu_unmap_dma(d.dev, 0, PAGE);
 		_exit(0);
 	}
 	for (i = 0; i < 600 && state != 'D'; i++) {
@@ -846,18 +787,7 @@ TEST_F_TIMEOUT(harden, workers_count_against_rlimit_nproc, 120)
 
 /* DMA served by the kernel -------------------------------------------------- */
 
-static int map_dma(int dev, void *vaddr, uint64_t iova, uint64_t size)
-{
-	struct vfio_user_map_dma map = {
-		.argsz = sizeof(map),
-		.flags = VFIO_USER_MAP_DMA_READ | VFIO_USER_MAP_DMA_WRITE,
-		.vaddr = (uintptr_t)vaddr, .iova = iova, .size = size, .fd = -1,
-	};
-
-	return ioctl(dev, VFIO_USER_MAP_DMA, &map) ? -errno : 0;
-}
-
-/* Answer the DMA_MAP the kernel sends for map_dma() in another thread. */
+/* Answer the DMA_MAP the kernel sends for vu_map_dma() in another thread. */
 struct map_answerer {
 	int sock;
 	int maps;
@@ -872,10 +802,10 @@ static void *answer_maps(void *arg)
 	int i;
 
 	for (i = 0; i < a->maps; i++) {
-		if (srv_recv(a->sock, &hdr, buf, sizeof(buf)))
+		if (vu_msg_recv(a->sock, &hdr, buf, sizeof(buf)))
 			break;
-		srv_send(a->sock, hdr.msg_id, hdr.cmd, VFIO_USER_F_TYPE_REPLY, 0,
-			 NULL, 0);
+		vu_msg_send(a->sock, hdr.msg_id, hdr.cmd, VFIO_USER_F_TYPE_REPLY, 0,
+			    NULL, 0);
 	}
 	return NULL;
 }
@@ -888,7 +818,7 @@ static int map_answered(struct raw_dev *d, void *vaddr, uint64_t iova,
 
 	if (pthread_create(&a.thread, NULL, answer_maps, &a))
 		return -1;
-	ret = map_dma(d->dev, vaddr, iova, size);
+	ret = vu_map_dma(d->dev, vaddr, iova, size, -1, 0);
 	pthread_join(a.thread, NULL);
 	return ret;
 }
@@ -908,9 +838,9 @@ static int server_dma_write(int sock, uint16_t id, uint64_t iova, size_t len,
 	acc->addr = iova;
 	acc->count = len;
 	memset(acc->data, fill, len);
-	if (!srv_send(sock, id, VFIO_USER_DMA_WRITE, VFIO_USER_F_TYPE_COMMAND, 0,
-		      acc, sizeof(*acc) + len) &&
-	    !srv_recv(sock, &hdr, reply, sizeof(reply)) && hdr.msg_id == id)
+	if (!vu_msg_send(sock, id, VFIO_USER_DMA_WRITE, VFIO_USER_F_TYPE_COMMAND, 0,
+			 acc, sizeof(*acc) + len) &&
+	    !vu_msg_recv(sock, &hdr, reply, sizeof(reply)) && hdr.msg_id == id)
 		ret = hdr.flags & VFIO_USER_F_ERROR ? (int)hdr.error_no : 0;
 	free(acc);
 	return ret;
@@ -1018,10 +948,10 @@ TEST_F_TIMEOUT(harden, dma_fault_does_not_block_maps, 180)
 	pfd.fd = d.sv[1];
 	EXPECT_EQ(1, poll(&pfd, 1, 60000));
 	if (pfd.revents & POLLIN) {
-		ASSERT_EQ(0, srv_recv(d.sv[1], &hdr, buf, sizeof(buf)));
+		ASSERT_EQ(0, vu_msg_recv(d.sv[1], &hdr, buf, sizeof(buf)));
 		EXPECT_EQ(VFIO_USER_DMA_MAP, hdr.cmd);
-		srv_send(d.sv[1], hdr.msg_id, hdr.cmd, VFIO_USER_F_TYPE_REPLY, 0,
-			 NULL, 0);
+		vu_msg_send(d.sv[1], hdr.msg_id, hdr.cmd, VFIO_USER_F_TYPE_REPLY, 0,
+			    NULL, 0);
 	}
 
 	/* Resolve the fault: the DMA_WRITE completes, and the map with it. */
@@ -1031,13 +961,13 @@ TEST_F_TIMEOUT(harden, dma_fault_does_not_block_maps, 180)
 	ASSERT_EQ(0, ioctl(uffd, UFFDIO_ZEROPAGE, &zero));
 	if (!(pfd.revents & POLLIN)) {
 		/* The map waited behind the fault: answer it now. */
-		ASSERT_EQ(0, srv_recv(d.sv[1], &hdr, buf, sizeof(buf)));
-		srv_send(d.sv[1], hdr.msg_id, hdr.cmd, VFIO_USER_F_TYPE_REPLY, 0,
-			 NULL, 0);
+		ASSERT_EQ(0, vu_msg_recv(d.sv[1], &hdr, buf, sizeof(buf)));
+		vu_msg_send(d.sv[1], hdr.msg_id, hdr.cmd, VFIO_USER_F_TYPE_REPLY, 0,
+			    NULL, 0);
 	}
 	pthread_join(mapper, NULL);
 	EXPECT_EQ(0, call.ret);
-	ASSERT_EQ(0, srv_recv(d.sv[1], &hdr, buf, sizeof(buf)));
+	ASSERT_EQ(0, vu_msg_recv(d.sv[1], &hdr, buf, sizeof(buf)));
 	EXPECT_EQ(5, hdr.msg_id);
 	EXPECT_EQ(0U, hdr.flags & VFIO_USER_F_ERROR);
 	EXPECT_EQ(0x5a, held[0]);
@@ -1236,8 +1166,8 @@ TEST_F_TIMEOUT(harden, signal_during_partial_send, 180)
 
 	/* The server catches up: every message arrives whole. */
 	for (i = 0; i < POSTED_WRITES; i++) {
-		ASSERT_EQ(0, srv_recv(d.sv[1], &hdr, buf,
-				      sizeof(struct vfio_user_region_access) + chunk));
+		ASSERT_EQ(0, vu_msg_recv(d.sv[1], &hdr, buf,
+					 sizeof(struct vfio_user_region_access) + chunk));
 		ASSERT_EQ(VFIO_USER_REGION_WRITE, hdr.cmd);
 	}
 	pthread_join(writer, NULL);
@@ -1248,6 +1178,313 @@ TEST_F_TIMEOUT(harden, signal_during_partial_send, 180)
 	EXPECT_EQ(0U, st.flags);
 	raw_close(&d);
 	free(buf);
+}
+
+/* A failed send whose request the server answered -------------------------- */
+
+/*
+ * Take one message from the device and answer it as a correct server
+ * would: DMA_MAP with success, REGION_READ with bytes equal to their
+ * offset, other commands with EINVAL; posted commands and replies get no
+ * answer. Returns the message's command with its id in @id, or -1 when the
+ * socket ended.
+ */
+static int serve_one(int sock, uint16_t *id)
+{
+	uint8_t buf[sizeof(struct vfio_user_region_access) + 256];
+	struct vfio_user_region_access acc;
+	struct vfio_user_header hdr;
+	uint32_t i;
+
+	if (vu_msg_recv(sock, &hdr, buf, sizeof(buf)))
+		return -1;
+	*id = hdr.msg_id;
+	/* Replies (to the server's own commands) and posted commands. */
+	if ((hdr.flags & VFIO_USER_F_TYPE_MASK) != VFIO_USER_F_TYPE_COMMAND ||
+	    (hdr.flags & VFIO_USER_F_NO_REPLY))
+		return hdr.cmd;
+	if (hdr.cmd == VFIO_USER_DMA_MAP)
+		return vu_msg_send(sock, hdr.msg_id, hdr.cmd, VFIO_USER_F_TYPE_REPLY,
+				   0, NULL, 0) ? -1 : hdr.cmd;
+	memcpy(&acc, buf, sizeof(acc));
+	if (hdr.cmd != VFIO_USER_REGION_READ || acc.count > 256)
+		return vu_msg_send(sock, hdr.msg_id, hdr.cmd,
+				   VFIO_USER_F_TYPE_REPLY | VFIO_USER_F_ERROR,
+				   EINVAL, NULL, 0) ? -1 : hdr.cmd;
+	for (i = 0; i < acc.count; i++)
+		buf[sizeof(acc) + i] = (uint8_t)(acc.offset + i);
+	return vu_msg_send(sock, hdr.msg_id, hdr.cmd, VFIO_USER_F_TYPE_REPLY, 0,
+			   buf, sizeof(acc) + acc.count) ? -1 : hdr.cmd;
+}
+
+/* Is the device's socket @sock so full that every send must wait? */
+static bool sock_full(int sock)
+{
+	int queued = 0, room = 0;
+	socklen_t len = sizeof(room);
+
+	if (ioctl(sock, SIOCOUTQ, &queued) ||
+	    getsockopt(sock, SOL_SOCKET, SO_SNDBUF, &room, &len))
+		return false;
+	return queued >= room;
+}
+
+/*
+ * Wait up to @secs for @pid to sleep killably (state D) in the kernel while
+ * the device's socket @sock is full: then it waits for room to send, and
+ * has sent nothing of its message.
+ */
+static bool blocked_in_send(pid_t pid, int sock, int secs)
+{
+	int i;
+
+	for (i = 0; i < secs * 100; i++) {
+		if (proc_state(pid) == 'D' && sock_full(sock))
+			return true;
+		usleep(10 * 1000);
+	}
+	return false;
+}
+
+/* Kill @pid and reap it; true when the kill ended it. */
+static bool kill_and_reap(pid_t pid)
+{
+	int status;
+
+	if (kill(pid, SIGKILL) || waitpid(pid, &status, 0) != pid)
+		return false;
+	return WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
+}
+
+/* The kernel log from now on: an fd at its end, or -1 without /dev/kmsg. */
+static int kmsg_from_now(void)
+{
+	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+
+	if (fd >= 0 && lseek(fd, 0, SEEK_END) < 0) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+/* Count (and log) the kernel's warnings and reports logged since @fd opened. */
+static int kmsg_splats(struct __test_metadata *_metadata, int fd)
+{
+	static const char *const splats[] = {
+		"WARNING:", "BUG:", "KASAN", "refcount_t", "use-after-free",
+		"Oops", "list_del corruption",
+	};
+	char rec[1024];
+	unsigned int i;
+	ssize_t n;
+	int found = 0;
+
+	if (fd < 0)
+		return 0;
+	for (;;) {
+		n = read(fd, rec, sizeof(rec) - 1);
+		if (n < 0 && errno == EPIPE)
+			continue;	/* overwritten records: go on */
+		if (n <= 0)
+			break;
+		rec[n] = 0;
+		for (i = 0; i < sizeof(splats) / sizeof(splats[0]); i++) {
+			if (strstr(rec, splats[i])) {
+				TH_LOG("kernel: %s", strchr(rec, ';') ?
+				       strchr(rec, ';') + 1 : rec);
+				found++;
+				break;
+			}
+		}
+	}
+	return found;
+}
+
+/*
+ * Issue 9, defect 3. The server answers a request while the request is
+ * still waiting to be sent; the receive worker claims it, taking it out of
+ * the pending table with the table's reference. Then the send fails: the
+ * failure must not take the entry and the reference once more (that was a
+ * use-after-free of the request, or another request's entry erased).
+ *
+ * The socket is filled with posted writes, which take no ids, until one
+ * waits for room; killing that sender (nothing sent: the connection stays
+ * healthy) frees the send lock. The next request takes the id after the
+ * last one the server saw and waits for room in turn, having sent nothing;
+ * the server answers that id, and the requester is killed.
+ */
+TEST_F_TIMEOUT(harden, failed_send_of_answered_request, 300)
+{
+	struct vfio_user_timeout t = { .argsz = sizeof(t), .timeout_ms = 600000 };
+	struct vfio_user_stats st = { .argsz = sizeof(st) };
+	struct pollfd pfd = { .events = POLLIN | POLLOUT };
+	struct {
+		struct vfio_user_region_access acc;
+		uint8_t data[4];
+	} forged = { .acc = { .offset = 0, .region = 0, .count = 4 } };
+	struct {
+		struct vfio_user_dma_region_access acc;
+		uint8_t data[1];
+	} probe = { .acc = { .addr = 0, .count = 1 }, .data = { 0x5a } };
+	unsigned int posted, writes = 0, reads = 0, i;
+	struct rw_call rd = { 0 };
+	struct map_call call;
+	uint16_t id, last_id;
+	pthread_t reader;
+	unsigned int *done;
+	pid_t filler, requester;
+	struct raw_dev d;
+	uint32_t value = 0;
+	int kmsg, cmd;
+	uint8_t *mem;
+
+	NEED_MODULE();
+	kmsg = kmsg_from_now();
+	done = mmap(NULL, PAGE, PROT_READ | PROT_WRITE,
+		    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, done);
+	raw_init(&d);
+	ASSERT_LE(0, d.dev);
+	d.region.attach_flags = VFIO_USER_ATTACH_REGION_POSTED_WRITES;
+	ASSERT_EQ(0, raw_attach(&d));
+	/* Whatever waits here waits for the test, never for a timeout. */
+	ASSERT_EQ(0, ioctl(d.dev, VFIO_USER_SET_TIMEOUT, &t));
+
+	/* Healthy traffic first: a DMA map (for the probe below), a read. */
+	mem = mmap(NULL, PAGE, PROT_READ | PROT_WRITE,
+		   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, mem);
+	call.dev = d.dev;
+	call.mem = mem;
+	ASSERT_EQ(0, pthread_create(&reader, NULL, map_thread, &call));
+	ASSERT_EQ(VFIO_USER_DMA_MAP, serve_one(d.sv[1], &last_id));
+	pthread_join(reader, NULL);
+	ASSERT_EQ(0, call.ret);
+	rd.dev = d.dev;
+	rd.off = vu_region_off(0, 8);
+	rd.buf = &value;
+	rd.len = sizeof(value);
+	ASSERT_EQ(0, pthread_create(&reader, NULL, rw_thread, &rd));
+	ASSERT_EQ(VFIO_USER_REGION_READ, serve_one(d.sv[1], &last_id));
+	pthread_join(reader, NULL);
+	ASSERT_EQ((ssize_t)sizeof(value), rd.ret);
+	ASSERT_EQ(0x0b0a0908U, value);
+
+	/* (1, 2) The server stops reading; posted writes fill the socket. */
+	filler = fork();
+	ASSERT_LE(0, filler);
+	if (!filler) {
+		uint32_t v = 0;
+
+		for (*done = 0; *done < (1U << 20); (*done)++)
+			if (pwrite(d.dev, &v, sizeof(v), vu_region_off(0, 0)) !=
+			    (ssize_t)sizeof(v))
+				_exit(1);
+		_exit(2);
+	}
+	ASSERT_TRUE(blocked_in_send(filler, d.sv[0], 120)) {
+		TH_LOG("the posted writer never waited for room (state %c)",
+		       proc_state(filler));
+		kill_and_reap(filler);
+	}
+	/* (3) Killed before a byte of its message left: nothing breaks. */
+	ASSERT_TRUE(kill_and_reap(filler));
+	posted = __atomic_load_n(done, __ATOMIC_SEQ_CST);
+	ASSERT_EQ(0, ioctl(d.dev, VFIO_USER_GET_STATS, &st));
+	ASSERT_EQ(0U, st.flags);
+	EXPECT_EQ(posted, st.posted_writes);
+
+	/* (4) A request takes the next id and waits for room. */
+	requester = fork();
+	ASSERT_LE(0, requester);
+	if (!requester) {
+		uint32_t v;
+
+		_exit(pread(d.dev, &v, sizeof(v), vu_region_off(0, 0)) ==
+		      (ssize_t)sizeof(v) ? 0 : 1);
+	}
+	ASSERT_TRUE(blocked_in_send(requester, d.sv[0], 120)) {
+		TH_LOG("the request never waited for room (state %c)",
+		       proc_state(requester));
+		kill_and_reap(requester);
+	}
+
+	/*
+	 * (5) The server answers it, then writes a byte into the VMM's memory
+	 * asking for no reply: messages are taken in order, so once the byte
+	 * is there the reply has been handed to the request.
+	 */
+	ASSERT_EQ(0, vu_msg_send(d.sv[1], (uint16_t)(last_id + 1),
+				 VFIO_USER_REGION_READ, VFIO_USER_F_TYPE_REPLY, 0,
+				 &forged, sizeof(forged)));
+	ASSERT_EQ(0, vu_msg_send(d.sv[1], 0x4242, VFIO_USER_DMA_WRITE,
+				 VFIO_USER_F_TYPE_COMMAND | VFIO_USER_F_NO_REPLY, 0,
+				 &probe, sizeof(probe)));
+	for (i = 0; i < 12000 &&
+	     !__atomic_load_n(&mem[0], __ATOMIC_SEQ_CST); i++)
+		usleep(10 * 1000);
+	ASSERT_EQ(0x5a, mem[0]) {
+		kill_and_reap(requester);
+	}
+	ASSERT_EQ(0, ioctl(d.dev, VFIO_USER_GET_STATS, &st));
+	ASSERT_EQ(0U, st.flags) {
+		TH_LOG("the answer broke the connection (errno %u): id %u was not the request's?",
+		       st.broken_errno, last_id + 1);
+		kill_and_reap(requester);
+	}
+
+	/* (6) Its send fails now, with nothing sent. */
+	ASSERT_TRUE(kill_and_reap(requester));
+
+	/*
+	 * (7) The server reads all that was queued and answers normally. The
+	 * killed request never arrived, nor the killed write.
+	 */
+	rd.off = vu_region_off(0, 0x10);
+	rd.tid = 0;
+	value = 0;
+	ASSERT_EQ(0, pthread_create(&reader, NULL, rw_thread, &rd));
+	while (reads < 1) {
+		cmd = serve_one(d.sv[1], &id);
+		ASSERT_LE(0, cmd);
+		if (cmd == VFIO_USER_REGION_WRITE)
+			writes++;
+		else if (cmd == VFIO_USER_REGION_READ)
+			reads++;
+		else
+			ASSERT_EQ(VFIO_USER_DMA_WRITE, cmd);
+	}
+	pthread_join(reader, NULL);
+	EXPECT_EQ(posted, writes);
+	EXPECT_EQ((ssize_t)sizeof(value), rd.ret) {
+		TH_LOG("read after the failed send: %s", strerror(rd.err));
+	}
+	EXPECT_EQ(0x13121110U, value);
+
+	/* And once more, with nothing queued. */
+	rd.off = vu_region_off(0, 0x20);
+	rd.tid = 0;
+	ASSERT_EQ(0, pthread_create(&reader, NULL, rw_thread, &rd));
+	EXPECT_EQ(VFIO_USER_REGION_READ, serve_one(d.sv[1], &id));
+	pthread_join(reader, NULL);
+	EXPECT_EQ((ssize_t)sizeof(value), rd.ret);
+	EXPECT_EQ(0x23222120U, value);
+
+	ASSERT_EQ(0, ioctl(d.dev, VFIO_USER_GET_STATS, &st));
+	EXPECT_EQ(0U, st.flags);
+	EXPECT_EQ(0U, st.broken_errno);
+	EXPECT_EQ(0ULL, st.protocol_errors);
+	EXPECT_EQ(0ULL, st.timeouts);
+	pfd.fd = d.dev;
+	ASSERT_EQ(1, poll(&pfd, 1, 0));
+	EXPECT_EQ(POLLIN | POLLOUT, pfd.revents);
+	EXPECT_EQ(0, kmsg_splats(_metadata, kmsg));
+	if (kmsg >= 0)
+		close(kmsg);
+	raw_close(&d);
+	munmap(mem, PAGE);
+	munmap(done, PAGE);
 }
 
 /*
@@ -1294,8 +1531,8 @@ TEST_F_TIMEOUT(harden, close_while_worker_faults, 180)
 		    map_answered(&d, held, 0, PAGE))
 			_exit(3);
 		/* The server writes into the missing page: the worker faults. */
-		if (srv_send(d.sv[1], 3, VFIO_USER_DMA_WRITE,
-			     VFIO_USER_F_TYPE_COMMAND, 0, &write, sizeof(write)))
+		if (vu_msg_send(d.sv[1], 3, VFIO_USER_DMA_WRITE,
+				VFIO_USER_F_TYPE_COMMAND, 0, &write, sizeof(write)))
 			_exit(4);
 		pfd.fd = uffd;
 		if (poll(&pfd, 1, 60000) != 1)
@@ -1416,9 +1653,9 @@ TEST_F_TIMEOUT(harden, worker_memory_charged_to_vmm, 300)
 
 	/* 256 reads of 64 KiB whose replies nobody reads: 16 MiB queued. */
 	for (i = 0; i < 256; i++)
-		ASSERT_EQ(0, srv_send(d.sv[1], 100 + i, VFIO_USER_DMA_READ,
-				      VFIO_USER_F_TYPE_COMMAND, 0, &req,
-				      sizeof(req)));
+		ASSERT_EQ(0, vu_msg_send(d.sv[1], 100 + i, VFIO_USER_DMA_READ,
+					 VFIO_USER_F_TYPE_COMMAND, 0, &req,
+					 sizeof(req)));
 	for (i = 0; i < 6000 && queued < (15 << 20); i++) {
 		if (ioctl(d.sv[1], FIONREAD, &queued))
 			break;

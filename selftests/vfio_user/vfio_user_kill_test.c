@@ -81,49 +81,6 @@ static unsigned int rounds;
 static unsigned long *kills_total;	/* shared by the test processes */
 static pid_t harness_pid;
 
-/* splitmix64: small, seedable, the same sequence everywhere. */
-static uint64_t rnd_next(uint64_t *state)
-{
-	uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-static unsigned int rnd_below(uint64_t *state, unsigned int n)
-{
-	return (unsigned int)(rnd_next(state) % n);
-}
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static bool sane_errno(int err)
-{
-	return err > 0 && err < 512;
-}
-
-static int reg_read32(int fd, uint32_t off, uint32_t *v)
-{
-	return pread(fd, v, 4, vu_region_off(0, off)) == 4 ? 0 : -errno;
-}
-
-static int reg_write32(int fd, uint32_t off, uint32_t v)
-{
-	return pwrite(fd, &v, 4, vu_region_off(0, off)) == 4 ? 0 : -errno;
-}
-
-static int reg_write64(int fd, uint32_t off, uint64_t v)
-{
-	return pwrite(fd, &v, 8, vu_region_off(0, off)) == 8 ? 0 : -errno;
-}
-
 /* One DMA engine command: 0, -errno of the call, or 1 if it was refused. */
 static int dma_run(int fd, uint32_t cmd, uint64_t src, uint64_t dst,
 		   uint32_t len)
@@ -131,87 +88,21 @@ static int dma_run(int fd, uint32_t cmd, uint64_t src, uint64_t dst,
 	uint32_t status = 0;
 	int ret;
 
-	ret = reg_write64(fd, SAMPLE_REG_DMA_SRC, src);
-	ret = ret ?: reg_write64(fd, SAMPLE_REG_DMA_DST, dst);
-	ret = ret ?: reg_write32(fd, SAMPLE_REG_DMA_LEN, len);
-	ret = ret ?: reg_write32(fd, SAMPLE_REG_DMA_CMD, cmd);
-	ret = ret ?: reg_read32(fd, SAMPLE_REG_DMA_STATUS, &status);
+	ret = vu_reg_write64(fd, SAMPLE_REG_DMA_SRC, src);
+	ret = ret ?: vu_reg_write64(fd, SAMPLE_REG_DMA_DST, dst);
+	ret = ret ?: vu_reg_write32(fd, SAMPLE_REG_DMA_LEN, len);
+	ret = ret ?: vu_reg_write32(fd, SAMPLE_REG_DMA_CMD, cmd);
+	ret = ret ?: vu_reg_read32(fd, SAMPLE_REG_DMA_STATUS, &status);
 	return ret ?: (status ? 1 : 0);
-}
-
-static int map_dma(int fd, void *va, uint64_t iova, uint64_t size, int memfd,
-		   uint64_t fd_offset)
-{
-	struct vfio_user_map_dma map = {
-		.argsz = sizeof(map),
-		.flags = VFIO_USER_MAP_DMA_READ | VFIO_USER_MAP_DMA_WRITE |
-			 (memfd >= 0 ? VFIO_USER_MAP_DMA_FD : 0),
-		.vaddr = (uintptr_t)va, .iova = iova, .size = size,
-		.fd = memfd, .fd_offset = memfd >= 0 ? fd_offset : 0,
-	};
-
-	return ioctl(fd, VFIO_USER_MAP_DMA, &map) ? -errno : 0;
-}
-
-static int unmap_dma(int fd, uint64_t iova, uint64_t size)
-{
-	struct vfio_user_unmap_dma unmap = {
-		.argsz = sizeof(unmap), .iova = iova, .size = size,
-	};
-
-	return ioctl(fd, VFIO_USER_UNMAP_DMA, &unmap) ? -errno : 0;
-}
-
-/*
- * The receive kthreads of every device: children of kthreadd named
- * vfio-user-<pid> or vfio-user-twin-<pid> (cut to 15 characters, so they
- * are told apart from the sample server's threads by their parent).
- */
-static int count_device_kthreads(void)
-{
-	char path[300], buf[256], *comm, *close_paren;
-	struct dirent *de;
-	int n = 0, ppid;
-	DIR *d;
-	int fd;
-	ssize_t len;
-
-	d = opendir("/proc");
-	if (!d)
-		return -1;
-	while ((de = readdir(d))) {
-		if (de->d_name[0] < '1' || de->d_name[0] > '9')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%s/stat", de->d_name);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			continue;	/* gone meanwhile */
-		len = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
-		if (len <= 0)
-			continue;
-		buf[len] = '\0';
-		/* pid (comm) state ppid ... */
-		comm = strchr(buf, '(');
-		close_paren = strrchr(buf, ')');
-		if (!comm || !close_paren ||
-		    sscanf(close_paren + 1, " %*c %d", &ppid) != 1)
-			continue;
-		comm++;
-		if (ppid == 2 && !strncmp(comm, "vfio-user", 9))
-			n++;
-	}
-	closedir(d);
-	return n;
 }
 
 /* Wait (bounded) until no device kthread is left; 0 or -ETIMEDOUT. */
 static int wait_kthreads_gone(void)
 {
-	uint64_t deadline = now_ms() + WAIT_BOUND_MS;
+	int64_t deadline = vu_now_ms() + WAIT_BOUND_MS;
 
-	while (count_device_kthreads() > 0) {
-		if (now_ms() > deadline)
+	while (vu_device_kthreads(NULL, 0) > 0) {
+		if (vu_now_ms() > deadline)
 			return -ETIMEDOUT;
 		usleep(10 * 1000);
 	}
@@ -221,7 +112,7 @@ static int wait_kthreads_gone(void)
 /* Wait (bounded) for @pid to end; its wait status, or -ETIMEDOUT. */
 static int wait_child(pid_t pid)
 {
-	uint64_t deadline = now_ms() + WAIT_BOUND_MS;
+	int64_t deadline = vu_now_ms() + WAIT_BOUND_MS;
 	int status;
 
 	for (;;) {
@@ -231,7 +122,7 @@ static int wait_child(pid_t pid)
 			return status;
 		if (ret < 0)
 			return -errno;
-		if (now_ms() > deadline)
+		if (vu_now_ms() > deadline)
 			return -ETIMEDOUT;
 		usleep(5 * 1000);
 	}
@@ -284,8 +175,8 @@ static void *waiter_run(void *arg)
 					    vu_region_off(2, 0)) == BULK_SIZE ?
 				      0 : -errno;
 			else
-				ret = reg_write32(w->fd, SAMPLE_REG_SCRATCH, v++) ?:
-				      reg_read32(w->fd, SAMPLE_REG_ID, &v);
+				ret = vu_reg_write32(w->fd, SAMPLE_REG_SCRATCH, v++) ?:
+				      vu_reg_read32(w->fd, SAMPLE_REG_ID, &v);
 			break;
 		case WORK_DMA:
 			/* 4 MiB in DMA_READ/DMA_WRITE messages. */
@@ -296,7 +187,7 @@ static void *waiter_run(void *arg)
 			break;
 		case WORK_RESET:
 			ret = ioctl(w->fd, VFIO_DEVICE_RESET) ? -errno : 0;
-			ret = ret ?: reg_read32(w->fd, SAMPLE_REG_RESET_COUNT, &v);
+			ret = ret ?: vu_reg_read32(w->fd, SAMPLE_REG_RESET_COUNT, &v);
 			break;
 		case WORK_NO_REPLY:
 			ret = pread(w->fd, w->bulk, 8, vu_region_off(0, 8 * w->nr)) ==
@@ -346,14 +237,14 @@ static struct timespec join_deadline(unsigned int ms)
 }
 
 /* One round; 0 or -1 with the reason on stderr. */
-static int server_kill_round(unsigned int round, uint64_t *rng, uint8_t *dma_va,
+static int server_kill_round(unsigned int round, struct vu_rng *rng, uint8_t *dma_va,
 			     uint8_t *bulk, struct kill_stats *ks)
 {
-	enum server_work work = rnd_below(rng, WORK_NR);
-	unsigned int delay_us = rnd_below(rng, MAX_KILL_DELAY_US);
+	enum server_work work = vu_below(rng, WORK_NR);
+	unsigned int delay_us = vu_below(rng, MAX_KILL_DELAY_US);
 	struct vuc_options opts = {
 		.timeout_ms = REPLY_TIMEOUT_MS,
-		.flags = rnd_below(rng, 2) ? VUC_OPT_NO_TWIN_SOCKET : 0,
+		.flags = vu_below(rng, 2) ? VUC_OPT_NO_TWIN_SOCKET : 0,
 	};
 	struct vfio_user_stats st = { .argsz = sizeof(st) };
 	struct waiter w[NR_WAITERS];
@@ -361,7 +252,7 @@ static int server_kill_round(unsigned int round, uint64_t *rng, uint8_t *dma_va,
 	struct vu_server srv;
 	struct vuc_device *dev;
 	struct timespec join_by;
-	uint64_t deadline;
+	int64_t deadline;
 	unsigned int i, started = 0;
 	int fd, ret = -1, status;
 	uint32_t v;
@@ -385,7 +276,7 @@ static int server_kill_round(unsigned int round, uint64_t *rng, uint8_t *dma_va,
 	}
 	fd = vuc_device_fd(dev);
 	/* Fd-less: the server must ask the kernel for every byte. */
-	if (work == WORK_DMA && map_dma(fd, dma_va, IOVA_BASE, DMA_SIZE, -1, 0)) {
+	if (work == WORK_DMA && vu_map_dma(fd, dma_va, IOVA_BASE, DMA_SIZE, -1, 0)) {
 		round_fail("cannot map");
 		goto out_free;
 	}
@@ -414,9 +305,9 @@ static int server_kill_round(unsigned int round, uint64_t *rng, uint8_t *dma_va,
 	 * The work is under way; the kill lands somewhere in it. Against the
 	 * fake servers nothing gets through: the waiters are stuck already.
 	 */
-	deadline = now_ms() + WAIT_BOUND_MS;
+	deadline = vu_now_ms() + WAIT_BOUND_MS;
 	while (!fake_work(work) && !all_started(w, NR_WAITERS) &&
-	       now_ms() < deadline)
+	       vu_now_ms() < deadline)
 		usleep(1000);
 	usleep(delay_us);
 	kill(srv.pid, SIGKILL);
@@ -443,7 +334,7 @@ out_join:
 		goto out_free;
 	}
 	for (i = 0; i < NR_WAITERS; i++) {
-		if (!sane_errno(-w[i].err)) {
+		if (!vu_errno_ordinary(-w[i].err)) {
 			round_fail("waiter %u (%s) ended with %d", i,
 				   work_names[w[i].work], w[i].err);
 			goto out_free;
@@ -458,7 +349,7 @@ out_join:
 	}
 	ks->work[work]++;
 	/* Broken for good: calls fail, the kernel and poll() say so. */
-	if (!reg_read32(fd, SAMPLE_REG_ID, &v)) {
+	if (!vu_reg_read32(fd, SAMPLE_REG_ID, &v)) {
 		round_fail("a read succeeded with the server dead");
 		goto out_free;
 	}
@@ -556,11 +447,11 @@ vmm_child(const char *path, enum vmm_work work, bool twin, int ready_fd)
 	}
 	if (va == MAP_FAILED)
 		_exit(3);
-	if (work != VMM_MAP_UNMAP && map_dma(fd, va, IOVA_BASE, DMA_SIZE, memfd, 0))
+	if (work != VMM_MAP_UNMAP && vu_map_dma(fd, va, IOVA_BASE, DMA_SIZE, memfd, 0))
 		_exit(4);
 	for (i = 0; i < SAMPLE_MSIX_VECTORS; i++)
 		efd[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (reg_read32(fd, SAMPLE_REG_ID, &v) || v != SAMPLE_ID_VALUE)
+	if (vu_reg_read32(fd, SAMPLE_REG_ID, &v) || v != SAMPLE_ID_VALUE)
 		_exit(5);
 	if (write(ready_fd, &one, 1) != 1)
 		_exit(6);
@@ -568,7 +459,7 @@ vmm_child(const char *path, enum vmm_work work, bool twin, int ready_fd)
 	for (i = 0;; i++) {
 		switch (work) {
 		case VMM_REGION_IO:
-			reg_write32(fd, SAMPLE_REG_SCRATCH, i);
+			vu_reg_write32(fd, SAMPLE_REG_SCRATCH, i);
 			pread(fd, bulk, sizeof(bulk), vu_region_off(2, 0));
 			break;
 		case VMM_DMA:
@@ -577,12 +468,12 @@ vmm_child(const char *path, enum vmm_work work, bool twin, int ready_fd)
 				IOVA_BASE + DMA_SIZE / 2, DMA_SIZE / 2);
 			break;
 		case VMM_MAP_UNMAP:
-			map_dma(fd, va + (i % 16) * PAGE * 16,
-				IOVA_BASE + (i % 16) * PAGE * 16, PAGE * 16,
-				-1, 0);
+			vu_map_dma(fd, va + (i % 16) * PAGE * 16,
+				   IOVA_BASE + (i % 16) * PAGE * 16, PAGE * 16,
+				   -1, 0);
 			if (i % 3 == 2)
-				unmap_dma(fd, IOVA_BASE + ((i - 2) % 16) * PAGE * 16,
-					  PAGE * 16);
+				vu_unmap_dma(fd, IOVA_BASE + ((i - 2) % 16) * PAGE * 16,
+					     PAGE * 16);
 			break;
 		default: {
 			char buf[sizeof(struct vfio_irq_set) +
@@ -597,19 +488,20 @@ vmm_child(const char *path, enum vmm_work work, bool twin, int ready_fd)
 			set->count = SAMPLE_MSIX_VECTORS;
 			memcpy(set->data, efd, sizeof(efd));
 			ioctl(fd, VFIO_DEVICE_SET_IRQS, set);
-			reg_write32(fd, SAMPLE_REG_IRQ_TRIGGER, i % SAMPLE_MSIX_VECTORS);
+			vu_reg_write32(fd, SAMPLE_REG_IRQ_TRIGGER,
+				       i % SAMPLE_MSIX_VECTORS);
 			break;
 		}
 		}
 	}
 }
 
-static int vmm_kill_round(unsigned int round, uint64_t *rng,
+static int vmm_kill_round(unsigned int round, struct vu_rng *rng,
 			  const struct vu_server *sample, struct kill_stats *ks)
 {
-	enum vmm_work work = rnd_below(rng, VMM_NR);
-	unsigned int delay_us = rnd_below(rng, MAX_KILL_DELAY_US);
-	bool twin = rnd_below(rng, 2);
+	enum vmm_work work = vu_below(rng, VMM_NR);
+	unsigned int delay_us = vu_below(rng, MAX_KILL_DELAY_US);
+	bool twin = vu_below(rng, 2);
 	int pipefd[2], status, ret = -1;
 	struct vu_server fake = { 0 };
 	const struct vu_server *srv = sample;
@@ -657,7 +549,7 @@ static int vmm_kill_round(unsigned int round, uint64_t *rng,
 	}
 	if (wait_kthreads_gone()) {
 		round_fail("the device's kthreads outlive the VMM (%d left)",
-			   count_device_kthreads());
+			   vu_device_kthreads(NULL, 0));
 		goto out;
 	}
 	/* The fake server sees the end of its client and exits. */
@@ -689,16 +581,17 @@ out:
 /* The child: I/O and DMA on the inherited fd until killed. */
 static void __attribute__((noreturn)) sharer_child(int fd, uint64_t seed_bits)
 {
+	struct vu_rng rng = { seed_bits };
 	uint8_t buf[BULK_SIZE];
 	uint32_t v = 0;
 
 	for (;;) {
-		switch (rnd_below(&seed_bits, 4)) {
+		switch (vu_below(&rng, 4)) {
 		case 0:
 			pread(fd, buf, sizeof(buf), vu_region_off(2, 0));
 			break;
 		case 1:
-			reg_write32(fd, SAMPLE_REG_SCRATCH, v++);
+			vu_reg_write32(fd, SAMPLE_REG_SCRATCH, v++);
 			break;
 		case 2:
 			ioctl(fd, VFIO_DEVICE_RESET);
@@ -717,9 +610,9 @@ static void __attribute__((noreturn)) sharer_child(int fd, uint64_t seed_bits)
  * too and must not suffer: the dead waiter's reply is dropped when it
  * comes, the connection stays up.
  */
-static int sharer_kill_round(unsigned int round, uint64_t *rng, int fd)
+static int sharer_kill_round(unsigned int round, struct vu_rng *rng, int fd)
 {
-	unsigned int delay_us = rnd_below(rng, MAX_KILL_DELAY_US);
+	unsigned int delay_us = vu_below(rng, MAX_KILL_DELAY_US);
 	struct vfio_user_stats st = { .argsz = sizeof(st) };
 	uint32_t id = 0, scratch = 0;
 	int status;
@@ -733,7 +626,7 @@ static int sharer_kill_round(unsigned int round, uint64_t *rng, int fd)
 	if (pid < 0)
 		return -1;
 	if (!pid)
-		sharer_child(fd, rnd_next(rng));
+		sharer_child(fd, vu_rnd(rng));
 	usleep(delay_us);
 	kill(pid, SIGKILL);
 	status = wait_child(pid);
@@ -741,9 +634,9 @@ static int sharer_kill_round(unsigned int round, uint64_t *rng, int fd)
 		round_fail("the sharer does not die of SIGKILL (%d)", status);
 		return -1;
 	}
-	if (reg_read32(fd, SAMPLE_REG_ID, &id) || id != SAMPLE_ID_VALUE ||
-	    reg_write32(fd, SAMPLE_REG_SCRATCH, round) ||
-	    reg_read32(fd, SAMPLE_REG_SCRATCH, &scratch) || scratch != round) {
+	if (vu_reg_read32(fd, SAMPLE_REG_ID, &id) || id != SAMPLE_ID_VALUE ||
+	    vu_reg_write32(fd, SAMPLE_REG_SCRATCH, round) ||
+	    vu_reg_read32(fd, SAMPLE_REG_SCRATCH, &scratch) || scratch != round) {
 		round_fail("the device no longer works for its owner");
 		return -1;
 	}
@@ -770,7 +663,7 @@ static int sharer_kill_round(unsigned int round, uint64_t *rng, int fd)
 
 FIXTURE(kill)
 {
-	uint64_t rng;
+	struct vu_rng rng;
 };
 
 FIXTURE_SETUP(kill)
@@ -793,7 +686,7 @@ TEST_F_TIMEOUT(kill, server_killed, 3600)
 	unsigned int i;
 
 	RETURN_IF_SETUP_SKIPPED();
-	self->rng = seed ^ 0x5e4e4ULL;
+	self->rng.s = seed ^ 0x5e4e4ULL;
 	dma_va = mmap(NULL, DMA_SIZE, PROT_READ | PROT_WRITE,
 		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, dma_va);
@@ -824,7 +717,7 @@ TEST_F_TIMEOUT(kill, vmm_killed, 3600)
 	uint32_t id = 0;
 
 	RETURN_IF_SETUP_SKIPPED();
-	self->rng = seed ^ 0x7e3e3ULL;
+	self->rng.s = seed ^ 0x7e3e3ULL;
 	ASSERT_EQ(0, vu_server_start(&srv, NULL));
 	for (i = 0; i < rounds; i++) {
 		EXPECT_EQ(0, vmm_kill_round(i, &self->rng, &srv, &ks));
@@ -839,7 +732,7 @@ TEST_F_TIMEOUT(kill, vmm_killed, 3600)
 	/* After all those deaths the same server serves a client. */
 	dev = vu_attach(srv.path, NULL);
 	ASSERT_NE(NULL, dev);
-	EXPECT_EQ(0, reg_read32(vuc_device_fd(dev), SAMPLE_REG_ID, &id));
+	EXPECT_EQ(0, vu_reg_read32(vuc_device_fd(dev), SAMPLE_REG_ID, &id));
 	EXPECT_EQ(SAMPLE_ID_VALUE, id);
 	vuc_device_free(dev);
 	EXPECT_EQ(0, wait_kthreads_gone());
@@ -856,7 +749,7 @@ TEST_F_TIMEOUT(kill, sharer_killed, 3600)
 	int fd;
 
 	RETURN_IF_SETUP_SKIPPED();
-	self->rng = seed ^ 0x54a4e4ULL;
+	self->rng.s = seed ^ 0x54a4e4ULL;
 	dma_va = mmap(NULL, DMA_SIZE, PROT_READ | PROT_WRITE,
 		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, dma_va);
@@ -865,7 +758,7 @@ TEST_F_TIMEOUT(kill, sharer_killed, 3600)
 	ASSERT_NE(NULL, dev);
 	fd = vuc_device_fd(dev);
 	/* The children's DMA lands in the owner's memory. */
-	ASSERT_EQ(0, map_dma(fd, dma_va, IOVA_BASE, DMA_SIZE, -1, 0));
+	ASSERT_EQ(0, vu_map_dma(fd, dma_va, IOVA_BASE, DMA_SIZE, -1, 0));
 	for (i = 0; i < rounds; i++) {
 		ASSERT_EQ(0, sharer_kill_round(i, &self->rng, fd));
 		if (kills_total)

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Helpers shared by the vfio_user selftests.
+ * Helpers shared by the vfio_user selftests (see vfio_user_util.h).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -126,17 +127,65 @@ int vu_server_stop(struct vu_server *srv)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-/* The misbehaving server ------------------------------------------------ */
+/* Playing the server by hand ---------------------------------------------- */
 
-struct fake_msg {
-	struct vfio_user_header hdr;
-	uint8_t payload[2 * VU_FAKE_REGION_SIZE];
-};
-
-static int fake_send(int sock, uint16_t id, uint16_t cmd, uint32_t flags,
-		     uint32_t error_no, const void *payload, size_t len, int fd)
+int vu_msg_recv(int sock, struct vfio_user_header *hdr, void *payload,
+		size_t room)
 {
-	char control[CMSG_SPACE(sizeof(int))] = { 0 };
+	char control[CMSG_SPACE(sizeof(int) * 64)];
+	struct iovec iov = { .iov_base = hdr, .iov_len = sizeof(*hdr) };
+	struct msghdr mh = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = control, .msg_controllen = sizeof(control),
+	};
+	struct cmsghdr *cmsg;
+	size_t len;
+
+	if (recvmsg(sock, &mh, MSG_WAITALL | MSG_CMSG_CLOEXEC) != sizeof(*hdr))
+		return -1;
+	for (cmsg = CMSG_FIRSTHDR(&mh); cmsg; cmsg = CMSG_NXTHDR(&mh, cmsg)) {
+		int *fds = (int *)CMSG_DATA(cmsg);
+		size_t i, nr = (cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+
+		if (cmsg->cmsg_level != SOL_SOCKET || cmsg->cmsg_type != SCM_RIGHTS)
+			continue;
+		for (i = 0; i < nr; i++)
+			close(fds[i]);
+	}
+	if (hdr->msg_size < sizeof(*hdr) || hdr->msg_size - sizeof(*hdr) > room)
+		return -1;
+	len = hdr->msg_size - sizeof(*hdr);
+	if (len && recv(sock, payload, len, MSG_WAITALL) != (ssize_t)len)
+		return -1;
+	return 0;
+}
+
+/* One sendmsg() of @iov with @nr_fds fds; 0 when every byte went. */
+static int vu_sendmsg_fds(int sock, struct iovec *iov, size_t iovlen,
+			  size_t len, const int *fds, unsigned int nr_fds)
+{
+	char control[CMSG_SPACE(sizeof(int) * VU_MAX_SEND_FDS)] = { 0 };
+	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = iovlen };
+	struct cmsghdr *cmsg;
+
+	if (nr_fds > VU_MAX_SEND_FDS)
+		return -1;
+	if (nr_fds) {
+		mh.msg_control = control;
+		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nr_fds);
+		cmsg = CMSG_FIRSTHDR(&mh);
+		cmsg->cmsg_level = SOL_SOCKET;
+		cmsg->cmsg_type = SCM_RIGHTS;
+		cmsg->cmsg_len = CMSG_LEN(sizeof(int) * nr_fds);
+		memcpy(CMSG_DATA(cmsg), fds, sizeof(int) * nr_fds);
+	}
+	return sendmsg(sock, &mh, MSG_NOSIGNAL) == (ssize_t)len ? 0 : -1;
+}
+
+int vu_msg_send_fds(int sock, uint16_t id, uint16_t cmd, uint32_t flags,
+		    uint32_t error_no, const void *payload, size_t len,
+		    const int *fds, unsigned int nr_fds)
+{
 	struct vfio_user_header hdr = {
 		.msg_id = id, .cmd = cmd, .msg_size = sizeof(hdr) + len,
 		.flags = flags, .error_no = error_no,
@@ -145,67 +194,78 @@ static int fake_send(int sock, uint16_t id, uint16_t cmd, uint32_t flags,
 		{ .iov_base = &hdr, .iov_len = sizeof(hdr) },
 		{ .iov_base = (void *)payload, .iov_len = len },
 	};
-	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2 };
 
-	if (fd >= 0) {
-		struct cmsghdr *cmsg;
-
-		mh.msg_control = control;
-		mh.msg_controllen = sizeof(control);
-		cmsg = CMSG_FIRSTHDR(&mh);
-		cmsg->cmsg_level = SOL_SOCKET;
-		cmsg->cmsg_type = SCM_RIGHTS;
-		cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
-	}
-	return sendmsg(sock, &mh, MSG_NOSIGNAL) == (ssize_t)(sizeof(hdr) + len) ? 0 : -1;
+	return vu_sendmsg_fds(sock, iov, 2, sizeof(hdr) + len, fds, nr_fds);
 }
 
-static int fake_reply(int sock, const struct fake_msg *m, const void *payload,
-		      size_t len)
+int vu_msg_send(int sock, uint16_t id, uint16_t cmd, uint32_t flags,
+		uint32_t error_no, const void *payload, size_t len)
 {
-	return fake_send(sock, m->hdr.msg_id, m->hdr.cmd,
-			 VFIO_USER_F_TYPE_REPLY, 0, payload, len, -1);
+	return vu_msg_send_fds(sock, id, cmd, flags, error_no, payload, len,
+			       NULL, 0);
 }
 
-static int fake_error(int sock, const struct fake_msg *m, int err)
+int vu_send_fds(int sock, const void *buf, size_t len, const int *fds,
+		unsigned int nr_fds)
 {
-	return fake_send(sock, m->hdr.msg_id, m->hdr.cmd,
-			 VFIO_USER_F_TYPE_REPLY | VFIO_USER_F_ERROR, err, NULL, 0,
-			 -1);
+	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+
+	return vu_sendmsg_fds(sock, &iov, 1, len, fds, nr_fds);
 }
 
-/* Receive one message whose payload fits; fds are closed. */
-static int fake_recv(int sock, struct fake_msg *m)
+int vu_send_fd(int sock, int fd)
 {
-	char control[CMSG_SPACE(sizeof(int) * 64)];
-	struct iovec iov = { .iov_base = &m->hdr, .iov_len = sizeof(m->hdr) };
+	char byte = 0;
+
+	return vu_send_fds(sock, &byte, 1, &fd, 1);
+}
+
+int vu_recv_fd(int sock)
+{
+	char control[CMSG_SPACE(sizeof(int))];
+	char byte;
+	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
 	struct msghdr mh = {
 		.msg_iov = &iov, .msg_iovlen = 1,
 		.msg_control = control, .msg_controllen = sizeof(control),
 	};
 	struct cmsghdr *cmsg;
-	size_t len;
-	ssize_t n;
+	int fd;
 
-	n = recvmsg(sock, &mh, MSG_WAITALL);
-	if (n != sizeof(m->hdr))
+	if (recvmsg(sock, &mh, MSG_CMSG_CLOEXEC) != 1)
 		return -1;
-	for (cmsg = CMSG_FIRSTHDR(&mh); cmsg; cmsg = CMSG_NXTHDR(&mh, cmsg)) {
-		int *fds = (int *)CMSG_DATA(cmsg);
-		size_t i, nr = (cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+	cmsg = CMSG_FIRSTHDR(&mh);
+	if (!cmsg || cmsg->cmsg_type != SCM_RIGHTS)
+		return -1;
+	memcpy(&fd, CMSG_DATA(cmsg), sizeof(fd));
+	return fd;
+}
 
-		for (i = 0; i < nr; i++)
-			close(fds[i]);
-	}
-	if (m->hdr.msg_size < sizeof(m->hdr))
-		return -1;
-	len = m->hdr.msg_size - sizeof(m->hdr);
-	if (len > sizeof(m->payload))
-		return -1;
-	if (len && recv(sock, m->payload, len, MSG_WAITALL) != (ssize_t)len)
-		return -1;
-	return 0;
+/* The misbehaving server ------------------------------------------------ */
+
+struct fake_msg {
+	struct vfio_user_header hdr;
+	uint8_t payload[2 * VU_FAKE_REGION_SIZE];
+};
+
+static int fake_reply(int sock, const struct fake_msg *m, const void *payload,
+		      size_t len)
+{
+	return vu_msg_send(sock, m->hdr.msg_id, m->hdr.cmd,
+			   VFIO_USER_F_TYPE_REPLY, 0, payload, len);
+}
+
+static int fake_error(int sock, const struct fake_msg *m, int err)
+{
+	return vu_msg_send(sock, m->hdr.msg_id, m->hdr.cmd,
+			   VFIO_USER_F_TYPE_REPLY | VFIO_USER_F_ERROR, err,
+			   NULL, 0);
+}
+
+/* Receive one message whose payload fits; fds are closed. */
+static int fake_recv(int sock, struct fake_msg *m)
+{
+	return vu_msg_recv(sock, &m->hdr, m->payload, sizeof(m->payload));
 }
 
 static void fake_version(int sock, const struct fake_msg *m)
@@ -256,13 +316,13 @@ static int fake_region_read(int sock, const struct fake_msg *m,
 
 	switch (mode) {
 	case VU_FAKE_WRONG_ID:
-		return fake_send(sock, m->hdr.msg_id + 1, m->hdr.cmd,
-				 VFIO_USER_F_TYPE_REPLY, 0, reply,
-				 sizeof(acc) + acc.count, -1);
+		return vu_msg_send(sock, m->hdr.msg_id + 1, m->hdr.cmd,
+				   VFIO_USER_F_TYPE_REPLY, 0, reply,
+				   sizeof(acc) + acc.count);
 	case VU_FAKE_WRONG_CMD:
-		return fake_send(sock, m->hdr.msg_id, VFIO_USER_REGION_WRITE,
-				 VFIO_USER_F_TYPE_REPLY, 0, reply,
-				 sizeof(acc) + acc.count, -1);
+		return vu_msg_send(sock, m->hdr.msg_id, VFIO_USER_REGION_WRITE,
+				   VFIO_USER_F_TYPE_REPLY, 0, reply,
+				   sizeof(acc) + acc.count);
 	case VU_FAKE_DUP_REPLY:
 		fake_reply(sock, m, reply, sizeof(acc) + acc.count);
 		return fake_reply(sock, m, reply, sizeof(acc) + acc.count);
@@ -288,9 +348,9 @@ static int fake_region_read(int sock, const struct fake_msg *m,
 	}
 	case VU_FAKE_FDS:
 		fd = eventfd(0, EFD_CLOEXEC);
-		fake_send(sock, m->hdr.msg_id, m->hdr.cmd,
-			  VFIO_USER_F_TYPE_REPLY, 0, reply,
-			  sizeof(acc) + acc.count, fd);
+		vu_msg_send_fds(sock, m->hdr.msg_id, m->hdr.cmd,
+				VFIO_USER_F_TYPE_REPLY, 0, reply,
+				sizeof(acc) + acc.count, &fd, fd >= 0);
 		close(fd);
 		return 0;
 	case VU_FAKE_NO_REPLY:
@@ -301,10 +361,10 @@ static int fake_region_read(int sock, const struct fake_msg *m,
 	case VU_FAKE_ERROR_PAYLOAD:
 		/* Fail every other read, with a payload as libvfio-user may. */
 		if (acc.offset == 0)
-			return fake_send(sock, m->hdr.msg_id, m->hdr.cmd,
-					 VFIO_USER_F_TYPE_REPLY |
-					 VFIO_USER_F_ERROR, EIO, reply,
-					 sizeof(acc) + acc.count, -1);
+			return vu_msg_send(sock, m->hdr.msg_id, m->hdr.cmd,
+					   VFIO_USER_F_TYPE_REPLY |
+					   VFIO_USER_F_ERROR, EIO, reply,
+					   sizeof(acc) + acc.count);
 		return fake_reply(sock, m, reply, sizeof(acc) + acc.count);
 	default:
 		return fake_reply(sock, m, reply, sizeof(acc) + acc.count);
@@ -355,9 +415,9 @@ static void fake_serve(int sock, enum vu_fake_mode mode, int notify_fd)
 
 				/* A server command before our reply. */
 				attached_probe_sent = true;
-				fake_send(sock, 77, VFIO_USER_DMA_READ,
-					  VFIO_USER_F_TYPE_COMMAND, 0, &dma,
-					  sizeof(dma), -1);
+				vu_msg_send(sock, 77, VFIO_USER_DMA_READ,
+					    VFIO_USER_F_TYPE_COMMAND, 0, &dma,
+					    sizeof(dma));
 			}
 			if (fake_region_read(sock, m, mode))
 				goto out;
@@ -486,4 +546,131 @@ uint64_t vu_eventfd_read(int fd)
 	if (read(fd, &val, sizeof(val)) != sizeof(val))
 		return 0;
 	return val;
+}
+
+/* The sample server's registers and DMA maps ------------------------------ */
+
+int vu_reg_read32(int fd, uint32_t off, uint32_t *v)
+{
+	return pread(fd, v, 4, vu_region_off(0, off)) == 4 ? 0 : -errno;
+}
+
+int vu_reg_write32(int fd, uint32_t off, uint32_t v)
+{
+	return pwrite(fd, &v, 4, vu_region_off(0, off)) == 4 ? 0 : -errno;
+}
+
+int vu_reg_write64(int fd, uint32_t off, uint64_t v)
+{
+	return pwrite(fd, &v, 8, vu_region_off(0, off)) == 8 ? 0 : -errno;
+}
+
+int vu_map_dma(int fd, void *va, uint64_t iova, uint64_t size, int memfd,
+	       uint64_t fd_offset)
+{
+	struct vfio_user_map_dma map = {
+		.argsz = sizeof(map),
+		.flags = VFIO_USER_MAP_DMA_READ | VFIO_USER_MAP_DMA_WRITE |
+			 (memfd >= 0 ? VFIO_USER_MAP_DMA_FD : 0),
+		.vaddr = (uintptr_t)va, .iova = iova, .size = size,
+		.fd = memfd, .fd_offset = memfd >= 0 ? fd_offset : 0,
+	};
+
+	return ioctl(fd, VFIO_USER_MAP_DMA, &map) ? -errno : 0;
+}
+
+int vu_unmap_dma(int fd, uint64_t iova, uint64_t size)
+{
+	struct vfio_user_unmap_dma unmap = {
+		.argsz = sizeof(unmap), .iova = iova, .size = size,
+	};
+
+	return ioctl(fd, VFIO_USER_UNMAP_DMA, &unmap) ? -errno : 0;
+}
+
+int vu_device_kthreads(pid_t *pids, unsigned int max)
+{
+	char path[300], buf[256], *comm, *close_paren;
+	unsigned int n = 0;
+	struct dirent *de;
+	ssize_t len;
+	int ppid, fd;
+	DIR *d;
+
+	d = opendir("/proc");
+	if (!d)
+		return -1;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/stat", de->d_name);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;	/* gone meanwhile */
+		len = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (len <= 0)
+			continue;
+		buf[len] = '\0';
+		/* pid (comm) state ppid ... */
+		comm = strchr(buf, '(');
+		close_paren = strrchr(buf, ')');
+		if (!comm || !close_paren ||
+		    sscanf(close_paren + 1, " %*c %d", &ppid) != 1 || ppid != 2 ||
+		    strncmp(comm + 1, "vfio-user", 9))
+			continue;
+		if (n < max)
+			pids[n] = (pid_t)atoi(de->d_name);
+		n++;
+	}
+	closedir(d);
+	return (int)n;
+}
+
+/* Seeded randomness ------------------------------------------------------- */
+
+uint64_t vu_rnd(struct vu_rng *r)
+{
+	uint64_t z = (r->s += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+uint64_t vu_below(struct vu_rng *r, uint64_t n)
+{
+	return n ? vu_rnd(r) % n : 0;
+}
+
+bool vu_chance(struct vu_rng *r, unsigned int per_mille)
+{
+	return vu_below(r, 1000) < per_mille;
+}
+
+void vu_fill_random(struct vu_rng *r, void *buf, size_t len)
+{
+	uint8_t *p = buf;
+
+	while (len--)
+		*p++ = (uint8_t)vu_rnd(r);
+}
+
+uint64_t vu_env_u64(const char *name, uint64_t def)
+{
+	const char *v = getenv(name);
+
+	return v && *v ? strtoull(v, NULL, 0) : def;
+}
+
+uint64_t vu_fuzz_seed(void)
+{
+	uint64_t seed = vu_env_u64("VFIO_USER_FUZZ_SEED", 0);
+	struct timespec t;
+
+	if (!seed) {
+		clock_gettime(CLOCK_REALTIME, &t);
+		seed = (uint64_t)t.tv_sec * 1000000007ULL ^ t.tv_nsec ^ getpid();
+	}
+	return seed;
 }

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Helpers shared by the vfio_user selftests: sample-server instances, a
- * scriptable misbehaving server, attaching through libvfio-user-client.
+ * scriptable misbehaving server, attaching through libvfio-user-client,
+ * playing the server on a socket by hand, the sample server's registers,
+ * DMA maps, the device's kthreads and seeded randomness.
  */
 #ifndef VFIO_USER_SELFTEST_UTIL_H
 #define VFIO_USER_SELFTEST_UTIL_H
@@ -102,6 +104,124 @@ int vu_set_timeout(int fd, unsigned int ms);
 
 /* Read an eventfd's counter (non-blocking); 0 when nothing was signalled. */
 uint64_t vu_eventfd_read(int fd);
+
+/* Playing the server by hand --------------------------------------------- */
+
+/* The most fds vu_send_fds() and vu_msg_send_fds() send with one message. */
+#define VU_MAX_SEND_FDS	8
+
+/*
+ * vu_msg_recv() - receive one whole vfio-user message from @sock: its
+ * header into @hdr, its payload into @payload, which has @room bytes. Fds
+ * that came with it are closed.
+ *
+ * Return: 0, or -1 at end of file, on an error, for a header whose size is
+ * less than a header, or for a payload larger than @room (then the stream
+ * is left in the middle of the message).
+ */
+int vu_msg_recv(int sock, struct vfio_user_header *hdr, void *payload,
+		size_t room);
+
+/*
+ * vu_msg_send() - send one vfio-user message with a single sendmsg(): a
+ * header made of @id, @cmd, @flags and @error_no (its size counting @len),
+ * then @len bytes of @payload.
+ *
+ * Return: 0 when all of it was sent, else -1.
+ */
+int vu_msg_send(int sock, uint16_t id, uint16_t cmd, uint32_t flags,
+		uint32_t error_no, const void *payload, size_t len);
+
+/* vu_msg_send() with @nr_fds fds (at most VU_MAX_SEND_FDS) from @fds. */
+int vu_msg_send_fds(int sock, uint16_t id, uint16_t cmd, uint32_t flags,
+		    uint32_t error_no, const void *payload, size_t len,
+		    const int *fds, unsigned int nr_fds);
+
+/*
+ * vu_send_fds() - send @len raw bytes of @buf (a message already framed,
+ * or not quite) with @nr_fds fds from @fds alongside, at most
+ * VU_MAX_SEND_FDS. Return: 0 when all of it was sent, else -1.
+ */
+int vu_send_fds(int sock, const void *buf, size_t len, const int *fds,
+		unsigned int nr_fds);
+
+/* Pass @fd over @sock with one byte of data; 0 or -1. */
+int vu_send_fd(int sock, int fd);
+
+/* Receive an fd that vu_send_fd() passed (close-on-exec); the fd or -1. */
+int vu_recv_fd(int sock);
+
+/* The sample server's registers and DMA maps ------------------------------ */
+
+/*
+ * Read or write a register of region 0 (the sample server's BAR0, see
+ * samples/server/sample.h). Return: 0 or -errno.
+ */
+int vu_reg_read32(int fd, uint32_t off, uint32_t *v);
+int vu_reg_write32(int fd, uint32_t off, uint32_t v);
+int vu_reg_write64(int fd, uint32_t off, uint64_t v);
+
+/*
+ * vu_map_dma() - VFIO_USER_MAP_DMA of @size bytes at @va to @iova, for
+ * reading and writing; backed by @memfd at @fd_offset when @memfd >= 0.
+ * Return: 0 or -errno.
+ */
+int vu_map_dma(int fd, void *va, uint64_t iova, uint64_t size, int memfd,
+	       uint64_t fd_offset);
+
+/* VFIO_USER_UNMAP_DMA of @size bytes at @iova; 0 or -errno. */
+int vu_unmap_dma(int fd, uint64_t iova, uint64_t size);
+
+/*
+ * An errno a syscall may return to userspace: positive and below 512, the
+ * first of the kernel's own (ERESTARTSYS, EIOCBQUEUED, ...).
+ */
+static inline bool vu_errno_ordinary(int err)
+{
+	return err > 0 && err < 512;
+}
+
+/*
+ * vu_device_kthreads() - the receive kthreads of every attached device:
+ * children of kthreadd named vfio-user-<pid> or vfio-user-twin-<pid> (cut
+ * to 15 characters, so they are told from the sample server's threads by
+ * their parent). Their pids go to @pids, at most @max of them (@pids may
+ * be NULL when @max is 0).
+ *
+ * Return: how many there are (even past @max), or -1 without /proc.
+ */
+int vu_device_kthreads(pid_t *pids, unsigned int max);
+
+/* Seeded randomness ------------------------------------------------------- */
+
+/*
+ * splitmix64: small, seedable, the same sequence on every machine, so that
+ * a printed seed replays a run. Seed it by setting @s.
+ */
+struct vu_rng {
+	uint64_t s;
+};
+
+/* The next 64 random bits. */
+uint64_t vu_rnd(struct vu_rng *r);
+
+/* A number below @n; 0 when @n is 0. */
+uint64_t vu_below(struct vu_rng *r, uint64_t n);
+
+/* True with probability @per_mille / 1000. */
+bool vu_chance(struct vu_rng *r, unsigned int per_mille);
+
+/* Fill @len bytes at @buf. */
+void vu_fill_random(struct vu_rng *r, void *buf, size_t len);
+
+/* A number from the environment variable @name; @def when unset or empty. */
+uint64_t vu_env_u64(const char *name, uint64_t def);
+
+/*
+ * A fuzzer's seed: VFIO_USER_FUZZ_SEED, or one made of the time and the
+ * pid when that is unset or 0. Print it, so that the run can be replayed.
+ */
+uint64_t vu_fuzz_seed(void);
 
 /* Region offsets on the device fd. */
 static inline off_t vu_region_off(unsigned int index, uint64_t offset)
