@@ -3,8 +3,10 @@
 #
 # Benchmarks (make bench, and the end of make check): boot the VM on the
 # Debian kernel, start the sample server, and print vfio-user-ctl bench's
-# figures. Nothing is asserted: figures from a software-emulated VM compare
-# paths measured in the same run, they are not absolute speeds.
+# figures; write them to build/bench/bench.json and draw the ratios in
+# build/bench/bench.svg. Nothing is asserted: figures from a
+# software-emulated VM compare paths measured in the same run, they are
+# not absolute speeds.
 
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -19,12 +21,27 @@ vfio-user-sample-server --socket-path=$sock 2>/dev/null &
 server=$!
 i=0
 while [ ! -S $sock ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
-vfio-user-ctl bench --seconds 2 $sock
+vfio-user-ctl bench --seconds 2 --json /tmp/bench.json $sock
 rc=$?
+if [ $rc -eq 0 ]; then
+	echo "--- bench.json"
+	cat /tmp/bench.json
+	echo "--- end"
+fi
 kill $server
 wait $server
 exit $rc
 BENCH
 chmod +x "$stage/usr/bin/vfio-user-bench-run"
 
-exec "$here/vm-run.sh" --kernel debian --add "$stage" -- vfio-user-bench-run
+out="$here/../build/bench"
+mkdir -p "$out"
+"$here/vm-run.sh" --kernel debian --add "$stage" -- vfio-user-bench-run | tee "$out/bench.log"
+rc=${PIPESTATUS[0]}
+# The VM's console may prefix lines; keep the document's own.
+sed -n '/^--- bench.json/,/^--- end/p' "$out/bench.log" | sed '1d;$d' >"$out/bench.json"
+if [ -s "$out/bench.json" ]; then
+	awk -f "$here/bench-svg.awk" "$out/bench.json" >"$out/bench.svg"
+	echo "bench: figures in build/bench/bench.json, chart in build/bench/bench.svg"
+fi
+exit "$rc"

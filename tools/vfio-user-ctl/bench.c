@@ -34,7 +34,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench.h"
 #include "ctl.h"
+#include "util.h"
 
 struct doorbell {
 	unsigned int region;
@@ -43,12 +45,58 @@ struct doorbell {
 	size_t width;
 };
 
-static double now(void)
+double bench_now(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+#define BENCH_MAX_FIGURES	64
+
+static struct bench_fig {
+	const char *section;
+	char name[64];
+	double value;
+	const char *unit;
+} figures[BENCH_MAX_FIGURES];
+static unsigned int nr_figures;
+
+void bench_figure(const char *section, const char *name, double value,
+		  const char *unit)
+{
+	struct bench_fig *f;
+
+	if (nr_figures == BENCH_MAX_FIGURES)
+		return;
+	f = &figures[nr_figures++];
+	f->section = section;
+	snprintf(f->name, sizeof(f->name), "%s", name);
+	f->value = value;
+	f->unit = unit;
+}
+
+int bench_write_json(const char *path)
+{
+	FILE *f = fopen(path, "w");
+	unsigned int i;
+
+	if (!f) {
+		ctl_err("bench: %s: %s", path, strerror(errno));
+		return -1;
+	}
+	fprintf(f, "{\n  \"figures\": [\n");
+	for (i = 0; i < nr_figures; i++)
+		fprintf(f, "    { \"section\": \"%s\", \"name\": \"%s\", \"value\": %.6g, \"unit\": \"%s\" }%s\n",
+			figures[i].section, figures[i].name, figures[i].value,
+			figures[i].unit, i + 1 < nr_figures ? "," : "");
+	fprintf(f, "  ]\n}\n");
+	if (fclose(f)) {
+		ctl_err("bench: %s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
 }
 
 static int find_doorbell(struct vuc_device *dev, struct doorbell *db)
@@ -92,7 +140,7 @@ static int measure(const struct ctl_opts *base, const char *path,
 	if (!dev)
 		return -1;
 	fd = vuc_device_fd(dev);
-	t0 = now();
+	t0 = bench_now();
 	do {
 		unsigned int i;
 
@@ -105,14 +153,14 @@ static int measure(const struct ctl_opts *base, const char *path,
 				break;
 			}
 		}
-		t = now() - t0;
+		t = bench_now() - t0;
 	} while (!ret && t < seconds);
 	/* A read waits for every posted write before it to be served. */
 	if (!ret && posted) {
 		uint32_t v;
 
 		vuc_region_read(dev, db->region, 0, &v, sizeof(v));
-		t = now() - t0;
+		t = bench_now() - t0;
 	}
 	*rate = n / t;
 	vuc_device_free(dev);
@@ -297,7 +345,7 @@ static int rt_measure(const struct ctl_opts *base, const char *path,
 				if (!c.kdev)
 					goto out;
 			}
-			t0 = now();
+			t0 = bench_now();
 			do {
 				unsigned int i;
 
@@ -305,7 +353,7 @@ static int rt_measure(const struct ctl_opts *base, const char *path,
 					if (rt_once(&c, p))
 						goto out;
 				count[p] += RT_BATCH;
-				t = now() - t0;
+				t = bench_now() - t0;
 			} while (t < seconds / rounds);
 			elapsed[p] += t;
 		}
@@ -331,9 +379,11 @@ static void rt_print(const double *rate, double seconds, unsigned int rounds)
 	       seconds);
 	printf("  %-46s %10s %9s %13s\n", "path", "per s", "us each",
 	       "time / floor");
-	for (p = 0; p < RT_NR_PATHS; p++)
+	for (p = 0; p < RT_NR_PATHS; p++) {
 		printf("  %-46s %10.0f %9.2f %12.2fx\n", rt_names[p], rate[p],
 		       1e6 / rate[p], rate[RT_FLOOR] / rate[p]);
+		bench_figure("round trip", rt_names[p], rate[p], "round trips/s");
+	}
 	printf("  kernel read / bare client: %.2fx the time; kernel read / userspace read: %.2fx; kernel write / userspace write: %.2fx\n",
 	       rate[RT_RAW_READ] / rate[RT_KERNEL_READ],
 	       rate[RT_USER_READ] / rate[RT_KERNEL_READ],
@@ -358,7 +408,7 @@ static int qd_measure(int fd, unsigned int depth, double seconds, double *rate)
 		ctl_err("bench: io_uring: %s", strerror(-ret));
 		return -1;
 	}
-	t0 = now();
+	t0 = bench_now();
 	for (i = 0; i < depth; i++) {
 		struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
 
@@ -380,7 +430,7 @@ static int qd_measure(int fd, unsigned int depth, double seconds, double *rate)
 			i = (unsigned int)cqe->user_data;
 			io_uring_cqe_seen(&ring, cqe);
 			n++;
-			t = now() - t0;
+			t = bench_now() - t0;
 			if (t < seconds) {
 				struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
 
@@ -408,40 +458,44 @@ static int qd_measure(int fd, unsigned int depth, double seconds, double *rate)
 }
 
 /*
- * Reads per second at queue depth 1 and QUEUE_DEPTH, alternating; against
- * @sync_rate, that of pread() measured in the same run.
+ * Reads per second at queue depths 1, 8 and QUEUE_DEPTH, alternating;
+ * against @sync_rate, that of pread() measured in the same run.
  */
 static int qd_bench(const struct ctl_opts *base, const char *path,
 		    double seconds, unsigned int rounds, double sync_rate)
 {
-	double sum[2] = { 0 }, rate;
+	static const unsigned int depths[] = { 1, 8, QUEUE_DEPTH };
+	double sum[ARRAY_SIZE(depths)] = { 0 }, rate;
 	struct ctl_opts o = *base;
 	struct vuc_device *dev;
-	unsigned int r;
+	unsigned int r, d;
 	int ret = 0;
 
 	o.vuc.flags |= VUC_OPT_KERNEL;
 	dev = ctl_connect(&o, path);
 	if (!dev)
 		return -1;
-	for (r = 0; r < rounds && !ret; r++) {
-		ret = qd_measure(vuc_device_fd(dev), 1, seconds / rounds, &rate);
-		sum[0] += rate;
-		if (!ret)
-			ret = qd_measure(vuc_device_fd(dev), QUEUE_DEPTH,
+	for (r = 0; r < rounds && !ret; r++)
+		for (d = 0; d < ARRAY_SIZE(depths) && !ret; d++) {
+			ret = qd_measure(vuc_device_fd(dev), depths[d],
 					 seconds / rounds, &rate);
-		sum[1] += rate;
-	}
+			sum[d] += rate;
+		}
 	vuc_device_free(dev);
 	if (ret)
 		return ret;
 	printf("Queue depth: 4-byte region reads through the kernel with io_uring\n");
 	printf("  %-46s %10.0f reads/s\n", "pread(), from the round trips above",
 	       sync_rate);
-	printf("  %-46s %10.0f reads/s %8.2fx pread\n", "io_uring, one in flight",
-	       sum[0] / rounds, sum[0] / rounds / sync_rate);
-	printf("  %-46s %10.0f reads/s %8.2fx pread\n", "io_uring, 32 in flight",
-	       sum[1] / rounds, sum[1] / rounds / sync_rate);
+	for (d = 0; d < ARRAY_SIZE(depths); d++) {
+		char name[48];
+
+		snprintf(name, sizeof(name), "io_uring, %u in flight", depths[d]);
+		printf("  %-46s %10.0f reads/s %8.2fx pread\n", name,
+		       sum[d] / rounds, sum[d] / rounds / sync_rate);
+		bench_figure("queue depth", name, sum[d] / rounds, "reads/s");
+	}
+	bench_figure("queue depth", "pread()", sync_rate, "reads/s");
 	return 0;
 }
 
@@ -455,7 +509,7 @@ static int dma_pairs(int fd, void *mem, bool batched, double *secs)
 	static struct vfio_user_map_dma maps[DMA_PAIRS];
 	static struct vfio_user_unmap_dma unmaps[DMA_PAIRS];
 	struct vfio_user_dma_batch b = { .argsz = sizeof(b), .count = DMA_PAIRS };
-	double t0 = now();
+	double t0 = bench_now();
 	unsigned int i;
 
 	for (i = 0; i < DMA_PAIRS; i++) {
@@ -472,7 +526,7 @@ static int dma_pairs(int fd, void *mem, bool batched, double *secs)
 			.size = DMA_PAGE,
 		};
 	}
-	t0 = now();
+	t0 = bench_now();
 	if (batched) {
 		b.entries = (uintptr_t)maps;
 		if (ioctl(fd, VFIO_USER_MAP_DMA_BATCH, &b))
@@ -488,7 +542,7 @@ static int dma_pairs(int fd, void *mem, bool batched, double *secs)
 			if (ioctl(fd, VFIO_USER_UNMAP_DMA, &unmaps[i]))
 				goto fail;
 	}
-	*secs = now() - t0;
+	*secs = bench_now() - t0;
 	return 0;
 fail:
 	ctl_err("bench: DMA %s: %s", batched ? "batch" : "map", strerror(errno));
@@ -534,16 +588,22 @@ static int dma_bench(const struct ctl_opts *base, const char *path,
 	printf("  %-46s %10.0f pairs/s\n", "one call each", rounds * DMA_PAIRS / one);
 	printf("  %-46s %10.0f pairs/s %8.2fx\n", "two batch calls",
 	       rounds * DMA_PAIRS / batched, one / batched);
+	bench_figure("dma maps", "one call each", rounds * DMA_PAIRS / one,
+		     "pairs/s");
+	bench_figure("dma maps", "two batch calls",
+		     rounds * DMA_PAIRS / batched, "pairs/s");
 	return 0;
 }
 
 void ctl_usage_bench(FILE *out)
 {
 	fprintf(out,
-		"Usage: " CTL_NAME " bench [--seconds N] [--rounds N] SOCKET_PATH\n"
-		"Measure, in one run: 4-byte round trips through the kernel and\n"
+		"Usage: " CTL_NAME " bench [--seconds N] [--rounds N] [--json FILE]\n"
+		"                     SOCKET_PATH\n"
+		"Measure, in one run: the floor (AF_UNIX ping-pong and stream,\n"
+		"eventfd wake-ups); 4-byte round trips through the kernel and\n"
 		"through the userspace backend against an AF_UNIX ping-pong floor;\n"
-		"4-byte reads with io_uring, 1 and 32 in flight;\n"
+		"4-byte reads with io_uring, 1, 8 and 32 in flight;\n"
 		"1000 DMA map+unmap pairs, one call each and in two batches;\n"
 		"doorbell writes per second three ways: the server's ioeventfd,\n"
 		"REGION_WRITE, posted REGION_WRITE.\n"
@@ -551,6 +611,7 @@ void ctl_usage_bench(FILE *out)
 		"  --seconds N        measure each way for N seconds (default 1)\n"
 		"  --rounds N         alternate the round-trip paths N times\n"
 		"                     (default 3)\n"
+		"  --json FILE        also write every figure to FILE as JSON\n"
 		CTL_COMMON_OPTIONS_HELP);
 }
 
@@ -559,18 +620,20 @@ int ctl_cmd_bench(int argc, char **argv, struct ctl_opts *opts)
 	static const struct option longopts[] = {
 		{ "seconds", required_argument, NULL, 's' },
 		{ "rounds", required_argument, NULL, 'r' },
+		{ "json", required_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		CTL_COMMON_LONG_OPTIONS,
 		{ NULL, 0, NULL, 0 },
 	};
 	double seconds = 1, ioev, msg, posted, rt[RT_NR_PATHS];
 	unsigned long rounds = 3;
+	const char *json = NULL;
 	struct vuc_device *dev;
 	struct doorbell db;
 	char *end;
 	int opt;
 
-	while ((opt = getopt_long(argc, argv, "s:r:h", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "s:r:j:h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 's':
 			seconds = strtod(optarg, &end);
@@ -586,6 +649,9 @@ int ctl_cmd_bench(int argc, char **argv, struct ctl_opts *opts)
 				ctl_err("--rounds: '%s' is not between 1 and 100", optarg);
 				return CTL_EXIT_USAGE;
 			}
+			break;
+		case 'j':
+			json = optarg;
 			break;
 		case 'h':
 			ctl_usage_bench(stdout);
@@ -613,6 +679,8 @@ int ctl_cmd_bench(int argc, char **argv, struct ctl_opts *opts)
 	}
 	vuc_device_free(dev);
 
+	if (bench_floor(seconds))
+		return CTL_EXIT_FAILURE;
 	if (rt_measure(opts, argv[optind], &db, seconds, rounds, rt))
 		return CTL_EXIT_FAILURE;
 	rt_print(rt, seconds, rounds);
@@ -628,10 +696,16 @@ int ctl_cmd_bench(int argc, char **argv, struct ctl_opts *opts)
 
 	printf("Doorbell: region %u offset 0x%llx, %zu-byte writes, %.1f s each way\n",
 	       db.region, (unsigned long long)db.offset, db.width, seconds);
+	bench_figure("doorbell", "ioeventfd", ioev, "writes/s");
+	bench_figure("doorbell", "REGION_WRITE, waiting for each reply", msg,
+		     "writes/s");
+	bench_figure("doorbell", "REGION_WRITE, posted", posted, "writes/s");
 	printf("  ioeventfd (kernel signals, no message)  %12.0f writes/s\n", ioev);
 	printf("  REGION_WRITE, waiting for each reply     %12.0f writes/s\n", msg);
 	printf("  REGION_WRITE, posted                     %12.0f writes/s\n", posted);
 	printf("  ioeventfd / REGION_WRITE: %.1fx; posted / REGION_WRITE: %.1fx\n",
 	       ioev / msg, posted / msg);
+	if (json && bench_write_json(json))
+		return CTL_EXIT_FAILURE;
 	return CTL_EXIT_OK;
 }
