@@ -276,7 +276,7 @@ static int set_arc(struct vuc_device *dev, uint32_t to)
 	return 0;
 }
 
-/* After a failed arc: the server's view, and the message kept. */
+/* After a refused arc or stream: the server's view, message kept. */
 static int arc_failed(struct vuc_device *dev, int err)
 {
 	char msg[sizeof(dev->errmsg)];
@@ -422,7 +422,8 @@ int vuc_mig_write(struct vuc_device *dev, const void *buf, size_t len)
 		done += chunk;
 	}
 	free(req);
-	return ret;
+	/* A refused stream may have put the device in ERROR: say so. */
+	return ret && dev->server_error ? arc_failed(dev, ret) : ret;
 }
 
 int vuc_mig_save(struct vuc_device *dev, vuc_mig_sink_fn sink, void *opaque,

@@ -354,13 +354,12 @@ int mig_data_read(struct server *srv, const struct vu_msg *msg,
 	if (m->state == S_STOP_COPY) {
 		if (!m->final_done && pending(m) < req->size)
 			ret = queue_final(&srv->dev);
+	} else if (!m->round_open) {
+		ret = queue_pages(&srv->dev, 0);
+		m->round_open = pending(m) > 0;
 	} else if (!pending(m)) {
 		/* A round drained by a full read ends with an empty one. */
-		if (m->round_open)
-			m->round_open = false;
-		else
-			ret = queue_pages(&srv->dev, 0);
-		m->round_open = pending(m) > 0;
+		m->round_open = false;
 	}
 	if (ret)
 		return ret;
