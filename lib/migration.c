@@ -129,10 +129,12 @@ static int mig_call(struct vuc_device *dev, uint16_t cmd, const char *what,
 		return ret;
 	}
 	if (msg.len > cap) {
+		size_t got = msg.len;
+
 		vu_msg_release(&msg);
 		return vuc_fail(dev, -EPROTO,
 				"server's reply to %s has %zu bytes, more than the %zu it may have",
-				what, msg.len, cap);
+				what, got, cap);
 	}
 	if (msg.len)
 		memcpy(reply, msg.payload, msg.len);
