@@ -611,6 +611,10 @@ int vuc_dirty_start(struct vuc_device *dev, uint64_t page_size,
 	if (!sup && dev->kfd < 0)
 		return vuc_fail(dev, -ENOTSUP,
 				"server has no DMA logging and the device is not attached to the kernel: nothing can log dirty pages");
+	/* The kernel alone sees only what the server writes through it. */
+	if (!sup && !(dev->flags & VUC_OPT_NO_FD_SHARING))
+		return vuc_fail(dev, -ENOTSUP,
+				"server has no DMA logging, and the memory fds it was given let it write guest memory the kernel cannot log; connect with VUC_OPT_NO_FD_SHARING so that all its writes go through the kernel");
 	if (sup) {
 		ret = server_log(dev, true, page_size, ranges, nr_ranges);
 		if (ret)

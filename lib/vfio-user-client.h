@@ -338,8 +338,11 @@ int vuc_dirty_supported(struct vuc_device *dev);
 
 /*
  * Start logging at @page_size (a power of two, at least the smallest DMA
- * page size) over @nr_ranges ranges (0: every mapping). Either half may be
- * missing (a server without DMA logging, the userspace backend), not both.
+ * page size) over @nr_ranges ranges (0: every mapping). The kernel's half
+ * is missing on the userspace backend (where the library serves no
+ * DMA_WRITE); the server's half may be missing only with
+ * VUC_OPT_NO_FD_SHARING, where every write of the server goes through the
+ * kernel. Otherwise -ENOTSUP: the log would miss pages.
  */
 int vuc_dirty_start(struct vuc_device *dev, uint64_t page_size,
 		    const struct vfio_user_device_feature_dma_logging_range *ranges,
