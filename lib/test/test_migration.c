@@ -539,6 +539,27 @@ TEST_F(mig, server_dma_log)
 	EXPECT_EQ((1ULL << 1) | (1ULL << 4) | (1ULL << 5), bitmap[0]);
 	EXPECT_EQ(0x5a, ((uint8_t *)mem)[4096]);
 
+	/* A window mapped after the start is logged as well. */
+	{
+		const uint64_t iova2 = 0x400000;
+		void *mem2;
+		int fd2 = memfd_create("guest2", MFD_CLOEXEC);
+
+		ASSERT_LE(0, fd2);
+		ASSERT_EQ(0, ftruncate(fd2, size));
+		mem2 = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd2, 0);
+		ASSERT_NE(MAP_FAILED, mem2);
+		ASSERT_EQ(0, vuc_dma_map(self->dev, iova2, size, mem2,
+					 VUC_DMA_READ | VUC_DMA_WRITE, fd2, 0));
+		EXPECT_EQ(0, dma_fill(_metadata, self->dev, iova2 + 7 * 4096, 1));
+		ASSERT_EQ(0, vuc_dirty_report(self->dev, iova2, size, bitmap,
+					      sizeof(bitmap)));
+		EXPECT_EQ(1ULL << 7, bitmap[0]);
+		EXPECT_EQ(0, vuc_dma_unmap(self->dev, iova2, size));
+		munmap(mem2, size);
+		close(fd2);
+	}
+
 	/* Read clears. */
 	ASSERT_EQ(0, vuc_dirty_report(self->dev, iova, size, bitmap,
 				      sizeof(bitmap)));

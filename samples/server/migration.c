@@ -649,6 +649,14 @@ void mig_dma_written(struct server *srv, uint64_t addr, uint64_t len)
 	}
 }
 
+/* Widened to whole pages of the log. */
+static void window_range(uint64_t addr, uint64_t size, uint64_t ps,
+			 uint64_t *iova, uint64_t *length)
+{
+	*iova = addr & ~(ps - 1);
+	*length = ((addr + size + ps - 1) & ~(ps - 1)) - *iova;
+}
+
 static bool range_ok(uint64_t iova, uint64_t length, uint64_t ps)
 {
 	return length && !((iova | length) & (ps - 1)) &&
@@ -671,6 +679,28 @@ static int log_add(struct dma_log *log, uint64_t iova, uint64_t length,
 		return -ENOMEM;
 	log->nr++;
 	return 0;
+}
+
+/* A window mapped while logging every window is logged too. */
+void mig_dma_mapped(struct server *srv, uint64_t addr, uint64_t size)
+{
+	struct dma_log *log = &srv->conn.log;
+	struct dma_log_range *r;
+	uint64_t iova, length, bits = 0;
+	unsigned int i;
+
+	if (!log->on || !log->all || log->nr >= MAX_LOG_RANGES)
+		return;
+	for (i = 0; i < log->nr; i++)
+		bits += log->ranges[i].length / log->page_size;
+	r = realloc(log->ranges, (log->nr + 1) * sizeof(*r));
+	if (!r)
+		return;
+	log->ranges = r;
+	window_range(addr, size, log->page_size, &iova, &length);
+	if (log_add(log, iova, length, &bits))
+		srv_log(srv, "DMA log: cannot log the window at %#llx",
+			(unsigned long long)addr);
 }
 
 static int log_start(struct server *srv, const struct vu_msg *msg)
@@ -710,10 +740,8 @@ static int log_start(struct server *srv, const struct vu_msg *msg)
 			iova = c->ranges[i].iova;
 			length = c->ranges[i].length;
 		} else {
-			/* Every window, widened to whole pages. */
-			iova = tbl->regions[i].addr & ~(c->page_size - 1);
-			length = ((tbl->regions[i].addr + tbl->regions[i].size +
-				   c->page_size - 1) & ~(c->page_size - 1)) - iova;
+			window_range(tbl->regions[i].addr, tbl->regions[i].size,
+				     c->page_size, &iova, &length);
 		}
 		ret = log_add(log, iova, length, &bits);
 	}
@@ -722,6 +750,7 @@ static int log_start(struct server *srv, const struct vu_msg *msg)
 		return ret;
 	}
 	log->on = true;
+	log->all = !c->num_ranges;
 	srv_debug(srv, "DMA logging on: %u ranges, pages of %llu bytes",
 		  log->nr, (unsigned long long)log->page_size);
 	return 0;

@@ -57,6 +57,8 @@ static int handle_dma_map(struct server *srv, struct vu_msg *msg,
 		return -EINVAL;
 	ret = dma_map(&srv->conn.dma, req,
 		      msg->nr_fds ? vu_msg_take_fd(msg, 0) : -1);
+	if (!ret)
+		mig_dma_mapped(srv, req->addr, req->size);
 	srv_debug(srv, "DMA_MAP [%#llx, +%#llx) flags %#x offset %#llx fd %s: %s",
 		  (unsigned long long)req->addr, (unsigned long long)req->size,
 		  req->flags, (unsigned long long)req->offset,

@@ -219,6 +219,7 @@ struct dma_log_range {
 /* DMA logging of the device's writes through mappings (migration.c). */
 struct dma_log {
 	bool on;
+	bool all;		/* no ranges given: every window, later ones too */
 	uint64_t page_size;
 	struct dma_log_range *ranges;
 	unsigned int nr;
@@ -342,6 +343,7 @@ int mig_data_read(struct server *srv, const struct vu_msg *msg,
 int mig_data_write(struct server *srv, const struct vu_msg *msg,
 		   struct reply *reply);
 void mig_dma_written(struct server *srv, uint64_t addr, uint64_t len);
+void mig_dma_mapped(struct server *srv, uint64_t addr, uint64_t size);
 void mig_conn_end(struct server *srv);
 
 /* dma.c */
