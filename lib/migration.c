@@ -672,10 +672,6 @@ static int server_report(struct vuc_device *dev, uint64_t iova,
 	size_t need = sizeof(req) + words * 8;
 	int ret;
 
-	if (need + FEAT_HDR > dev->max_data_xfer_size)
-		return vuc_fail(dev, -E2BIG,
-				"a dirty report of %llu pages does not fit in one reply; report a smaller range",
-				(unsigned long long)pages);
 	rep = malloc(need);
 	if (!rep)
 		return vuc_fail(dev, -ENOMEM, "out of memory");
@@ -760,6 +756,15 @@ int vuc_dirty_report(struct vuc_device *dev, uint64_t iova, uint64_t length,
 		return vuc_fail(dev, -EINVAL,
 				"dirty bitmap of %zu bytes is too small for %llu pages",
 				bitmap_size, (unsigned long long)pages);
+	/* One reply carries the server's bitmap; the kernel's, 2^31 pages. */
+	if ((dev->mig.log_server &&
+	     FEAT_HDR + sizeof(struct vfio_user_device_feature_dma_logging_report) +
+	     (pages + 63) / 64 * 8 > dev->max_data_xfer_size) ||
+	    (dev->mig.log_kernel &&
+	     length / dev->mig.kernel_pgsize > (1ULL << 31)))
+		return vuc_fail(dev, -E2BIG,
+				"a dirty report of %llu pages does not fit in one reply; report a smaller range",
+				(unsigned long long)pages);
 	memset(bitmap, 0, (size_t)((pages + 63) / 64) * 8);
 	if (dev->mig.log_server) {
 		ret = server_report(dev, iova, length, pages, bitmap);

@@ -7,6 +7,7 @@
  * error, and dirty bitmaps with bits past their range.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -347,9 +348,32 @@ TEST_F(mw, dirty_bitmap_checked)
 {
 	uint64_t bm[1];
 
+	struct vfio_user_device_feature_dma_logging_range bad[2] = {
+		{ .iova = 0x10000, .length = 4096 },
+		{ .iova = 0x20000, .length = 100 },
+	};
+	unsigned int nr_msgs;
+
 	ASSERT_EQ(0, go(self, M_GOOD, NULL));
-	ASSERT_EQ(0, vuc_dirty_start(self->dev, 4096, NULL, 0));
+	EXPECT_EQ(-EINVAL, vuc_dirty_stop(self->dev));
+	/* Checked before anything is sent. */
+	nr_msgs = self->s->nr_msgs[VFIO_USER_DEVICE_FEATURE];
+	EXPECT_EQ(-EINVAL, vuc_dirty_start(self->dev, 4096, bad, 2));
+	ASSERT_MSG(self->dev, "dirty range 1");
+	EXPECT_EQ(-EINVAL, vuc_dirty_start(self->dev, 3 * 4096, NULL, 0));
+	EXPECT_EQ(-EINVAL, vuc_dirty_start(self->dev, 4096, NULL, 1));
+	EXPECT_EQ(-EINVAL, vuc_dirty_report(self->dev, 0, 4096, bm, sizeof(bm)));
+	EXPECT_EQ(nr_msgs, self->s->nr_msgs[VFIO_USER_DEVICE_FEATURE]);
+
+	ASSERT_EQ(0, vuc_dirty_start(self->dev, 4096, bad, 1));
+	EXPECT_EQ(-EBUSY, vuc_dirty_start(self->dev, 4096, NULL, 0));
 	EXPECT_EQ(-EINVAL, vuc_dirty_report(self->dev, 0x10000, 10 * 4096, bm, 4));
+	EXPECT_EQ(-EINVAL, vuc_dirty_report(self->dev, 0x10001, 4096, bm, 8));
+	EXPECT_EQ(-EINVAL, vuc_dirty_report(self->dev, ~0ULL & ~4095ULL, 8192,
+					    bm, 8));
+	/* A bitmap larger than one reply can carry. */
+	EXPECT_EQ(-E2BIG, vuc_dirty_report(self->dev, 0, 1ULL << 46,
+					   (uint64_t *)bm, SIZE_MAX));
 	ASSERT_EQ(0, vuc_dirty_report(self->dev, 0x10000, 10 * 4096, bm,
 				      sizeof(bm)));
 	EXPECT_EQ(1 | 1 << 9, bm[0]);
