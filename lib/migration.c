@@ -482,7 +482,10 @@ int vuc_mig_precopy(struct vuc_device *dev, vuc_mig_sink_fn sink,
 		if (bytes)
 			*bytes += rb;
 		round++;
-	} while (round < (unsigned int)INT32_MAX && !stop(opaque, round, rb));
+		/* Told each round; an empty round means nothing is left. */
+		if (stop(opaque, round, rb) || !rb)
+			break;
+	} while (round < (unsigned int)INT32_MAX);
 	return (int)round;
 }
 

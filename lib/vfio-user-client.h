@@ -320,8 +320,9 @@ typedef bool (*vuc_mig_stop_fn)(void *opaque, unsigned int round,
 
 /*
  * Pre-copy: enter PRE_COPY if the device is RUNNING, then read rounds (each
- * until the server has no more data for now) until @stop says so. The
- * device stays in PRE_COPY. Returns the number of rounds.
+ * until the server has no more data for now) while the server has data and
+ * until @stop says so; @stop is called after every round, the empty one
+ * too. The device stays in PRE_COPY. Returns the number of rounds.
  */
 int vuc_mig_precopy(struct vuc_device *dev, vuc_mig_sink_fn sink,
 		    vuc_mig_stop_fn stop, void *opaque, uint64_t *bytes);

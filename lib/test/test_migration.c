@@ -397,6 +397,36 @@ TEST_F(mig, precopy_moves_everything)
 	expect_same(_metadata, self->dev, self->dst);
 }
 
+static bool never_stop(void *opaque, unsigned int round, uint64_t bytes)
+{
+	uint64_t *per_round = opaque;
+
+	if (round <= 4)
+		per_round[round - 1] = bytes;
+	return false;
+}
+
+static int discard(void *opaque, const void *buf, size_t len)
+{
+	(void)opaque;
+	(void)buf;
+	(void)len;
+	return 0;
+}
+
+/* An idle device: the second round is empty and pre-copy ends by itself. */
+TEST_F(mig, precopy_ends_without_data)
+{
+	uint64_t per_round[4] = { 0 };
+
+	START(self, 0, 0, NULL, NULL);
+	ASSERT_EQ(2, vuc_mig_precopy(self->dev, discard, never_stop, per_round,
+				     NULL)) TH_LOG("%s", vuc_strerror(self->dev));
+	EXPECT_LT(SAMPLE_BAR2_SIZE, per_round[0]);
+	EXPECT_EQ(0, per_round[1]);
+	EXPECT_EQ(VFIO_USER_DEVICE_STATE_PRE_COPY, state_of(self->dev));
+}
+
 /* A stream saved without pre-copy loads as well; STOP_COPY then ends. */
 TEST_F(mig, stop_copy_round_trip)
 {
