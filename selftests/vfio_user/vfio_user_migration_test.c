@@ -145,15 +145,36 @@ FIXTURE(mig)
 	struct stream st;
 };
 
+FIXTURE_VARIANT(mig)
+{
+	const char *dst_arg;	/* the destination server's option */
+	uint32_t src_xfer;	/* our receive limit from the source */
+};
+
+FIXTURE_VARIANT_ADD(mig, default_limits) { 0 };
+
+/*
+ * Small chunks: reads from the source within our 2048-byte limit, each
+ * split again for the destination's 1500.
+ */
+FIXTURE_VARIANT_ADD(mig, small_chunks)
+{
+	.dst_arg = "--max-data-xfer-size=1500", .src_xfer = 2048,
+};
+
 FIXTURE_SETUP(mig)
 {
 	static const char *const busy[] = { "--busy", NULL };
+	const char *dst_args[] = { variant->dst_arg, NULL };
+	struct vuc_options src_opts = {
+		.max_data_xfer_size = variant->src_xfer,
+	};
 
 	if (access(VFIO_USER_DEV, F_OK))
 		SKIP(return, "%s missing: vfio_user module not loaded", VFIO_USER_DEV);
 	ASSERT_EQ(0, vu_server_start(&self->src_srv, busy));
-	ASSERT_EQ(0, vu_server_start(&self->dst_srv, NULL));
-	self->src = vu_attach(self->src_srv.path, NULL);
+	ASSERT_EQ(0, vu_server_start(&self->dst_srv, dst_args));
+	self->src = vu_attach(self->src_srv.path, &src_opts);
 	ASSERT_NE(NULL, self->src);
 	self->dst = vu_attach(self->dst_srv.path, NULL);
 	ASSERT_NE(NULL, self->dst);
