@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -441,6 +442,51 @@ TEST_F(mig, stop_copy_round_trip)
 	ASSERT_EQ(0, load(self, self->st.len)) TH_LOG("%s", vuc_strerror(self->dst));
 	EXPECT_EQ(VFIO_USER_DEVICE_STATE_RUNNING, state_of(self->dst));
 	expect_same(_metadata, self->dev, self->dst);
+}
+
+/*
+ * An interrupt raised while masked is pending; it moves with the device and
+ * fires at the destination when unmasked there.
+ */
+TEST_F(mig, pending_interrupt_moves)
+{
+	struct pollfd pfd = { .events = POLLIN };
+	uint32_t one = 1, count = 0;
+	uint64_t n = 0;
+	int32_t efd;
+
+	START(self, 0, 0, NULL, NULL);
+	START(self, 1, 0, NULL, NULL);
+	ASSERT_EQ(0, vuc_set_irqs(self->dev, VFIO_IRQ_SET_DATA_NONE |
+				  VFIO_IRQ_SET_ACTION_MASK,
+				  VFIO_PCI_INTX_IRQ_INDEX, 0, 1, NULL))
+		TH_LOG("%s", vuc_strerror(self->dev));
+	ASSERT_EQ(4, vuc_region_write(self->dev, BAR0, SAMPLE_REG_IRQ_TRIGGER,
+				      &one, 4));
+	save_all(_metadata, self);
+	ASSERT_EQ(0, load(self, self->st.len)) TH_LOG("%s", vuc_strerror(self->dst));
+
+	efd = make_eventfd();
+	ASSERT_LE(0, efd);
+	ASSERT_EQ(0, vuc_set_irqs(self->dst, VFIO_IRQ_SET_DATA_EVENTFD |
+				  VFIO_IRQ_SET_ACTION_TRIGGER,
+				  VFIO_PCI_INTX_IRQ_INDEX, 0, 1, &efd));
+	pfd.fd = efd;
+	EXPECT_EQ(0, poll(&pfd, 1, 0));		/* still masked */
+	ASSERT_EQ(0, vuc_set_irqs(self->dst, VFIO_IRQ_SET_DATA_NONE |
+				  VFIO_IRQ_SET_ACTION_UNMASK,
+				  VFIO_PCI_INTX_IRQ_INDEX, 0, 1, NULL));
+	EXPECT_EQ(1, poll(&pfd, 1, 5000));
+	EXPECT_EQ(8, read(efd, &n, sizeof(n)));
+	EXPECT_EQ(1, n);
+	ASSERT_EQ(4, vuc_region_read(self->dst, BAR0, SAMPLE_REG_IRQ_COUNT,
+				     &count, 4));
+	EXPECT_EQ(1, count);
+	efd = -1;
+	EXPECT_EQ(0, vuc_set_irqs(self->dst, VFIO_IRQ_SET_DATA_EVENTFD |
+				  VFIO_IRQ_SET_ACTION_TRIGGER,
+				  VFIO_PCI_INTX_IRQ_INDEX, 0, 1, &efd));
+	close((int)pfd.fd);
 }
 
 /* Ends in ERROR; only reset leaves it, and the device works again. */

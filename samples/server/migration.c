@@ -31,6 +31,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/pci_regs.h>
 #include <linux/vfio.h>
 
 #include "server.h"
@@ -453,10 +454,19 @@ static int load_body(struct server *srv, uint64_t head_hash)
 	case REC_BAR2:
 		memcpy(m->stage + m->rec_offset, m->rec, MIG_PAGE);
 		return 0;
-	case REC_DEVICE:
+	case REC_DEVICE: {
+		const struct dev_record *r = (const void *)m->rec;
+		uint16_t vendor, device;
+
+		/* The config space names the device too: it must be ours. */
+		memcpy(&vendor, r->config + PCI_VENDOR_ID, 2);
+		memcpy(&device, r->config + PCI_DEVICE_ID, 2);
+		if (vendor != SAMPLE_VENDOR_ID || device != SAMPLE_DEVICE_ID)
+			return load_fail(srv, "device record of another device");
 		memcpy(m->staged_dev, m->rec, sizeof(struct dev_record));
 		m->have_dev = true;
 		return 0;
+	}
 	default:
 		memcpy(&h, m->rec, sizeof(h));
 		if (h != head_hash)
