@@ -215,8 +215,9 @@ int vuc_mig_get_flags(struct vuc_device *dev, uint64_t *flags)
 		return vuc_fail(dev, -ENOTSUP,
 				"the device cannot migrate: its migration flags 0x%llx lack STOP_COPY",
 				(unsigned long long)mig.flags);
-	/* Bits we do not know of (P2P is unused in vfio-user) are ignored. */
+	/* Bits we do not know of are dropped. */
 	dev->mig.flags = mig.flags & (VFIO_USER_MIGRATION_STOP_COPY |
+				      VFIO_USER_MIGRATION_P2P |
 				      VFIO_USER_MIGRATION_PRE_COPY);
 	dev->mig.flags_known = true;
 	*flags = dev->mig.flags;

@@ -258,10 +258,11 @@ int vuc_kvm_wire_ioeventfds(struct vuc_device *dev, int vm_fd,
  */
 
 /*
- * The device's VFIO_USER_MIGRATION_* flags (DEVICE_FEATURE MIGRATION GET),
- * asked once and cached. -ENOTSUP if the server has no migration (it
- * refused the feature, or lacks STOP_COPY, which every migratable device
- * must have).
+ * The device's VFIO_USER_MIGRATION_* flags (DEVICE_FEATURE MIGRATION GET:
+ * STOP_COPY, P2P, PRE_COPY; unknown bits dropped), asked once and cached.
+ * P2P is reported as the server says, but vfio-user has no P2P states.
+ * -ENOTSUP if the server has no migration (it refused the feature, or
+ * lacks STOP_COPY, which every migratable device must have).
  */
 int vuc_mig_get_flags(struct vuc_device *dev, uint64_t *flags);
 

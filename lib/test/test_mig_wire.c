@@ -224,8 +224,21 @@ TEST_F(mw, arcs_walked)
 	ASSERT_EQ(sizeof(want) / sizeof(want[0]), self->f.nr_sets);
 	for (i = 0; i < self->f.nr_sets; i++)
 		EXPECT_EQ(want[i], self->f.sets[i]) TH_LOG("arc %u", i);
-	/* Unknown flag bits are dropped; the state stays known. */
 	EXPECT_EQ(VFIO_USER_DEVICE_STATE_STOP_COPY, vuc_mig_state(self->dev));
+}
+
+/* Known flags pass, unknown bits are dropped. */
+TEST_F(mw, flags)
+{
+	uint64_t flags = 0;
+
+	ASSERT_EQ(0, go(self, M_GOOD, NULL));
+	ASSERT_EQ(0, vuc_mig_get_flags(self->dev, &flags));
+	EXPECT_EQ(VFIO_USER_MIGRATION_STOP_COPY | VFIO_USER_MIGRATION_PRE_COPY,
+		  flags);
+	/* Asked once. */
+	ASSERT_EQ(0, vuc_mig_get_flags(self->dev, &flags));
+	EXPECT_EQ(1, self->s->nr_msgs[VFIO_USER_DEVICE_FEATURE]);
 }
 
 /* Reads in pieces of the server's 1000, padded replies trusted by size. */
