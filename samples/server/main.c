@@ -84,6 +84,7 @@ static void usage(FILE *f)
 		"  --msix-vectors=N     MSI-X vectors of the device (1 to %u, default %u)\n"
 		"  --busy               while running, write BAR2 after every message\n"
 		"                       (so that pre-copy has changing memory to move)\n"
+		"  --no-dma-logging     offer no DMA logging (DEVICE_FEATURE DMA_LOGGING_*)\n"
 		"  --mig-version=N      version of the migration stream (default 1); a\n"
 		"                       stream of another version is refused\n"
 		"  -v, --verbose        log every message on stderr\n"
@@ -130,7 +131,7 @@ static int parse_options(int argc, char **argv, struct options *opts)
 	enum {
 		OPT_SOCKET_PATH = 256, OPT_FD, OPT_ONCE, OPT_NO_TWIN, OPT_LAYOUT,
 		OPT_MAX_MSG_FDS, OPT_MAX_XFER, OPT_MSIX_VECTORS, OPT_BUSY,
-		OPT_MIG_VERSION,
+		OPT_MIG_VERSION, OPT_NO_DMA_LOGGING,
 	};
 	static const struct option longopts[] = {
 		{ "socket-path", required_argument, NULL, OPT_SOCKET_PATH },
@@ -143,6 +144,7 @@ static int parse_options(int argc, char **argv, struct options *opts)
 		{ "msix-vectors", required_argument, NULL, OPT_MSIX_VECTORS },
 		{ "busy", no_argument, NULL, OPT_BUSY },
 		{ "mig-version", required_argument, NULL, OPT_MIG_VERSION },
+		{ "no-dma-logging", no_argument, NULL, OPT_NO_DMA_LOGGING },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -212,6 +214,9 @@ static int parse_options(int argc, char **argv, struct options *opts)
 			break;
 		case OPT_BUSY:
 			opts->busy = true;
+			break;
+		case OPT_NO_DMA_LOGGING:
+			opts->no_dma_logging = true;
 			break;
 		case OPT_MIG_VERSION:
 			if (parse_uint(optarg, 1, UINT32_MAX, &v)) {

@@ -876,6 +876,10 @@ int mig_device_feature(struct server *srv, const struct vu_msg *msg,
 		return -EINVAL;
 	index = f->flags & VFIO_DEVICE_FEATURE_MASK;
 	ops = f->flags & any;
+	if (srv->opts.no_dma_logging &&
+	    index >= VFIO_DEVICE_FEATURE_DMA_LOGGING_START &&
+	    index <= VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT)
+		return -EINVAL;
 	if (!ops || (ops & ~feature_ops(index)) ||
 	    ((ops & VFIO_DEVICE_FEATURE_GET) && (ops & VFIO_DEVICE_FEATURE_SET) &&
 	     !(ops & VFIO_DEVICE_FEATURE_PROBE)))

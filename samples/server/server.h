@@ -80,6 +80,7 @@ struct options {
 	uint32_t max_data_xfer;		/* advertised and enforced */
 	unsigned int msix_vectors;	/* of the device */
 	bool busy;			/* --busy: write BAR2 while running */
+	bool no_dma_logging;		/* --no-dma-logging */
 	uint32_t mig_version;		/* --mig-version: stream version */
 };
 

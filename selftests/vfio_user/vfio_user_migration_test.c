@@ -408,10 +408,16 @@ FIXTURE(dirty)
 FIXTURE_VARIANT(dirty)
 {
 	uint64_t page_size;	/* the VMM's; the kernel logs 4 KiB pages */
+	bool kernel_only;	/* server without DMA logging, no fd sharing */
 };
 
 FIXTURE_VARIANT_ADD(dirty, pages_4k) { .page_size = 4096 };
 FIXTURE_VARIANT_ADD(dirty, pages_16k) { .page_size = 16384 };
+/* Every write goes through the kernel: its log alone is complete. */
+FIXTURE_VARIANT_ADD(dirty, kernel_only_16k)
+{
+	.page_size = 16384, .kernel_only = true,
+};
 
 #define WIN_PAGES	64
 #define WIN_SIZE	(WIN_PAGES * PAGE)
@@ -420,11 +426,17 @@ FIXTURE_VARIANT_ADD(dirty, pages_16k) { .page_size = 16384 };
 
 FIXTURE_SETUP(dirty)
 {
+	static const char *const no_log[] = { "--no-dma-logging", NULL };
+	struct vuc_options opts = {
+		.flags = variant->kernel_only ? VUC_OPT_NO_FD_SHARING : 0,
+	};
+
 	if (access(VFIO_USER_DEV, F_OK))
 		SKIP(return, "%s missing: vfio_user module not loaded", VFIO_USER_DEV);
 	self->memfd = -1;
-	ASSERT_EQ(0, vu_server_start(&self->srv, NULL));
-	self->dev = vu_attach(self->srv.path, NULL);
+	ASSERT_EQ(0, vu_server_start(&self->srv,
+				     variant->kernel_only ? no_log : NULL));
+	self->dev = vu_attach(self->srv.path, &opts);
 	ASSERT_NE(NULL, self->dev);
 	self->memfd = memfd_create("guest", MFD_CLOEXEC);
 	ASSERT_LE(0, self->memfd);
@@ -496,14 +508,14 @@ TEST_F_TIMEOUT(dirty, merged_report_is_exact, 300)
 	uint64_t got[4] = { 0 }, want[4] = { 0 };
 	size_t i;
 
-	ASSERT_EQ(1, vuc_dirty_supported(self->dev));
+	ASSERT_EQ(!variant->kernel_only, vuc_dirty_supported(self->dev));
 	ASSERT_EQ(0, vuc_dirty_start(self->dev, ps, NULL, 0))
 		TH_LOG("%s", vuc_strerror(self->dev));
 	for (i = 0; i < sizeof(writes) / sizeof(writes[0]); i++) {
 		uint32_t path = dma_fill(self->dev, writes[i].iova, writes[i].len);
 
-		EXPECT_EQ(writes[i].iova < IOVA_B ? SAMPLE_DMA_PATH_MMAP :
-			  SAMPLE_DMA_PATH_MESSAGES, path);
+		EXPECT_EQ(writes[i].iova < IOVA_B && !variant->kernel_only ?
+			  SAMPLE_DMA_PATH_MMAP : SAMPLE_DMA_PATH_MESSAGES, path);
 		set_pages(want, IOVA_A, writes[i].iova, writes[i].len, ps);
 	}
 	ASSERT_EQ(0, vuc_dirty_report(self->dev, IOVA_A, len, got, sizeof(got)))
@@ -520,6 +532,28 @@ TEST_F_TIMEOUT(dirty, merged_report_is_exact, 300)
 	ASSERT_EQ(0, vuc_dirty_stop(self->dev));
 	EXPECT_EQ(-EINVAL, vuc_dirty_report(self->dev, IOVA_A, len, got,
 					    sizeof(got)));
+}
+
+/*
+ * A server without DMA logging that was given memory fds can write pages
+ * the kernel never sees: starting the log is refused rather than wrong.
+ */
+TEST_F_TIMEOUT(dirty, unloggable_writes_refused, 300)
+{
+	static const char *const no_log[] = { "--no-dma-logging", NULL };
+	struct vu_server srv;
+	struct vuc_device *dev;
+
+	if (variant->kernel_only || variant->page_size != 4096)
+		SKIP(return, "one variant is enough");
+	ASSERT_EQ(0, vu_server_start(&srv, no_log));
+	dev = vu_attach(srv.path, NULL);
+	ASSERT_NE(NULL, dev);
+	EXPECT_EQ(0, vuc_dirty_supported(dev));
+	EXPECT_EQ(-ENOTSUP, vuc_dirty_start(dev, 4096, NULL, 0));
+	EXPECT_NE(NULL, strstr(vuc_strerror(dev), "VUC_OPT_NO_FD_SHARING"));
+	vuc_device_free(dev);
+	EXPECT_EQ(0, vu_server_stop(&srv));
 }
 
 /* ---- vfio-user-ctl ---- */
