@@ -287,9 +287,11 @@ static int arc_failed(struct vuc_device *dev, int err)
 	uint32_t now;
 
 	memcpy(msg, dev->errmsg, sizeof(msg));
-	if (!server || vuc_mig_get_state(dev, &now))
+	if (!server || vuc_mig_get_state(dev, &now)) {
+		dev->mig.state = -1;
 		return vuc_fail(dev, err, "%s; the device state is unknown now",
 				msg);
+	}
 	return vuc_fail(dev, err, "%s; the device is in %s now", msg,
 			state_name(now));
 }

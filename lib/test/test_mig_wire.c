@@ -26,6 +26,7 @@ enum mode {
 	M_NO_STOP_COPY,		/* migration flags lack STOP_COPY */
 	M_NO_FEATURE,		/* DEVICE_FEATURE refused (EINVAL) */
 	M_BITMAP_EXTRA,		/* dirty report sets a bit past the range */
+	M_DIE_ON_STOP,		/* SET STOP: the server goes away */
 };
 
 #define STREAM_LEN	3000
@@ -81,6 +82,8 @@ static int feature(struct fsrv *s, struct vu_msg *m, struct fake *f)
 			f->sets[f->nr_sets++] = st;
 		if (f->mode == M_REFUSE_STOP && st == VFIO_USER_DEVICE_STATE_STOP)
 			return fsrv_reply_error(s, m, EBUSY, NULL, 0);
+		if (f->mode == M_DIE_ON_STOP && st == VFIO_USER_DEVICE_STATE_STOP)
+			return -1;
 		f->state = st;
 		memcpy(out, m->payload, m->len);
 		if (f->mode == M_BAD_ECHO)
@@ -332,6 +335,21 @@ TEST_F(mw, refusal_named_state_known)
 	ASSERT_MSG(self->dev, "EBUSY");
 	ASSERT_MSG(self->dev, "in RUNNING now");
 	EXPECT_EQ(VFIO_USER_DEVICE_STATE_RUNNING, vuc_mig_state(self->dev));
+}
+
+/* The server dies in the middle of an arc: a clean error, state unknown. */
+TEST_F(mw, server_gone_mid_arc)
+{
+	uint32_t st;
+
+	ASSERT_EQ(0, go(self, M_DIE_ON_STOP, NULL));
+	ASSERT_EQ(0, vuc_mig_get_state(self->dev, &st));
+	EXPECT_EQ(VFIO_USER_DEVICE_STATE_RUNNING, vuc_mig_state(self->dev));
+	EXPECT_GT(0, vuc_mig_set_state(self->dev,
+				       VFIO_USER_DEVICE_STATE_STOP_COPY));
+	ASSERT_MSG(self->dev, "state is unknown now");
+	EXPECT_EQ(-1, vuc_mig_state(self->dev));
+	EXPECT_EQ(-ENOTCONN, vuc_mig_get_state(self->dev, &st));
 }
 
 TEST_F(mw, no_migration)
