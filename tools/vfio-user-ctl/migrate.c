@@ -110,6 +110,25 @@ static int set_state(struct vuc_device *dev, const char *path, uint32_t s)
 	return -1;
 }
 
+/*
+ * A stream must be read from its start: a device left saving by an earlier
+ * run (PRE_COPY or STOP_COPY) is taken out of it first.
+ */
+static int fresh_stream(struct vuc_device *dev, const char *path)
+{
+	uint32_t s;
+
+	if (vuc_mig_get_state(dev, &s)) {
+		ctl_dev_err(dev, "%s", path);
+		return -1;
+	}
+	if (s == VFIO_USER_DEVICE_STATE_PRE_COPY)
+		return set_state(dev, path, VFIO_USER_DEVICE_STATE_RUNNING);
+	if (s == VFIO_USER_DEVICE_STATE_STOP_COPY)
+		return set_state(dev, path, VFIO_USER_DEVICE_STATE_STOP);
+	return 0;
+}
+
 /* ---- migrate ---- */
 
 struct mover {
@@ -271,7 +290,8 @@ int ctl_cmd_migrate(int argc, char **argv, struct ctl_opts *opts)
 			sp, is.vendor, is.device, dp, id.vendor, id.device);
 		goto out;
 	}
-	if (set_state(dst, dp, VFIO_USER_DEVICE_STATE_RESUMING))
+	if (fresh_stream(src, sp) ||
+	    set_state(dst, dp, VFIO_USER_DEVICE_STATE_RESUMING))
 		goto out;
 
 	t0 = now();
@@ -391,7 +411,8 @@ int ctl_cmd_save(int argc, char **argv, struct ctl_opts *opts)
 		ctl_err("save: %s: %s", file, strerror(errno));
 		goto out;
 	}
-	if (set_state(dev, path, VFIO_USER_DEVICE_STATE_STOP_COPY))
+	if (fresh_stream(dev, path) ||
+	    set_state(dev, path, VFIO_USER_DEVICE_STATE_STOP_COPY))
 		goto out;
 	if (vuc_mig_save(dev, to_file, &f, NULL)) {
 		ctl_dev_err(dev, "save: %s to %s", path, file);
