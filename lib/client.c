@@ -105,6 +105,7 @@ struct vuc_device *vuc_device_new(const struct vuc_options *opts)
 	dev->sock = -1;
 	dev->twin = -1;
 	dev->kfd = -1;
+	dev->mig.state = -1;
 	dev->posted_write_regions = o.posted_write_regions;
 	/* Any start works; ids only pair replies with requests. */
 	dev->next_msg_id = 1;

@@ -8,6 +8,7 @@
  *   discover.c   device, region, io-fd and IRQ discovery
  *   region.c     region access, interrupts, reset
  *   kernel.c     attaching to vfio_user.ko, and the kernel backend
+ *   migration.c  migration states and data, dirty tracking
  *
  * Not part of the public API.
  */
@@ -77,6 +78,17 @@ struct vuc_device {
 	struct vfio_user_device_info info;
 	struct vuc_region_store *regions;	/* info.num_regions entries */
 	struct vfio_irq_info *irqs;		/* info.num_irqs entries */
+
+	/* migration.c */
+	struct {
+		bool flags_known;
+		uint64_t flags;		/* VFIO_USER_MIGRATION_* */
+		int state;		/* last known state, -1 unknown */
+		bool log_server;	/* server DMA logging started */
+		bool log_kernel;	/* kernel dirty log started */
+		uint64_t log_pgsize;	/* page size the VMM asked for */
+		uint64_t kernel_pgsize;	/* the kernel log's page size */
+	} mig;
 
 	char errmsg[512];	/* what the last failing call went wrong with */
 	char broken[512];	/* why the connection became unusable */
@@ -149,5 +161,14 @@ int vuc_kernel_set_irqs(struct vuc_device *dev, uint32_t flags,
 			uint32_t index, uint32_t start, uint32_t count,
 			const void *data, size_t data_size);
 int vuc_kernel_reset(struct vuc_device *dev);
+/*
+ * One VFIO_USER_RAW_MSG: @len request bytes out, at most @cap reply bytes
+ * into @reply; *@reply_len gets the reply's length. -errno on failure
+ * (the server's errno for its error reply).
+ */
+int vuc_kernel_raw(struct vuc_device *dev, uint16_t cmd, const void *req,
+		   size_t len, void *reply, size_t cap, size_t *reply_len);
+/* The kernel's connection broke: say why in *@err. */
+bool vuc_kernel_broken(struct vuc_device *dev, int *err);
 
 #endif /* VUC_INTERNAL_H */

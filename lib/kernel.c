@@ -168,6 +168,37 @@ static int kernel_fail(struct vuc_device *dev, int err, const char *what)
 	return vuc_fail(dev, err, "%s: %s", what, strerror(-err));
 }
 
+bool vuc_kernel_broken(struct vuc_device *dev, int *err)
+{
+	struct vfio_user_stats st = { .argsz = sizeof(st) };
+
+	if (ioctl(dev->kfd, VFIO_USER_GET_STATS, &st) ||
+	    !(st.flags & VFIO_USER_STATS_BROKEN))
+		return false;
+	*err = (int)st.broken_errno;
+	return true;
+}
+
+int vuc_kernel_raw(struct vuc_device *dev, uint16_t cmd, const void *req,
+		   size_t len, void *reply, size_t cap, size_t *reply_len)
+{
+	struct vfio_user_raw_msg m = {
+		.argsz = sizeof(m),
+		.cmd = cmd,
+		.request_size = (uint32_t)len,
+		.reply_size = (uint32_t)cap,
+		.request = (uintptr_t)req,
+		.reply = (uintptr_t)reply,
+	};
+
+	if (ioctl(dev->kfd, VFIO_USER_RAW_MSG, &m))
+		return -errno;
+	if (m.reply_size > cap)
+		return -EPROTO;
+	*reply_len = m.reply_size;
+	return 0;
+}
+
 ssize_t vuc_kernel_region_rw(struct vuc_device *dev, unsigned int index,
 			     uint64_t offset, void *buf, size_t count,
 			     bool write)

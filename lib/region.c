@@ -391,6 +391,8 @@ int vuc_reset(struct vuc_device *dev)
 
 	if (!dev)
 		return -EINVAL;
+	/* Reset leaves ERROR; where it leaves the device is asked next time. */
+	dev->mig.state = -1;
 	if (dev->kfd >= 0) {
 		ret = vuc_check_usable(dev);
 		return ret ? ret : vuc_kernel_reset(dev);

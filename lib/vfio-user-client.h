@@ -250,6 +250,119 @@ int vuc_dma_unmap_all(struct vuc_device *dev);
 int vuc_kvm_wire_ioeventfds(struct vuc_device *dev, int vm_fd,
 			    unsigned int region, uint64_t guest_phys_base);
 
+/*
+ * Migration (VFIO migration v2 over vfio-user: DEVICE_FEATURE and
+ * MIG_DATA_READ/MIG_DATA_WRITE). Works on both backends. States are enum
+ * vfio_user_device_mig_state values; the P2P states do not exist in
+ * vfio-user and are refused.
+ */
+
+/*
+ * The device's VFIO_USER_MIGRATION_* flags (DEVICE_FEATURE MIGRATION GET:
+ * STOP_COPY, P2P, PRE_COPY; unknown bits dropped), asked once and cached.
+ * P2P is reported as the server says, but vfio-user has no P2P states.
+ * -ENOTSUP if the server has no migration (it refused the feature, or
+ * lacks STOP_COPY, which every migratable device must have).
+ */
+int vuc_mig_get_flags(struct vuc_device *dev, uint64_t *flags);
+
+/*
+ * The device state as the server reports it (MIG_DEVICE_STATE GET); also
+ * what the library then knows it to be.
+ */
+int vuc_mig_get_state(struct vuc_device *dev, uint32_t *state);
+
+/*
+ * Move the device to @state, one direct arc at a time: combination arcs
+ * (RUNNING to STOP_COPY, PRE_COPY to STOP, RESUMING to RUNNING, ...) are
+ * walked through their intermediate states, as VFIO's
+ * vfio_mig_get_next_state() does. -EINVAL without a message to the server
+ * for a target that does not exist or that the device cannot reach
+ * (PRE_COPY without VFIO_USER_MIGRATION_PRE_COPY, STOP_COPY to PRE_COPY,
+ * ERROR, anything from ERROR: only vuc_reset() leaves ERROR). When the
+ * server refuses an arc, the call returns its errno and the library asks
+ * the server where the device is now (vuc_mig_state() then tells).
+ */
+int vuc_mig_set_state(struct vuc_device *dev, uint32_t state);
+
+/*
+ * The state last known without asking: after a get or a set, or -1 when
+ * unknown (before any, after a reset, after a failed query).
+ */
+int vuc_mig_state(const struct vuc_device *dev);
+
+/*
+ * Read up to @len bytes of the migration stream (PRE_COPY or STOP_COPY),
+ * in MIG_DATA_READ chunks within both sides' max_data_xfer_size. Returns
+ * the bytes read; fewer than @len means the server has no more data for
+ * now (in STOP_COPY: the stream is complete).
+ */
+ssize_t vuc_mig_read(struct vuc_device *dev, void *buf, size_t len);
+
+/* Write @len bytes of a migration stream (RESUMING), in chunks as above. */
+int vuc_mig_write(struct vuc_device *dev, const void *buf, size_t len);
+
+/* Where vuc_mig_save() and vuc_mig_precopy() put the data: 0 or -errno. */
+typedef int (*vuc_mig_sink_fn)(void *opaque, const void *buf, size_t len);
+
+/*
+ * Read the stream until the server has no more data, handing every chunk
+ * to @sink. Adds the bytes moved to *@bytes when @bytes is not NULL.
+ */
+int vuc_mig_save(struct vuc_device *dev, vuc_mig_sink_fn sink, void *opaque,
+		 uint64_t *bytes);
+
+/*
+ * Called after each pre-copy round with its number (from 1) and the bytes
+ * it moved; return true to stop the rounds.
+ */
+typedef bool (*vuc_mig_stop_fn)(void *opaque, unsigned int round,
+				uint64_t round_bytes);
+
+/*
+ * Pre-copy: enter PRE_COPY if the device is RUNNING, then read rounds (each
+ * until the server has no more data for now) while the server has data and
+ * until @stop says so; @stop is called after every round, the empty one
+ * too. The device stays in PRE_COPY. Returns the number of rounds.
+ */
+int vuc_mig_precopy(struct vuc_device *dev, vuc_mig_sink_fn sink,
+		    vuc_mig_stop_fn stop, void *opaque, uint64_t *bytes);
+
+/*
+ * Dirty tracking, one log for the VMM: the server's DMA logging
+ * (DEVICE_FEATURE DMA_LOGGING_*: pages it writes through its own mapping
+ * of guest memory) and, on the kernel backend, the kernel's log of the
+ * pages it wrote while serving the server's DMA_WRITE.
+ */
+
+/* 1 if the server offers DMA logging (PROBE), 0 if not, or -errno. */
+int vuc_dirty_supported(struct vuc_device *dev);
+
+/*
+ * Start logging at @page_size (a power of two, at least the smallest DMA
+ * page size) over @nr_ranges ranges (0: every mapping). The kernel's half
+ * is missing on the userspace backend (where the library serves no
+ * DMA_WRITE); the server's half may be missing only with
+ * VUC_OPT_NO_FD_SHARING, where every write of the server goes through the
+ * kernel. Otherwise -ENOTSUP: the log would miss pages.
+ */
+int vuc_dirty_start(struct vuc_device *dev, uint64_t page_size,
+		    const struct vfio_user_device_feature_dma_logging_range *ranges,
+		    uint32_t nr_ranges);
+
+/* Stop logging (both halves). */
+int vuc_dirty_stop(struct vuc_device *dev);
+
+/*
+ * Pages of [iova, iova + length) written since the last report, by either
+ * path, one bit per page of the page size given to vuc_dirty_start(), in
+ * uint64_t words: @bitmap_size is at least DIV_ROUND_UP(pages, 64) * 8.
+ * Reading clears the log. libvfio-user needs the range to be one whole DMA
+ * mapping.
+ */
+int vuc_dirty_report(struct vuc_device *dev, uint64_t iova, uint64_t length,
+		     uint64_t *bitmap, size_t bitmap_size);
+
 #ifdef __cplusplus
 }
 #endif

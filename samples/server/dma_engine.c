@@ -129,9 +129,10 @@ static int xfer(struct xfer *x, uint64_t addr, void *buf, uint64_t len,
 				return -EPERM;
 			n = r->addr + r->size - addr;
 			n = n < len ? n : len;
-			if (write)
+			if (write) {
 				memcpy(mem, p, n);
-			else
+				mig_dma_written(x->srv, addr, n);
+			} else
 				memcpy(p, mem, n);
 			x->path |= SAMPLE_DMA_PATH_MMAP;
 		} else {
@@ -208,7 +209,9 @@ int dma_engine_command(struct server *srv, uint32_t cmd)
 	if (cmd != SAMPLE_DMA_CMD_COPY && cmd != SAMPLE_DMA_CMD_FILL &&
 	    cmd != SAMPLE_DMA_CMD_CHECKSUM)
 		return -EINVAL;
-	if (!dev->regs.dma_len || dev->regs.dma_len > SAMPLE_DMA_MAX_LEN) {
+	if (!mig_running(dev)) {
+		ret = -EBUSY;	/* stopped for migration */
+	} else if (!dev->regs.dma_len || dev->regs.dma_len > SAMPLE_DMA_MAX_LEN) {
 		ret = -EINVAL;
 	} else {
 		buf = malloc(STEP);

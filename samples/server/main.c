@@ -82,6 +82,11 @@ static void usage(FILE *f)
 		"  --max-data-xfer-size=N  advertise and accept at most N bytes of data\n"
 		"                       per region access (1 to %u, default %u)\n"
 		"  --msix-vectors=N     MSI-X vectors of the device (1 to %u, default %u)\n"
+		"  --busy               while running, write BAR2 after every message\n"
+		"                       (so that pre-copy has changing memory to move)\n"
+		"  --no-dma-logging     offer no DMA logging (DEVICE_FEATURE DMA_LOGGING_*)\n"
+		"  --mig-version=N      version of the migration stream (default 1); a\n"
+		"                       stream of another version is refused\n"
 		"  -v, --verbose        log every message on stderr\n"
 		"  -h, --help           show this help\n"
 		"\n"
@@ -125,7 +130,8 @@ static int parse_options(int argc, char **argv, struct options *opts)
 {
 	enum {
 		OPT_SOCKET_PATH = 256, OPT_FD, OPT_ONCE, OPT_NO_TWIN, OPT_LAYOUT,
-		OPT_MAX_MSG_FDS, OPT_MAX_XFER, OPT_MSIX_VECTORS,
+		OPT_MAX_MSG_FDS, OPT_MAX_XFER, OPT_MSIX_VECTORS, OPT_BUSY,
+		OPT_MIG_VERSION, OPT_NO_DMA_LOGGING,
 	};
 	static const struct option longopts[] = {
 		{ "socket-path", required_argument, NULL, OPT_SOCKET_PATH },
@@ -136,6 +142,9 @@ static int parse_options(int argc, char **argv, struct options *opts)
 		{ "max-msg-fds", required_argument, NULL, OPT_MAX_MSG_FDS },
 		{ "max-data-xfer-size", required_argument, NULL, OPT_MAX_XFER },
 		{ "msix-vectors", required_argument, NULL, OPT_MSIX_VECTORS },
+		{ "busy", no_argument, NULL, OPT_BUSY },
+		{ "mig-version", required_argument, NULL, OPT_MIG_VERSION },
+		{ "no-dma-logging", no_argument, NULL, OPT_NO_DMA_LOGGING },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -149,6 +158,7 @@ static int parse_options(int argc, char **argv, struct options *opts)
 		.max_msg_fds = SERVER_MAX_MSG_FDS,
 		.max_data_xfer = SERVER_MAX_DATA_XFER,
 		.msix_vectors = SAMPLE_MSIX_VECTORS,
+		.mig_version = 1,
 	};
 	while ((c = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
 		switch (c) {
@@ -201,6 +211,20 @@ static int parse_options(int argc, char **argv, struct options *opts)
 				return -1;
 			}
 			opts->msix_vectors = (unsigned int)v;
+			break;
+		case OPT_BUSY:
+			opts->busy = true;
+			break;
+		case OPT_NO_DMA_LOGGING:
+			opts->no_dma_logging = true;
+			break;
+		case OPT_MIG_VERSION:
+			if (parse_uint(optarg, 1, UINT32_MAX, &v)) {
+				fprintf(stderr, PROG ": bad --mig-version '%s'\n",
+					optarg);
+				return -1;
+			}
+			opts->mig_version = (uint32_t)v;
 			break;
 		case 'v':
 			opts->verbose = true;
@@ -359,6 +383,7 @@ static void conn_end(struct server *srv)
 	struct conn *conn = &srv->conn;
 
 	proto_drop_deferred(conn);
+	mig_conn_end(srv);
 	dma_unmap_all(&conn->dma);
 	irq_release(&srv->dev);
 	io_fds_close(&conn->io);
@@ -481,6 +506,11 @@ static int server_setup(struct server *srv)
 		srv_log(srv, "cannot create the device: %s", strerror(-ret));
 		return ret;
 	}
+	ret = mig_init(&srv->dev);
+	if (ret) {
+		srv_log(srv, "cannot set up migration: %s", strerror(-ret));
+		return ret;
+	}
 
 	ret = signals_setup();
 	if (ret < 0) {
@@ -518,6 +548,7 @@ static void server_teardown(struct server *srv)
 		close(srv->listen_fd);
 		unlink(srv->opts.socket_path);
 	}
+	mig_destroy(&srv->dev);
 	dev_destroy(&srv->dev);
 	if (srv->sigfd >= 0)
 		close(srv->sigfd);

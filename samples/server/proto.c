@@ -57,6 +57,8 @@ static int handle_dma_map(struct server *srv, struct vu_msg *msg,
 		return -EINVAL;
 	ret = dma_map(&srv->conn.dma, req,
 		      msg->nr_fds ? vu_msg_take_fd(msg, 0) : -1);
+	if (!ret)
+		mig_dma_mapped(srv, req->addr, req->size);
 	srv_debug(srv, "DMA_MAP [%#llx, +%#llx) flags %#x offset %#llx fd %s: %s",
 		  (unsigned long long)req->addr, (unsigned long long)req->size,
 		  req->flags, (unsigned long long)req->offset,
@@ -303,14 +305,32 @@ static int handle_reset(struct server *srv, struct vu_msg *msg,
 	/* What the client did before the reset happens before it. */
 	io_fds_drain(srv);
 	dev_reset(&srv->dev);
+	mig_reset(&srv->dev);
 	srv_log(srv, "device reset");
 	return 0;
 }
 
+static int handle_device_feature(struct server *srv, struct vu_msg *msg,
+				 struct reply *reply)
+{
+	return mig_device_feature(srv, msg, reply);
+}
+
+static int handle_mig_data_read(struct server *srv, struct vu_msg *msg,
+				struct reply *reply)
+{
+	return mig_data_read(srv, msg, reply);
+}
+
+static int handle_mig_data_write(struct server *srv, struct vu_msg *msg,
+				 struct reply *reply)
+{
+	return mig_data_write(srv, msg, reply);
+}
+
 /*
  * Commands not listed fail with EINVAL: DMA_READ/DMA_WRITE go the other
- * way, and REGION_WRITE_MULTI (never advertised), DEVICE_FEATURE and
- * MIG_DATA_* (no migration, no dirty logging) are not supported.
+ * way, and REGION_WRITE_MULTI (never advertised) is not supported.
  */
 static const struct command commands[VFIO_USER_MAX_COMMAND] = {
 	[VFIO_USER_VERSION] = { handle_version, 0 },
@@ -325,6 +345,9 @@ static const struct command commands[VFIO_USER_MAX_COMMAND] = {
 	[VFIO_USER_REGION_READ] = { handle_region_access, 0 },
 	[VFIO_USER_REGION_WRITE] = { handle_region_access, 0 },
 	[VFIO_USER_DEVICE_RESET] = { handle_reset, 0 },
+	[VFIO_USER_DEVICE_FEATURE] = { handle_device_feature, 0 },
+	[VFIO_USER_MIG_DATA_READ] = { handle_mig_data_read, 0 },
+	[VFIO_USER_MIG_DATA_WRITE] = { handle_mig_data_write, 0 },
 };
 
 static int dispatch(struct server *srv, struct vu_msg *msg, struct reply *reply)
@@ -433,6 +456,7 @@ static int serve(struct server *srv, struct vu_msg *msg)
 			  vu_cmd_name(msg->hdr.cmd), msg->hdr.msg_id, strerror(-err));
 	if (!ret && reply.close_conn)
 		ret = -ECONNABORTED;
+	mig_tick(srv);
 	reply_release(&reply);
 	vu_msg_release(msg);
 	return ret;

@@ -17,6 +17,9 @@
  *   dma.c      the DMA_MAP window table
  *   dma_engine.c  the device's DMA engine: transfers through mappings or
  *              DMA_READ/DMA_WRITE messages
+ *   migration.c  migration v2 (device states, the state stream, pre-copy
+ *              of BAR2) and DMA logging of what the device writes through
+ *              its mappings
  *
  * Everything lives in one struct server, passed explicitly; there is no
  * other mutable state.
@@ -76,6 +79,9 @@ struct options {
 	unsigned int max_msg_fds;	/* advertised and enforced */
 	uint32_t max_data_xfer;		/* advertised and enforced */
 	unsigned int msix_vectors;	/* of the device */
+	bool busy;			/* --busy: write BAR2 while running */
+	bool no_dma_logging;		/* --no-dma-logging */
+	uint32_t mig_version;		/* --mig-version: stream version */
 };
 
 /* One interrupt vector as the client configured it. */
@@ -86,6 +92,48 @@ struct irq_vector {
 	bool pending_counts;	/* ...by the device: count it in IRQ_COUNT */
 	int mask_efd;	/* ACTION_MASK | DATA_EVENTFD (INTx), -1 if none */
 	int unmask_efd;	/* ACTION_UNMASK | DATA_EVENTFD (INTx), -1 if none */
+};
+
+/* Migration page: the unit of BAR2 pre-copy. */
+#define MIG_PAGE		4096
+#define MIG_BAR2_PAGES		(SAMPLE_BAR2_SIZE / MIG_PAGE)
+/* Largest record body in the stream. */
+#define MIG_MAX_RECORD		8192
+
+/* A growing byte queue. */
+struct mig_buf {
+	uint8_t *data;
+	size_t len;	/* bytes queued */
+	size_t pos;	/* bytes already taken */
+	size_t cap;
+};
+
+/* Migration state of the device (migration.c). */
+struct migration {
+	uint32_t state;		/* enum vfio_user_device_mig_state */
+	/* Saving: PRE_COPY and STOP_COPY. */
+	bool saving;
+	bool final_done;	/* device record and END queued */
+	bool round_open;	/* a pre-copy round is being read */
+	uint8_t *shadow;	/* BAR2 as last put in the stream */
+	uint8_t sent[MIG_BAR2_PAGES / 8];	/* pages in the stream */
+	struct mig_buf out;
+	uint64_t out_hash;	/* FNV-1a of every byte queued */
+	/* Loading: RESUMING. */
+	bool loading;
+	bool load_done;		/* END seen, checked, state applied */
+	uint8_t *stage;		/* BAR2 being loaded */
+	uint8_t *rec;		/* the part of the record read so far */
+	size_t rec_len;
+	size_t rec_want;	/* bytes the current part needs */
+	int phase;		/* what rec holds: header, record head, body */
+	uint32_t rec_type;
+	uint64_t rec_offset;
+	uint64_t in_hash;
+	bool have_dev;
+	void *staged_dev;	/* the device record, applied at END */
+	/* --busy */
+	uint64_t tick;
 };
 
 /* The emulated device. Persists across clients. */
@@ -123,6 +171,8 @@ struct device {
 	uint8_t *bar2;			/* our shared mapping of it */
 
 	struct irq_vector irq[SAMPLE_NUM_IRQS][IRQ_MAX_VECTORS];
+
+	struct migration mig;
 };
 
 /* One window of DMA_MAP. */
@@ -160,6 +210,22 @@ struct io_fds {
  * for the reply to its own DMA request (no twin socket): served next. */
 #define CONN_MAX_DEFERRED	16
 
+/* One IOVA range of the DMA log: a bit per page written. */
+struct dma_log_range {
+	uint64_t iova;
+	uint64_t length;
+	uint64_t *bitmap;
+};
+
+/* DMA logging of the device's writes through mappings (migration.c). */
+struct dma_log {
+	bool on;
+	bool all;		/* no ranges given: every window, later ones too */
+	uint64_t page_size;
+	struct dma_log_range *ranges;
+	unsigned int nr;
+};
+
 /* The client currently served. */
 struct conn {
 	int sock;			/* -1: no client */
@@ -169,6 +235,7 @@ struct conn {
 	uint64_t client_max_xfer;	/* for DMA_READ/WRITE, later */
 	struct io_fds io;
 	struct dma_table dma;
+	struct dma_log log;
 	uint16_t next_dma_id;		/* ids of our DMA_READ/DMA_WRITE */
 	struct vu_msg *deferred[CONN_MAX_DEFERRED];
 	unsigned int nr_deferred;
@@ -263,6 +330,22 @@ int io_fds_get(struct server *srv, const struct vu_msg *msg,
 
 /* dma_engine.c */
 int dma_engine_command(struct server *srv, uint32_t cmd);
+
+/* migration.c */
+int mig_init(struct device *dev);
+void mig_destroy(struct device *dev);
+void mig_reset(struct device *dev);
+bool mig_running(const struct device *dev);
+void mig_tick(struct server *srv);
+int mig_device_feature(struct server *srv, const struct vu_msg *msg,
+		       struct reply *reply);
+int mig_data_read(struct server *srv, const struct vu_msg *msg,
+		  struct reply *reply);
+int mig_data_write(struct server *srv, const struct vu_msg *msg,
+		   struct reply *reply);
+void mig_dma_written(struct server *srv, uint64_t addr, uint64_t len);
+void mig_dma_mapped(struct server *srv, uint64_t addr, uint64_t size);
+void mig_conn_end(struct server *srv);
 
 /* dma.c */
 const struct dma_region *dma_find(const struct dma_table *tbl, uint64_t addr);

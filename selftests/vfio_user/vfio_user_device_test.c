@@ -451,7 +451,13 @@ TEST_F(sample, raw_message)
 	};
 	struct vfio_user_raw_msg bad;
 
-	/* The sample has no migration yet: the server's EINVAL comes back... */
+	/* The sample migrates: PROBE of the feature comes back as an echo... */
+	EXPECT_EQ(0, ioctl(self->fd, VFIO_USER_RAW_MSG, &m));
+	EXPECT_EQ(sizeof(feat), m.reply_size);
+	EXPECT_EQ(0, memcmp(reply + 4, &feat.flags, 4));
+	/* ...a feature it lacks gets the server's EINVAL... */
+	feat.flags = VFIO_DEVICE_FEATURE_PROBE | VFIO_DEVICE_FEATURE_GET | 0x7ff;
+	m.reply_size = sizeof(reply);
 	EXPECT_EQ(-1, ioctl(self->fd, VFIO_USER_RAW_MSG, &m));
 	EXPECT_EQ(EINVAL, errno);
 	/* ...and the connection stays healthy. */

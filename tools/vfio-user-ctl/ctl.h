@@ -73,5 +73,11 @@ int ctl_cmd_info(int argc, char **argv, struct ctl_opts *opts);
 void ctl_usage_info(FILE *out);
 int ctl_cmd_bench(int argc, char **argv, struct ctl_opts *opts);
 void ctl_usage_bench(FILE *out);
+int ctl_cmd_migrate(int argc, char **argv, struct ctl_opts *opts);
+void ctl_usage_migrate(FILE *out);
+int ctl_cmd_save(int argc, char **argv, struct ctl_opts *opts);
+void ctl_usage_save(FILE *out);
+int ctl_cmd_load(int argc, char **argv, struct ctl_opts *opts);
+void ctl_usage_load(FILE *out);
 
 #endif /* VFIO_USER_CTL_H */

@@ -32,6 +32,13 @@ static const struct ctl_command commands[] = {
 	{ "bench", "[--seconds N] SOCKET_PATH",
 	  "measure doorbell writes: ioeventfd, REGION_WRITE, posted REGION_WRITE",
 	  ctl_cmd_bench, ctl_usage_bench },
+	{ "migrate", "SRC_SOCKET DST_SOCKET",
+	  "move a running device's state to another server",
+	  ctl_cmd_migrate, ctl_usage_migrate },
+	{ "save", "SOCKET_PATH FILE", "stop a device and save its state to FILE",
+	  ctl_cmd_save, ctl_usage_save },
+	{ "load", "SOCKET_PATH FILE", "load a device's state from FILE and run it",
+	  ctl_cmd_load, ctl_usage_load },
 	{ "help", "[COMMAND]", "show this help, or a command's",
 	  cmd_help, usage_help },
 };
