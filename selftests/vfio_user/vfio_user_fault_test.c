@@ -852,12 +852,16 @@ static int reset_check(struct fault_ctx *c)
 	return now == resets_before + 1 ? 0 : -1;
 }
 
-/* VFIO_USER_RAW_MSG: the sample has no migration, so its answer is EINVAL. */
+/*
+ * VFIO_USER_RAW_MSG: a feature index the sample does not have, so its
+ * answer is EINVAL.
+ */
 static int raw_call(struct fault_ctx *c)
 {
 	struct vfio_user_device_feature feat = {
 		.argsz = sizeof(feat) + 8,
-		.flags = VFIO_DEVICE_FEATURE_PROBE | VFIO_DEVICE_FEATURE_GET | 1,
+		.flags = VFIO_DEVICE_FEATURE_PROBE | VFIO_DEVICE_FEATURE_GET |
+			 0x7ff,
 	};
 	uint8_t reply[64];
 	struct vfio_user_raw_msg m = {
