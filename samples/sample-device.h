@@ -77,6 +77,7 @@
 #define SAMPLE_REG_SET_IRQS_MAX_FDS	0x64	/* RO: most fds one SET_IRQS carried */
 #define SAMPLE_REG_XFER_MAX		0x68	/* RO: largest REGION_READ/WRITE count */
 #define SAMPLE_REG_XFER_REFUSED		0x6c	/* RO: accesses over a transfer limit */
+#define SAMPLE_REG_WRITE_MULTI_COUNT	0x70	/* RO: REGION_WRITE_MULTI messages received */
 
 #define SAMPLE_MAILBOX_OFFSET		0x80	/* ioregionfd sub-region: 0x80 bytes of mailbox memory */
 #define SAMPLE_MAILBOX_SIZE		0x80

@@ -87,6 +87,7 @@ static void usage(FILE *f)
 		"  --no-dma-logging     offer no DMA logging (DEVICE_FEATURE DMA_LOGGING_*)\n"
 		"  --mig-version=N      version of the migration stream (default 1); a\n"
 		"                       stream of another version is refused\n"
+		"  --no-write-multiple  do not offer REGION_WRITE_MULTI\n"
 		"  -v, --verbose        log every message on stderr\n"
 		"  -h, --help           show this help\n"
 		"\n"
@@ -131,7 +132,7 @@ static int parse_options(int argc, char **argv, struct options *opts)
 	enum {
 		OPT_SOCKET_PATH = 256, OPT_FD, OPT_ONCE, OPT_NO_TWIN, OPT_LAYOUT,
 		OPT_MAX_MSG_FDS, OPT_MAX_XFER, OPT_MSIX_VECTORS, OPT_BUSY,
-		OPT_MIG_VERSION, OPT_NO_DMA_LOGGING,
+		OPT_MIG_VERSION, OPT_NO_DMA_LOGGING, OPT_NO_WRITE_MULTIPLE,
 	};
 	static const struct option longopts[] = {
 		{ "socket-path", required_argument, NULL, OPT_SOCKET_PATH },
@@ -145,6 +146,7 @@ static int parse_options(int argc, char **argv, struct options *opts)
 		{ "busy", no_argument, NULL, OPT_BUSY },
 		{ "mig-version", required_argument, NULL, OPT_MIG_VERSION },
 		{ "no-dma-logging", no_argument, NULL, OPT_NO_DMA_LOGGING },
+		{ "no-write-multiple", no_argument, NULL, OPT_NO_WRITE_MULTIPLE },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -217,6 +219,9 @@ static int parse_options(int argc, char **argv, struct options *opts)
 			break;
 		case OPT_NO_DMA_LOGGING:
 			opts->no_dma_logging = true;
+			break;
+		case OPT_NO_WRITE_MULTIPLE:
+			opts->no_write_multiple = true;
 			break;
 		case OPT_MIG_VERSION:
 			if (parse_uint(optarg, 1, UINT32_MAX, &v)) {

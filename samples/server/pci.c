@@ -231,6 +231,7 @@ static unsigned int bar0_reg_width(uint64_t off)
 	case SAMPLE_REG_SET_IRQS_MAX_FDS:
 	case SAMPLE_REG_XFER_MAX:
 	case SAMPLE_REG_XFER_REFUSED:
+	case SAMPLE_REG_WRITE_MULTI_COUNT:
 	case SAMPLE_REG_DOORBELL:
 	case SAMPLE_REG_DOORBELL_DM:
 	case SAMPLE_REG_DMA_LEN:
@@ -287,6 +288,9 @@ static int bar0_reg_read(const struct device *dev, uint64_t off, uint64_t *val)
 		return 0;
 	case SAMPLE_REG_XFER_REFUSED:
 		*val = dev->regs.xfer_refused;
+		return 0;
+	case SAMPLE_REG_WRITE_MULTI_COUNT:
+		*val = dev->regs.write_multi_count;
 		return 0;
 	case SAMPLE_REG_DMA_SRC:
 		*val = dev->regs.dma_src;

@@ -255,6 +255,13 @@ static int check_xfer_limits(struct server *srv,
  * alone). Doorbells and mailbox commands already sent on the io fds are
  * served first, so that a later read of BAR0 sees them.
  */
+/* The DMA engine needs the connection, not just the device model. */
+static bool is_dma_command(uint32_t region, uint64_t offset, uint32_t count)
+{
+	return region == VFIO_PCI_BAR0_REGION_INDEX &&
+	       offset == SAMPLE_REG_DMA_CMD && count == 4;
+}
+
 static int handle_region_access(struct server *srv, struct vu_msg *msg,
 				struct reply *reply)
 {
@@ -272,9 +279,7 @@ static int handle_region_access(struct server *srv, struct vu_msg *msg,
 		return -EINVAL;
 	if (req->region == VFIO_PCI_BAR0_REGION_INDEX)
 		io_fds_drain(srv);
-	/* The DMA engine needs the connection, not just the device model. */
-	if (write && req->region == VFIO_PCI_BAR0_REGION_INDEX &&
-	    req->offset == SAMPLE_REG_DMA_CMD && req->count == 4) {
+	if (write && is_dma_command(req->region, req->offset, req->count)) {
 		uint32_t cmd;
 
 		memcpy(&cmd, req->data, sizeof(cmd));
@@ -293,6 +298,60 @@ static int handle_region_access(struct server *srv, struct vu_msg *msg,
 	srv_debug(srv, "%s region %u [%#llx, +%#x): %s", write ? "write" : "read",
 		  req->region, (unsigned long long)req->offset, req->count,
 		  ret ? strerror(-ret) : "ok");
+	return ret;
+}
+
+/*
+ * REGION_WRITE_MULTI (advertised unless --no-write-multiple): up to
+ * VFIO_USER_MULTI_MAX writes of up to VFIO_USER_MULTI_DATA bytes, applied
+ * in order as REGION_WRITE would apply them; the reply (when one is asked
+ * for) says how many were. Every entry is checked before any is applied.
+ */
+static int handle_write_multi(struct server *srv, struct vu_msg *msg,
+			      struct reply *reply)
+{
+	const struct vfio_user_wr_multi *req = msg->payload;
+	uint64_t *done, n, i;
+	int ret = 0;
+
+	if (srv->opts.no_write_multiple || msg->len < sizeof(*req))
+		return -EINVAL;
+	n = req->wr_cnt;
+	if (!n || n > VFIO_USER_MULTI_MAX ||
+	    msg->len != sizeof(*req) + n * sizeof(struct vfio_user_wr_one))
+		return -EINVAL;
+	for (i = 0; i < n; i++) {
+		struct vfio_user_wr_one w;
+
+		memcpy(&w, &req->wrs[i], sizeof(w));
+		if (!w.count || w.count > VFIO_USER_MULTI_DATA)
+			return -EINVAL;
+	}
+	io_fds_drain(srv);
+	srv->dev.regs.write_multi_count++;
+	for (i = 0; i < n && !ret; i++) {
+		struct vfio_user_wr_one w;
+
+		memcpy(&w, &req->wrs[i], sizeof(w));
+		if (is_dma_command(w.region, w.offset, w.count)) {
+			uint32_t cmd;
+
+			memcpy(&cmd, w.data, sizeof(cmd));
+			ret = dma_engine_command(srv, cmd);
+		} else {
+			ret = dev_region_access(&srv->dev, w.region, w.offset,
+						w.data, w.count, true);
+		}
+		if (ret)
+			break;
+	}
+	srv_debug(srv, "write multi: %llu of %llu applied: %s",
+		  (unsigned long long)i, (unsigned long long)n,
+		  ret ? strerror(-ret) : "ok");
+	done = reply_alloc(reply, sizeof(*done));
+	if (!done)
+		return -ENOMEM;
+	*done = i;
 	return ret;
 }
 
@@ -330,7 +389,7 @@ static int handle_mig_data_write(struct server *srv, struct vu_msg *msg,
 
 /*
  * Commands not listed fail with EINVAL: DMA_READ/DMA_WRITE go the other
- * way, and REGION_WRITE_MULTI (never advertised) is not supported.
+ * way.
  */
 static const struct command commands[VFIO_USER_MAX_COMMAND] = {
 	[VFIO_USER_VERSION] = { handle_version, 0 },
@@ -344,6 +403,7 @@ static const struct command commands[VFIO_USER_MAX_COMMAND] = {
 	[VFIO_USER_DEVICE_SET_IRQS] = { handle_set_irqs, VU_WIRE_MAX_FDS },
 	[VFIO_USER_REGION_READ] = { handle_region_access, 0 },
 	[VFIO_USER_REGION_WRITE] = { handle_region_access, 0 },
+	[VFIO_USER_REGION_WRITE_MULTI] = { handle_write_multi, 0 },
 	[VFIO_USER_DEVICE_RESET] = { handle_reset, 0 },
 	[VFIO_USER_DEVICE_FEATURE] = { handle_device_feature, 0 },
 	[VFIO_USER_MIG_DATA_READ] = { handle_mig_data_read, 0 },

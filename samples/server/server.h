@@ -82,6 +82,7 @@ struct options {
 	bool busy;			/* --busy: write BAR2 while running */
 	bool no_dma_logging;		/* --no-dma-logging */
 	uint32_t mig_version;		/* --mig-version: stream version */
+	bool no_write_multiple;		/* --no-write-multiple */
 };
 
 /* One interrupt vector as the client configured it. */
@@ -153,6 +154,7 @@ struct device {
 		uint32_t set_irqs_max_fds;
 		uint32_t xfer_max;
 		uint32_t xfer_refused;
+		uint32_t write_multi_count;
 		uint64_t dma_src;
 		uint64_t dma_dst;
 		uint64_t dma_result;

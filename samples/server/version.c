@@ -173,6 +173,9 @@ static struct json_object *server_caps(const struct options *opts, bool twin)
 	if (!ret)
 		ret = add(caps, VFIO_USER_CAP_MAX_DMA_MAPS,
 			  json_object_new_int(SERVER_MAX_DMA_MAPS));
+	if (!ret && !opts->no_write_multiple)
+		ret = add(caps, VFIO_USER_CAP_WRITE_MULTIPLE,
+			  json_object_new_boolean(1));
 	if (!ret && twin)
 		ret = add(caps, VFIO_USER_CAP_TWIN_SOCKET, twin_socket_caps());
 	if (!ret) {

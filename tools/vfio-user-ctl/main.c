@@ -30,7 +30,7 @@ static const struct ctl_command commands[] = {
 	  "connect to a server and describe its device",
 	  ctl_cmd_info, ctl_usage_info },
 	{ "bench", "[--seconds N] SOCKET_PATH",
-	  "measure doorbell writes: ioeventfd, REGION_WRITE, posted REGION_WRITE",
+	  "measure round trips, io_uring, DMA maps, doorbells",
 	  ctl_cmd_bench, ctl_usage_bench },
 	{ "migrate", "SRC_SOCKET DST_SOCKET",
 	  "move a running device's state to another server",
