@@ -334,11 +334,26 @@ static size_t vfio_user_multi_size(u64 nr)
 }
 
 /*
+ * Gather small posted writes once the server is behind by a quarter of
+ * the send buffer; send them once it is within an eighth again.
+ */
+#define VFIO_USER_MULTI_BEHIND		4
+#define VFIO_USER_MULTI_CAUGHT_UP	8
+
+/* Has the server left more than 1/@div of our send buffer unread? */
+static bool vfio_user_sock_behind(struct sock *sk, int div)
+{
+	return sk_wmem_alloc_get(sk) > READ_ONCE(sk->sk_sndbuf) / div;
+}
+
+/*
  * Send the posted writes gathered so far, ahead of whatever the caller
  * sends next: one as REGION_WRITE, more as REGION_WRITE_MULTI, both
- * without a reply. The caller holds the send lock.
+ * without a reply. The caller holds the send lock. With @nowait, only if
+ * there is room: while the send lock is held only the server frees room,
+ * so a message that fits now goes in one piece without waiting.
  */
-static int vfio_user_flush_multi(struct vfio_user_conn *conn)
+static int vfio_user_flush_multi(struct vfio_user_conn *conn, bool nowait)
 {
 	u8 one[sizeof(struct vfio_user_region_access) + VFIO_USER_MULTI_DATA];
 	struct vfio_user_region_access *acc = (void *)one;
@@ -351,12 +366,16 @@ static int vfio_user_flush_multi(struct vfio_user_conn *conn)
 	lockdep_assert_held(&conn->send_lock);
 	if (!conn->multi)
 		return 0;
+	if (nowait && sk_wmem_alloc_get(conn->sock->sk) >=
+		      READ_ONCE(conn->sock->sk->sk_sndbuf))
+		return -EAGAIN;
 	mutex_lock(&conn->multi_lock);
 	nr = conn->multi->wr_cnt;
 	if (nr)
 		memcpy(conn->multi_out, conn->multi, vfio_user_multi_size(nr));
 	conn->multi->wr_cnt = 0;
 	conn->multi_flushing = false;
+	WRITE_ONCE(conn->multi_queued, false);
 	mutex_unlock(&conn->multi_lock);
 	if (!nr)
 		return 0;
@@ -407,10 +426,23 @@ static int vfio_user_lock_send(struct vfio_user_conn *conn, bool nowait)
 	}
 	if (mutex_lock_killable(&conn->send_lock))
 		return -EINTR;
-	ret = vfio_user_flush_multi(conn);
+	ret = vfio_user_flush_multi(conn, false);
 	if (ret)
 		mutex_unlock(&conn->send_lock);
 	return ret;
+}
+
+/*
+ * Give the send lock up; posted writes that gathered meanwhile go out now
+ * if the server has caught up, else once it has (see the write_space
+ * callback).
+ */
+static void vfio_user_unlock_send(struct vfio_user_conn *conn)
+{
+	if (conn->multi && READ_ONCE(conn->multi_queued) &&
+	    !vfio_user_sock_behind(conn->sock->sk, VFIO_USER_MULTI_CAUGHT_UP))
+		vfio_user_flush_multi(conn, true);
+	mutex_unlock(&conn->send_lock);
 }
 
 /*
@@ -492,7 +524,7 @@ static int vfio_user_send_msg(struct vfio_user_conn *conn,
 		break;
 	}
 	if (lock)
-		mutex_unlock(lock);
+		vfio_user_unlock_send(conn);
 	kfree(cmsg);
 
 	if (sent == total) {
@@ -569,7 +601,7 @@ static int vfio_user_send_request(struct vfio_user_conn *conn,
 	}
 	xa_unlock(&conn->pending);
 	if (ret < 0) {
-		mutex_unlock(&conn->send_lock);
+		vfio_user_unlock_send(conn);
 		vfio_user_request_put(req);
 		return ret == -EBUSY ? -EAGAIN : ret;
 	}
@@ -589,21 +621,25 @@ static int vfio_user_send_request(struct vfio_user_conn *conn,
 		if (old == req)
 			vfio_user_request_put(req);
 	}
-	mutex_unlock(&conn->send_lock);
+	vfio_user_unlock_send(conn);
 	return ret;
 }
 
 /*
- * A small posted write joins the others gathered while the socket is busy.
- * The first to join sends them all once it has the socket, unless another
- * send takes them first; the rest return at once, their writes posted.
+ * A small posted write goes out at once while the socket is idle. It joins
+ * the others gathered instead when the socket is busy (another task is
+ * sending) or the server is behind: the first to join a busy socket sends
+ * them all once it has it, the rest return at once, their writes posted;
+ * behind a slow server they go out once it has caught up, or with the
+ * next message, or when they fill a REGION_WRITE_MULTI.
  */
 static int vfio_user_post_multi(struct vfio_user_conn *conn,
 				const struct vfio_user_region_access *acc,
 				u32 count)
 {
 	struct vfio_user_wr_one *w;
-	bool flusher;
+	struct vfio_user_header hdr;
+	bool behind, flusher;
 	int ret;
 
 	for (;;) {
@@ -615,16 +651,33 @@ static int vfio_user_post_multi(struct vfio_user_conn *conn,
 		ret = vfio_user_lock_send(conn, false);
 		if (ret)
 			return ret;
-		mutex_unlock(&conn->send_lock);
+		vfio_user_unlock_send(conn);
 	}
+	behind = vfio_user_sock_behind(conn->sock->sk, VFIO_USER_MULTI_BEHIND);
+	if (!behind && !conn->multi->wr_cnt &&
+	    mutex_trylock(&conn->send_lock)) {
+		mutex_unlock(&conn->multi_lock);
+		vfio_user_init_header(&hdr, (u16)atomic_inc_return(&conn->posted_id),
+				      VFIO_USER_REGION_WRITE,
+				      sizeof(*acc) + count, VFIO_USER_F_NO_REPLY);
+		ret = vfio_user_send_msg(conn, conn->sock, NULL, &hdr, acc,
+					 sizeof(*acc) + count, NULL, 0, false);
+		if (!ret)
+			atomic64_inc(&conn->stats.posted_writes);
+		vfio_user_unlock_send(conn);
+		return ret;
+	}
+
 	w = &conn->multi->wrs[conn->multi->wr_cnt++];
 	w->offset = acc->offset;
 	w->region = acc->region;
 	w->count = count;
 	memset(w->data, 0, sizeof(w->data));
 	memcpy(w->data, acc->data, count);
-	flusher = !conn->multi_flushing;
-	conn->multi_flushing = true;
+	WRITE_ONCE(conn->multi_queued, true);
+	flusher = !behind && !conn->multi_flushing;
+	if (flusher)
+		conn->multi_flushing = true;
 	mutex_unlock(&conn->multi_lock);
 	if (!flusher)
 		return 0;
@@ -632,12 +685,12 @@ static int vfio_user_post_multi(struct vfio_user_conn *conn,
 	ret = vfio_user_lock_send(conn, false);
 	if (ret == -EINTR) {
 		/* Killed: the writes are posted already; the worker sends them. */
-		WRITE_ONCE(conn->multi_flush_worker, true);
+		WRITE_ONCE(conn->multi_wake, true);
 		wake_up(&conn->worker.wq);
 		return 0;
 	}
 	if (!ret)
-		mutex_unlock(&conn->send_lock);
+		vfio_user_unlock_send(conn);
 	return ret;
 }
 
@@ -1233,6 +1286,33 @@ static void vfio_user_sock_wake_worker(struct sock *sk, bool data)
 	read_unlock_bh(&sk->sk_callback_lock);
 }
 
+/*
+ * The server consumed some of what we sent: posted writes gathered while
+ * it was behind go out once it has caught up (the worker sends them).
+ */
+static void vfio_user_sock_write_space(struct sock *sk)
+{
+	struct vfio_user_worker *w;
+
+	read_lock_bh(&sk->sk_callback_lock);
+	w = sk->sk_user_data;
+	if (w) {
+		struct vfio_user_conn *conn = w->conn;
+
+		w->saved_write_space(sk);
+		if (w->replies && conn->multi &&
+		    READ_ONCE(conn->multi_queued) &&
+		    !READ_ONCE(conn->multi_wake) &&
+		    !vfio_user_sock_behind(sk, VFIO_USER_MULTI_CAUGHT_UP)) {
+			WRITE_ONCE(conn->multi_wake, true);
+			wake_up(&w->wq);
+		}
+	} else {
+		sk->sk_write_space(sk);
+	}
+	read_unlock_bh(&sk->sk_callback_lock);
+}
+
 static void vfio_user_sock_data_ready(struct sock *sk)
 {
 	vfio_user_sock_wake_worker(sk, true);
@@ -1254,9 +1334,11 @@ static int vfio_user_sock_hook(struct vfio_user_worker *w)
 	}
 	w->saved_data_ready = sk->sk_data_ready;
 	w->saved_state_change = sk->sk_state_change;
+	w->saved_write_space = sk->sk_write_space;
 	sk->sk_user_data = w;
 	sk->sk_data_ready = vfio_user_sock_data_ready;
 	sk->sk_state_change = vfio_user_sock_state_change;
+	sk->sk_write_space = vfio_user_sock_write_space;
 	write_unlock_bh(&sk->sk_callback_lock);
 	w->hooked = true;
 	return 0;
@@ -1272,6 +1354,7 @@ static void vfio_user_sock_unhook(struct vfio_user_worker *w)
 	write_lock_bh(&sk->sk_callback_lock);
 	sk->sk_data_ready = w->saved_data_ready;
 	sk->sk_state_change = w->saved_state_change;
+	sk->sk_write_space = w->saved_write_space;
 	sk->sk_user_data = NULL;
 	write_unlock_bh(&sk->sk_callback_lock);
 	w->hooked = false;
@@ -1407,12 +1490,16 @@ static int vfio_user_worker(void *data)
 	while (!kthread_should_stop() && !vfio_user_conn_status(conn)) {
 		wait_event_idle_timeout(w->wq, kthread_should_stop() ||
 					vfio_user_worker_has_work(w) ||
-					READ_ONCE(conn->multi_flush_worker),
+					READ_ONCE(conn->multi_wake),
 					vfio_user_worker_idle(w));
-		if (w->replies && READ_ONCE(conn->multi_flush_worker)) {
-			WRITE_ONCE(conn->multi_flush_worker, false);
-			if (!vfio_user_lock_send(conn, false))
-				mutex_unlock(&conn->send_lock);
+		/*
+		 * Gathered posted writes, and the server caught up: send them,
+		 * unless someone is sending (who does it on the way out).
+		 */
+		if (w->replies && READ_ONCE(conn->multi_wake)) {
+			WRITE_ONCE(conn->multi_wake, false);
+			if (mutex_trylock(&conn->send_lock))
+				vfio_user_unlock_send(conn);
 		}
 		/* Is the owner's address space still there? */
 		if (!atomic_read(&conn->mm->mm_users)) {
@@ -1729,7 +1816,8 @@ int vfio_user_conn_start(struct vfio_user_device *vdev, struct socket *sock,
 			goto err_free_multi;
 	}
 	conn->multi_flushing = false;
-	conn->multi_flush_worker = false;
+	conn->multi_queued = false;
+	conn->multi_wake = false;
 
 	/* Both created before either runs: a failure reads nothing. */
 	ret = vfio_user_create_worker(conn, &conn->worker, sock, true, "");

@@ -213,6 +213,7 @@ struct vfio_user_rx {
  *	while nobody holds the receiver role
  * @saved_data_ready: @sock's own data_ready callback
  * @saved_state_change: @sock's own state_change callback
+ * @saved_write_space: @sock's own write_space callback
  * @hooked: @sock's callbacks are ours
  * @cmd: header of the server command in @buf
  * @buf: room for one server command and its reply
@@ -229,6 +230,7 @@ struct vfio_user_worker {
 	wait_queue_head_t wq;
 	void (*saved_data_ready)(struct sock *sk);
 	void (*saved_state_change)(struct sock *sk);
+	void (*saved_write_space)(struct sock *sk);
 	bool hooked;
 	struct vfio_user_header cmd;
 	void *buf;
@@ -257,11 +259,13 @@ struct vfio_user_worker {
  * @client_max_xfer: largest data count the server may send us
  * @write_multiple: the server takes REGION_WRITE_MULTI
  * @multi_lock: protects @multi and @multi_flushing
- * @multi: small posted writes gathered while the socket is busy, or NULL
- *	without @write_multiple
+ * @multi: small posted writes gathered while the socket is busy or the
+ *	server behind, or NULL without @write_multiple
  * @multi_out: the same, on their way out; under @send_lock
  * @multi_flushing: a task is on its way to send @multi
- * @multi_flush_worker: the worker must send @multi (that task was killed)
+ * @multi_queued: @multi holds writes
+ * @multi_wake: the worker is to send @multi (the server caught up, or the
+ *	task on its way was killed)
  * @worker: receive worker for @sock
  * @twin_worker: receive worker for @twin (no task without one)
  * @mm: the attaching task's mm_struct (a count reference only: the
@@ -293,7 +297,8 @@ struct vfio_user_conn {
 	struct vfio_user_wr_multi *multi;
 	struct vfio_user_wr_multi *multi_out;
 	bool multi_flushing;
-	bool multi_flush_worker;
+	bool multi_queued;
+	bool multi_wake;
 	struct vfio_user_worker worker;
 	struct vfio_user_worker twin_worker;
 	struct mm_struct *mm;
