@@ -52,6 +52,9 @@ END {
 	msg = fig("doorbell", "REGION_WRITE, waiting for each reply")
 	if (msg > 0) {
 		bar("posted writes / REGION_WRITE", fig("doorbell", "REGION_WRITE, posted") / msg, "", 0)
+		plain = fig("doorbell", "REGION_WRITE, posted, no WRITE_MULTI")
+		if (plain > 0)
+			bar("posted: WRITE_MULTI / without", fig("doorbell", "REGION_WRITE, posted") / plain, "", 0)
 		bar("ioeventfd / REGION_WRITE", fig("doorbell", "ioeventfd") / msg, ">=", 5)
 	}
 

@@ -17,19 +17,27 @@ mkdir -p "$stage/usr/bin"
 cat >"$stage/usr/bin/vfio-user-bench-run" <<'BENCH'
 #!/bin/sh
 sock=/tmp/bench.sock
+plain=/tmp/bench-plain.sock
 vfio-user-sample-server --socket-path=$sock 2>/dev/null &
 server=$!
+# The same server without REGION_WRITE_MULTI, for the posted writes.
+vfio-user-sample-server --socket-path=$plain --no-write-multiple 2>/dev/null &
+server_plain=$!
 i=0
-while [ ! -S $sock ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
-vfio-user-ctl bench --seconds 2 --json /tmp/bench.json $sock
+while { [ ! -S $sock ] || [ ! -S $plain ]; } && [ $i -lt 100 ]; do
+	sleep 0.05
+	i=$((i + 1))
+done
+vfio-user-ctl bench --seconds 2 --json /tmp/bench.json \
+	--compare-posted $plain $sock
 rc=$?
 if [ $rc -eq 0 ]; then
 	echo "--- bench.json"
 	cat /tmp/bench.json
 	echo "--- end"
 fi
-kill $server
-wait $server
+kill $server $server_plain
+wait $server $server_plain
 exit $rc
 BENCH
 chmod +x "$stage/usr/bin/vfio-user-bench-run"

@@ -612,6 +612,9 @@ void ctl_usage_bench(FILE *out)
 		"  --rounds N         alternate the round-trip paths N times\n"
 		"                     (default 3)\n"
 		"  --json FILE        also write every figure to FILE as JSON\n"
+		"  --compare-posted SOCKET_PATH\n"
+		"                     measure posted writes also against the server\n"
+		"                     at SOCKET_PATH (one without write_multiple)\n"
 		CTL_COMMON_OPTIONS_HELP);
 }
 
@@ -621,11 +624,13 @@ int ctl_cmd_bench(int argc, char **argv, struct ctl_opts *opts)
 		{ "seconds", required_argument, NULL, 's' },
 		{ "rounds", required_argument, NULL, 'r' },
 		{ "json", required_argument, NULL, 'j' },
+		{ "compare-posted", required_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'h' },
 		CTL_COMMON_LONG_OPTIONS,
 		{ NULL, 0, NULL, 0 },
 	};
-	double seconds = 1, ioev, msg, posted, rt[RT_NR_PATHS];
+	double seconds = 1, ioev, msg, posted, posted_plain = 0, rt[RT_NR_PATHS];
+	const char *plain_server = NULL;
 	unsigned long rounds = 3;
 	const char *json = NULL;
 	struct vuc_device *dev;
@@ -633,7 +638,7 @@ int ctl_cmd_bench(int argc, char **argv, struct ctl_opts *opts)
 	char *end;
 	int opt;
 
-	while ((opt = getopt_long(argc, argv, "s:r:j:h", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "s:r:j:p:h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 's':
 			seconds = strtod(optarg, &end);
@@ -652,6 +657,9 @@ int ctl_cmd_bench(int argc, char **argv, struct ctl_opts *opts)
 			break;
 		case 'j':
 			json = optarg;
+			break;
+		case 'p':
+			plain_server = optarg;
 			break;
 		case 'h':
 			ctl_usage_bench(stdout);
@@ -693,6 +701,11 @@ int ctl_cmd_bench(int argc, char **argv, struct ctl_opts *opts)
 	    measure(opts, argv[optind], VUC_OPT_NO_IO_FDS, 1U << db.region, &db,
 		    seconds, &posted))
 		return CTL_EXIT_FAILURE;
+	/* The same posted writes to a server that takes no REGION_WRITE_MULTI. */
+	if (plain_server &&
+	    measure(opts, plain_server, VUC_OPT_NO_IO_FDS, 1U << db.region, &db,
+		    seconds, &posted_plain))
+		return CTL_EXIT_FAILURE;
 
 	printf("Doorbell: region %u offset 0x%llx, %zu-byte writes, %.1f s each way\n",
 	       db.region, (unsigned long long)db.offset, db.width, seconds);
@@ -703,6 +716,12 @@ int ctl_cmd_bench(int argc, char **argv, struct ctl_opts *opts)
 	printf("  ioeventfd (kernel signals, no message)  %12.0f writes/s\n", ioev);
 	printf("  REGION_WRITE, waiting for each reply     %12.0f writes/s\n", msg);
 	printf("  REGION_WRITE, posted                     %12.0f writes/s\n", posted);
+	if (plain_server) {
+		printf("  REGION_WRITE, posted, no WRITE_MULTI     %12.0f writes/s\n",
+		       posted_plain);
+		bench_figure("doorbell", "REGION_WRITE, posted, no WRITE_MULTI",
+			     posted_plain, "writes/s");
+	}
 	printf("  ioeventfd / REGION_WRITE: %.1fx; posted / REGION_WRITE: %.1fx\n",
 	       ioev / msg, posted / msg);
 	if (json && bench_write_json(json))
