@@ -10,6 +10,8 @@
 #   make lint       checkpatch --strict, sparse, W=1 build of the module
 #   make fuzz       fuzzers, fault injection and kill tests on the debug
 #                   kernel with long counts; ends with a line of figures
+#   make docs       HTML documentation with Sphinx into build/docs; any
+#                   warning fails
 #   make install    module, udev rule, library, headers, pkg-config file,
 #                   programs and man pages (DESTDIR, PREFIX); make uninstall
 #
@@ -44,7 +46,7 @@ Q := @
 endif
 
 .PHONY: all deps module module-debian module-debug selftests check fuzz run bench \
-	lint clean
+	lint docs clean
 
 all: module userspace selftests
 
@@ -315,6 +317,20 @@ uninstall-dkms:
 
 lint: deps
 	$(Q)$(SCRIPTS)/lint.sh
+
+# Documentation ------------------------------------------------------------
+#
+# Debian's Sphinx; the uAPI reference comes from the header through the
+# kernel's kernel-doc and its Sphinx extension, in the unpacked
+# linux-source-6.1 tree. Offline; any warning fails the build.
+
+SPHINXBUILD ?= /usr/bin/sphinx-build
+
+docs: deps
+	$(Q)src="$(LINUX_SRC)"; [ -n "$$src" ] || exit 1; \
+	LINUX_SRC="$$src" $(SPHINXBUILD) -b html -W --keep-going -q -n \
+		-d $(BUILD)/docs/.doctrees $(TOP)/Documentation $(BUILD)/docs
+	@echo "  DOCS    build/docs/index.html"
 
 check: deps
 	$(Q)$(SCRIPTS)/check.sh

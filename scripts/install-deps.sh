@@ -32,6 +32,7 @@ PACKAGES="
 	perl
 	pkg-config
 	python3
+	python3-sphinx
 	qemu-system-x86
 	sparse
 	valgrind
