@@ -322,13 +322,14 @@ lint: deps
 #
 # Debian's Sphinx; the uAPI reference comes from the header through the
 # kernel's kernel-doc and its Sphinx extension, in the unpacked
-# linux-source-6.1 tree. Offline; any warning fails the build.
+# linux-source-6.1 tree. Offline; any warning fails the build. -E reads
+# every file each time: a warning is never hidden by an earlier build.
 
 SPHINXBUILD ?= /usr/bin/sphinx-build
 
 docs: deps
 	$(Q)src="$(LINUX_SRC)"; [ -n "$$src" ] || exit 1; \
-	LINUX_SRC="$$src" $(SPHINXBUILD) -b html -W --keep-going -q -n \
+	LINUX_SRC="$$src" $(SPHINXBUILD) -b html -E -W --keep-going -q -n \
 		-d $(BUILD)/docs/.doctrees $(TOP)/Documentation $(BUILD)/docs
 	@echo "  DOCS    build/docs/index.html"
 

@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# The project's test command (make check): lint, build, host-side tests,
+# The project's test command (make check): lint, docs, build, host-side tests,
 # install and packaging tests (scripts/check-install.sh), then the
 # selftests in a VM on Debian's kernel and on the debug kernel.
 # Prints every test's result and ends with "N passed, N failed, N skipped";
@@ -32,6 +32,9 @@ framed() {
 
 stage "lint"
 framed lint "$logs/lint.log" make -s -C "$top" lint
+
+stage "docs"
+framed docs "$logs/docs.log" make -s -C "$top" docs
 
 stage "build"
 framed build "$logs/build.log" make -s -C "$top" all
