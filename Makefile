@@ -7,7 +7,8 @@
 #   make run        the demo, in a VM
 #   make check      lint, build, host tests, selftests in a VM on the Debian
 #                   kernel and on the debug kernel; ends with a summary line
-#   make lint       checkpatch --strict, sparse, W=1 build of the module
+#   make lint       checkpatch --strict, sparse, W=1 build of the module;
+#                   clang-format (checked) and cppcheck on the userspace code
 #   make fuzz       fuzzers, fault injection and kill tests on the debug
 #                   kernel with long counts; ends with a line of figures
 #   make docs       HTML documentation with Sphinx into build/docs; any

@@ -62,9 +62,10 @@ int vuc_check_usable(struct vuc_device *dev)
 		return vuc_fail(dev, -ENOTCONN, "not connected");
 	case VUC_FAILED:
 	default:
-		return vuc_fail(dev, -ENOTCONN,
-				"connection unusable since an earlier error: %s",
-				dev->broken);
+		return vuc_fail(
+			dev, -ENOTCONN,
+			"connection unusable since an earlier error: %s",
+			dev->broken);
 	}
 }
 
@@ -157,8 +158,9 @@ int vuc_connect_fd(struct vuc_device *dev, int sock_fd)
 	if (dev->state != VUC_NEW) {
 		if (sock_fd >= 0 && sock_fd != dev->sock)
 			close(sock_fd);
-		return vuc_fail(dev, -EISCONN,
-				"handle already used for a connection; free it and make a new one");
+		return vuc_fail(
+			dev, -EISCONN,
+			"handle already used for a connection; free it and make a new one");
 	}
 	if (sock_fd < 0)
 		return vuc_fail(dev, -EBADF, "invalid socket fd %d", sock_fd);
@@ -226,9 +228,10 @@ static int connect_path(struct vuc_device *dev, const char *path, int *fdp)
 		err = errno;
 		close(fd);
 		if (err == EAGAIN || err == EINPROGRESS)
-			return vuc_fail(dev, -ETIMEDOUT,
-					"connecting to %s: server did not accept within %u ms",
-					path, dev->timeout_ms);
+			return vuc_fail(
+				dev, -ETIMEDOUT,
+				"connecting to %s: server did not accept within %u ms",
+				path, dev->timeout_ms);
 		return vuc_fail(dev, -err, "connecting to %s: %s", path,
 				strerror(err));
 	}
@@ -246,8 +249,9 @@ int vuc_connect(struct vuc_device *dev, const char *socket_path)
 	if (!dev)
 		return -EINVAL;
 	if (dev->state != VUC_NEW)
-		return vuc_fail(dev, -EISCONN,
-				"handle already used for a connection; free it and make a new one");
+		return vuc_fail(
+			dev, -EISCONN,
+			"handle already used for a connection; free it and make a new one");
 	if (!socket_path)
 		return vuc_fail(dev, -EINVAL, "no socket path");
 	ret = connect_path(dev, socket_path, &fd);

@@ -56,17 +56,20 @@ static int check_device_info(struct vuc_device *dev,
 			     const struct vfio_user_device_info *info)
 {
 	if (info->argsz < sizeof(*info))
-		return vuc_fail(dev, -EPROTO,
-				"server's DEVICE_GET_INFO reply has argsz %u; must be at least %zu",
-				info->argsz, sizeof(*info));
+		return vuc_fail(
+			dev, -EPROTO,
+			"server's DEVICE_GET_INFO reply has argsz %u; must be at least %zu",
+			info->argsz, sizeof(*info));
 	if (info->num_regions > VUC_MAX_REGIONS)
-		return vuc_fail(dev, -EPROTO,
-				"server claims %u regions in DEVICE_GET_INFO; at most %u are supported",
-				info->num_regions, VUC_MAX_REGIONS);
+		return vuc_fail(
+			dev, -EPROTO,
+			"server claims %u regions in DEVICE_GET_INFO; at most %u are supported",
+			info->num_regions, VUC_MAX_REGIONS);
 	if (info->num_irqs > VUC_MAX_IRQS)
-		return vuc_fail(dev, -EPROTO,
-				"server claims %u IRQ indexes in DEVICE_GET_INFO; at most %u are supported",
-				info->num_irqs, VUC_MAX_IRQS);
+		return vuc_fail(
+			dev, -EPROTO,
+			"server claims %u IRQ indexes in DEVICE_GET_INFO; at most %u are supported",
+			info->num_irqs, VUC_MAX_IRQS);
 	/*
 	 * A PCI device has its config space at region index 7 and INTx, MSI
 	 * and MSI-X at IRQ indexes 0-2 (QEMU requires the same; the VGA
@@ -74,16 +77,17 @@ static int check_device_info(struct vuc_device *dev,
 	 */
 	if ((info->flags & VFIO_DEVICE_FLAGS_PCI) &&
 	    info->num_regions < VFIO_PCI_CONFIG_REGION_INDEX + 1)
-		return vuc_fail(dev, -EPROTO,
-				"server claims a PCI device with %u regions; PCI needs at least %u (config space is region %u)",
-				info->num_regions,
-				VFIO_PCI_CONFIG_REGION_INDEX + 1,
-				VFIO_PCI_CONFIG_REGION_INDEX);
+		return vuc_fail(
+			dev, -EPROTO,
+			"server claims a PCI device with %u regions; PCI needs at least %u (config space is region %u)",
+			info->num_regions, VFIO_PCI_CONFIG_REGION_INDEX + 1,
+			VFIO_PCI_CONFIG_REGION_INDEX);
 	if ((info->flags & VFIO_DEVICE_FLAGS_PCI) &&
 	    info->num_irqs < VFIO_PCI_MSIX_IRQ_INDEX + 1)
-		return vuc_fail(dev, -EPROTO,
-				"server claims a PCI device with %u IRQ indexes; PCI needs at least %u (INTx, MSI, MSI-X)",
-				info->num_irqs, VFIO_PCI_MSIX_IRQ_INDEX + 1);
+		return vuc_fail(
+			dev, -EPROTO,
+			"server claims a PCI device with %u IRQ indexes; PCI needs at least %u (INTx, MSI, MSI-X)",
+			info->num_irqs, VFIO_PCI_MSIX_IRQ_INDEX + 1);
 	return 0;
 }
 
@@ -93,14 +97,15 @@ static int get_device_info(struct vuc_device *dev)
 	struct vu_msg reply;
 	int ret;
 
-	ret = vuc_call(dev, VFIO_USER_DEVICE_GET_INFO, &req, sizeof(req),
-		       NULL, 0, 0, sizeof(req), &reply);
+	ret = vuc_call(dev, VFIO_USER_DEVICE_GET_INFO, &req, sizeof(req), NULL,
+		       0, 0, sizeof(req), &reply);
 	if (ret)
 		return ret;
 	if (reply.len != sizeof(info)) {
-		ret = vuc_fail(dev, -EPROTO,
-			       "server's DEVICE_GET_INFO reply payload is %zu bytes; must be %zu",
-			       reply.len, sizeof(info));
+		ret = vuc_fail(
+			dev, -EPROTO,
+			"server's DEVICE_GET_INFO reply payload is %zu bytes; must be %zu",
+			reply.len, sizeof(info));
 		goto out;
 	}
 	memcpy(&info, reply.payload, sizeof(info));
@@ -131,15 +136,17 @@ static int parse_sparse(struct vuc_device *dev, struct vuc_region_store *r,
 				"region %u has two sparse mmap capabilities",
 				r->pub.info.index);
 	if (end - off < sizeof(struct vfio_region_info_cap_sparse_mmap))
-		return vuc_fail(dev, -EPROTO,
-				"sparse mmap capability of region %u is truncated (%zu bytes)",
-				r->pub.info.index, end - off);
+		return vuc_fail(
+			dev, -EPROTO,
+			"sparse mmap capability of region %u is truncated (%zu bytes)",
+			r->pub.info.index, end - off);
 	nr = get_u32(buf + off + 8);
 	room = (end - off - 16) / sizeof(struct vfio_region_sparse_mmap_area);
 	if (nr > room)
-		return vuc_fail(dev, -EPROTO,
-				"sparse mmap capability of region %u claims %u areas; only %zu fit in it",
-				r->pub.info.index, nr, room);
+		return vuc_fail(
+			dev, -EPROTO,
+			"sparse mmap capability of region %u claims %u areas; only %zu fit in it",
+			r->pub.info.index, nr, room);
 	r->areas = calloc(nr ? nr : 1, sizeof(*r->areas));
 	if (!r->areas)
 		return vuc_fail(dev, -ENOMEM, "out of memory");
@@ -148,12 +155,12 @@ static int parse_sparse(struct vuc_device *dev, struct vuc_region_store *r,
 		uint64_t aoff = get_u64(a), asize = get_u64(a + 8);
 
 		if (!range_ok(aoff, asize, rsize))
-			return vuc_fail(dev, -EPROTO,
-					"sparse mmap area %u of region %u (offset 0x%llx, size 0x%llx) lies outside the region (size 0x%llx)",
-					i, r->pub.info.index,
-					(unsigned long long)aoff,
-					(unsigned long long)asize,
-					(unsigned long long)rsize);
+			return vuc_fail(
+				dev, -EPROTO,
+				"sparse mmap area %u of region %u (offset 0x%llx, size 0x%llx) lies outside the region (size 0x%llx)",
+				i, r->pub.info.index, (unsigned long long)aoff,
+				(unsigned long long)asize,
+				(unsigned long long)rsize);
 		if (!asize)
 			continue;
 		r->areas[n].offset = aoff;
@@ -173,9 +180,10 @@ static int parse_type(struct vuc_device *dev, struct vuc_region_store *r,
 				"region %u has two type capabilities",
 				r->pub.info.index);
 	if (end - off < sizeof(struct vfio_region_info_cap_type))
-		return vuc_fail(dev, -EPROTO,
-				"type capability of region %u is truncated (%zu bytes)",
-				r->pub.info.index, end - off);
+		return vuc_fail(
+			dev, -EPROTO,
+			"type capability of region %u is truncated (%zu bytes)",
+			r->pub.info.index, end - off);
 	r->pub.has_type = true;
 	r->pub.type = get_u32(buf + off + 8);
 	r->pub.subtype = get_u32(buf + off + 12);
@@ -201,14 +209,16 @@ static int parse_caps(struct vuc_device *dev, struct vuc_region_store *r,
 		size_t end;
 
 		if (off < base || off > len || len - off < hlen)
-			return vuc_fail(dev, -EPROTO,
-					"region %u: capability at offset %zu lies outside the reply (capabilities must be within %zu..%zu)",
-					r->pub.info.index, off, base, len);
+			return vuc_fail(
+				dev, -EPROTO,
+				"region %u: capability at offset %zu lies outside the reply (capabilities must be within %zu..%zu)",
+				r->pub.info.index, off, base, len);
 		memcpy(&hdr, buf + off, hlen);
 		if (hdr.next && hdr.next < off + hlen)
-			return vuc_fail(dev, -EPROTO,
-					"region %u: capability at offset %zu has next %u; it must point forward past the capability header",
-					r->pub.info.index, off, hdr.next);
+			return vuc_fail(
+				dev, -EPROTO,
+				"region %u: capability at offset %zu has next %u; it must point forward past the capability header",
+				r->pub.info.index, off, hdr.next);
 		end = hdr.next && hdr.next < len ? hdr.next : len;
 		if (hdr.id == VFIO_REGION_INFO_CAP_SPARSE_MMAP)
 			ret = parse_sparse(dev, r, buf, off, end);
@@ -241,28 +251,33 @@ static int region_info_call(struct vuc_device *dev, unsigned int index,
 	int ret;
 
 	memset(info, 0, sizeof(*info));
-	ret = vuc_call(dev, VFIO_USER_DEVICE_GET_REGION_INFO, &req,
-		       sizeof(req), NULL, 0, 1, argsz, reply);
+	ret = vuc_call(dev, VFIO_USER_DEVICE_GET_REGION_INFO, &req, sizeof(req),
+		       NULL, 0, 1, argsz, reply);
 	if (ret)
 		return server_failed(dev, ret, "region", index);
 	if (reply->len < sizeof(*info) || reply->len > argsz)
-		ret = vuc_fail(dev, -EPROTO,
-			       "server's DEVICE_GET_REGION_INFO reply for region %u is %zu bytes; must be %zu..%u (the argsz we sent)",
-			       index, reply->len, sizeof(*info), argsz);
+		ret = vuc_fail(
+			dev, -EPROTO,
+			"server's DEVICE_GET_REGION_INFO reply for region %u is %zu bytes; must be %zu..%u (the argsz we sent)",
+			index, reply->len, sizeof(*info), argsz);
 	if (!ret) {
 		memcpy(info, reply->payload, sizeof(*info));
 		if (info->index != index)
-			ret = vuc_fail(dev, -EPROTO,
-				       "server answered DEVICE_GET_REGION_INFO for region %u with index %u",
-				       index, info->index);
+			ret = vuc_fail(
+				dev, -EPROTO,
+				"server answered DEVICE_GET_REGION_INFO for region %u with index %u",
+				index, info->index);
 		else if (info->argsz < sizeof(*info))
-			ret = vuc_fail(dev, -EPROTO,
-				       "server's DEVICE_GET_REGION_INFO reply for region %u has argsz %u; must be at least %zu",
-				       index, info->argsz, sizeof(*info));
-		else if (reply->nr_fds && !(info->flags & VFIO_REGION_INFO_FLAG_MMAP))
-			ret = vuc_fail(dev, -EPROTO,
-				       "server sent an fd with the info of region %u, which is not mappable (no MMAP flag)",
-				       index);
+			ret = vuc_fail(
+				dev, -EPROTO,
+				"server's DEVICE_GET_REGION_INFO reply for region %u has argsz %u; must be at least %zu",
+				index, info->argsz, sizeof(*info));
+		else if (reply->nr_fds &&
+			 !(info->flags & VFIO_REGION_INFO_FLAG_MMAP))
+			ret = vuc_fail(
+				dev, -EPROTO,
+				"server sent an fd with the info of region %u, which is not mappable (no MMAP flag)",
+				index);
 	}
 	if (ret)
 		vu_msg_release(reply);
@@ -286,9 +301,10 @@ static int fetch_region_info(struct vuc_device *dev, unsigned int index,
 		return ret;
 	if (info->argsz > VUC_MAX_INFO_ARGSZ) {
 		vu_msg_release(reply);
-		return vuc_fail(dev, -EPROTO,
-				"server needs argsz %u for the info of region %u; at most %u is supported",
-				info->argsz, index, VUC_MAX_INFO_ARGSZ);
+		return vuc_fail(
+			dev, -EPROTO,
+			"server needs argsz %u for the info of region %u; at most %u is supported",
+			info->argsz, index, VUC_MAX_INFO_ARGSZ);
 	}
 	argsz = info->argsz;
 	vu_msg_release(reply);
@@ -297,9 +313,10 @@ static int fetch_region_info(struct vuc_device *dev, unsigned int index,
 		return ret;
 	if (info->argsz > argsz) {
 		vu_msg_release(reply);
-		return vuc_fail(dev, -EPROTO,
-				"server asked for argsz %u for region %u, then for %u after we sent it",
-				argsz, index, info->argsz);
+		return vuc_fail(
+			dev, -EPROTO,
+			"server asked for argsz %u for region %u, then for %u after we sent it",
+			argsz, index, info->argsz);
 	}
 	return 0;
 }
@@ -320,10 +337,11 @@ static int set_mappable(struct vuc_device *dev, struct vuc_region_store *r,
 		return 0;
 	}
 	if (info->size && info->offset > UINT64_MAX - info->size)
-		return vuc_fail(dev, -EPROTO,
-				"region %u: mmap offset 0x%llx + size 0x%llx overflows",
-				info->index, (unsigned long long)info->offset,
-				(unsigned long long)info->size);
+		return vuc_fail(
+			dev, -EPROTO,
+			"region %u: mmap offset 0x%llx + size 0x%llx overflows",
+			info->index, (unsigned long long)info->offset,
+			(unsigned long long)info->size);
 	if (!r->areas && info->size) {
 		r->areas = calloc(1, sizeof(*r->areas));
 		if (!r->areas)
@@ -347,9 +365,10 @@ static int get_region(struct vuc_device *dev, unsigned int index)
 	if (ret)
 		return ret;
 	if (reply.len < info.argsz) {
-		ret = vuc_fail(dev, -EPROTO,
-			       "server's DEVICE_GET_REGION_INFO reply for region %u is %zu bytes but its argsz says %u",
-			       index, reply.len, info.argsz);
+		ret = vuc_fail(
+			dev, -EPROTO,
+			"server's DEVICE_GET_REGION_INFO reply for region %u is %zu bytes but its argsz says %u",
+			index, reply.len, info.argsz);
 		goto out;
 	}
 	r->pub.info = info;
@@ -372,7 +391,8 @@ static int io_fds_call(struct vuc_device *dev, unsigned int index,
 		       struct vfio_user_region_io_fds_reply *hdr)
 {
 	struct vfio_user_region_io_fds_request req = {
-		.argsz = argsz, .index = index,
+		.argsz = argsz,
+		.index = index,
 	};
 	int ret;
 
@@ -386,23 +406,27 @@ static int io_fds_call(struct vuc_device *dev, unsigned int index,
 	if (ret)
 		return ret;
 	if (reply->len < sizeof(*hdr) || reply->len > argsz) {
-		ret = vuc_fail(dev, -EPROTO,
-			       "server's DEVICE_GET_REGION_IO_FDS reply for region %u is %zu bytes; must be %zu..%u (the argsz we sent)",
-			       index, reply->len, sizeof(*hdr), argsz);
+		ret = vuc_fail(
+			dev, -EPROTO,
+			"server's DEVICE_GET_REGION_IO_FDS reply for region %u is %zu bytes; must be %zu..%u (the argsz we sent)",
+			index, reply->len, sizeof(*hdr), argsz);
 	} else {
 		memcpy(hdr, reply->payload, sizeof(*hdr));
 		if (hdr->index != index)
-			ret = vuc_fail(dev, -EPROTO,
-				       "server answered DEVICE_GET_REGION_IO_FDS for region %u with index %u",
-				       index, hdr->index);
+			ret = vuc_fail(
+				dev, -EPROTO,
+				"server answered DEVICE_GET_REGION_IO_FDS for region %u with index %u",
+				index, hdr->index);
 		else if (hdr->argsz < sizeof(*hdr))
-			ret = vuc_fail(dev, -EPROTO,
-				       "server's DEVICE_GET_REGION_IO_FDS reply for region %u has argsz %u; must be at least %zu",
-				       index, hdr->argsz, sizeof(*hdr));
+			ret = vuc_fail(
+				dev, -EPROTO,
+				"server's DEVICE_GET_REGION_IO_FDS reply for region %u has argsz %u; must be at least %zu",
+				index, hdr->argsz, sizeof(*hdr));
 		else if (reply->nr_fds && (!hdr->count || hdr->argsz > argsz))
-			ret = vuc_fail(dev, -EPROTO,
-				       "server sent %u fds with a DEVICE_GET_REGION_IO_FDS reply for region %u that has no sub-regions in it",
-				       reply->nr_fds, index);
+			ret = vuc_fail(
+				dev, -EPROTO,
+				"server sent %u fds with a DEVICE_GET_REGION_IO_FDS reply for region %u that has no sub-regions in it",
+				reply->nr_fds, index);
 	}
 	if (ret)
 		vu_msg_release(reply);
@@ -418,9 +442,10 @@ static int io_fds_stride(struct vuc_device *dev, unsigned int index,
 
 	*stride = bytes / hdr->count;
 	if (bytes % hdr->count || (*stride != 40 && *stride != 48))
-		return vuc_fail(dev, -EPROTO,
-				"server's DEVICE_GET_REGION_IO_FDS reply for region %u has %u entries in %u bytes; entries must be 40 or 48 bytes",
-				index, hdr->count, bytes);
+		return vuc_fail(
+			dev, -EPROTO,
+			"server's DEVICE_GET_REGION_IO_FDS reply for region %u has %u entries in %u bytes; entries must be 40 or 48 bytes",
+			index, hdr->count, bytes);
 	return 0;
 }
 
@@ -446,17 +471,19 @@ static int parse_io_fd(struct vuc_device *dev, unsigned int index,
 	    io->type != VFIO_USER_IO_FD_TYPE_IOREGIONFD)
 		return 0;
 	if (fd_index >= nr_fds)
-		return vuc_fail(dev, -EPROTO,
-				"io-fd entry %u of region %u names fd_index %u; the reply carries %u fds",
-				i, index, fd_index, nr_fds);
+		return vuc_fail(
+			dev, -EPROTO,
+			"io-fd entry %u of region %u names fd_index %u; the reply carries %u fds",
+			i, index, fd_index, nr_fds);
 	inside = io->size ? range_ok(io->offset, io->size, rsize) :
 			    io->offset < rsize;
 	if (!inside)
-		return vuc_fail(dev, -EPROTO,
-				"io-fd entry %u of region %u (offset 0x%llx, size 0x%llx) lies outside the region (size 0x%llx)",
-				i, index, (unsigned long long)io->offset,
-				(unsigned long long)io->size,
-				(unsigned long long)rsize);
+		return vuc_fail(
+			dev, -EPROTO,
+			"io-fd entry %u of region %u (offset 0x%llx, size 0x%llx) lies outside the region (size 0x%llx)",
+			i, index, (unsigned long long)io->offset,
+			(unsigned long long)io->size,
+			(unsigned long long)rsize);
 	if (io->type == VFIO_USER_IO_FD_TYPE_IOEVENTFD) {
 		known = VFIO_USER_IOEVENTFD_FLAG_DATAMATCH |
 			VFIO_USER_IOEVENTFD_FLAG_PIO |
@@ -469,14 +496,16 @@ static int parse_io_fd(struct vuc_device *dev, unsigned int index,
 		io->user_data = get_u64(e + 32);
 		if (!io->size &&
 		    !(io->flags & VFIO_USER_IOREGIONFD_FLAG_POSTED_WRITES))
-			return vuc_fail(dev, -EPROTO,
-					"ioregionfd entry %u of region %u has size 0 without POSTED_WRITES",
-					i, index);
+			return vuc_fail(
+				dev, -EPROTO,
+				"ioregionfd entry %u of region %u has size 0 without POSTED_WRITES",
+				i, index);
 	}
 	if (io->flags & ~known)
-		return vuc_fail(dev, -EPROTO,
-				"io-fd entry %u of region %u has unknown flags 0x%x",
-				i, index, io->flags & ~known);
+		return vuc_fail(
+			dev, -EPROTO,
+			"io-fd entry %u of region %u has unknown flags 0x%x", i,
+			index, io->flags & ~known);
 	io->fd = (int)fd_index;
 	return 1;
 }
@@ -518,9 +547,10 @@ static int parse_io_fds(struct vuc_device *dev, unsigned int index,
 	if (ret)
 		return ret;
 	if (reply->len < hdr->argsz)
-		return vuc_fail(dev, -EPROTO,
-				"server's DEVICE_GET_REGION_IO_FDS reply for region %u is %zu bytes but its argsz says %u",
-				index, reply->len, hdr->argsz);
+		return vuc_fail(
+			dev, -EPROTO,
+			"server's DEVICE_GET_REGION_IO_FDS reply for region %u is %zu bytes but its argsz says %u",
+			index, reply->len, hdr->argsz);
 	io = calloc(hdr->count, sizeof(*io));
 	if (!io)
 		return vuc_fail(dev, -ENOMEM, "out of memory");
@@ -560,18 +590,20 @@ static int get_io_fds(struct vuc_device *dev, unsigned int index)
 	if (hdr.argsz > argsz) {
 		vu_msg_release(&reply);
 		if (hdr.argsz > VUC_MAX_INFO_ARGSZ)
-			return vuc_fail(dev, -EPROTO,
-					"server needs argsz %u for the io fds of region %u; at most %u is supported",
-					hdr.argsz, index, VUC_MAX_INFO_ARGSZ);
+			return vuc_fail(
+				dev, -EPROTO,
+				"server needs argsz %u for the io fds of region %u; at most %u is supported",
+				hdr.argsz, index, VUC_MAX_INFO_ARGSZ);
 		argsz = hdr.argsz;
 		ret = io_fds_call(dev, index, argsz, &reply, &hdr);
 		if (ret)
 			return ret > 0 ? 0 : ret;
 		if (hdr.argsz > argsz) {
 			vu_msg_release(&reply);
-			return vuc_fail(dev, -EPROTO,
-					"server asked for argsz %u for the io fds of region %u, then for %u after we sent it",
-					argsz, index, hdr.argsz);
+			return vuc_fail(
+				dev, -EPROTO,
+				"server asked for argsz %u for the io fds of region %u, then for %u after we sent it",
+				argsz, index, hdr.argsz);
 		}
 	}
 	ret = hdr.count ? parse_io_fds(dev, index, &hdr, &reply) : 0;
@@ -593,20 +625,23 @@ static int get_irq_info(struct vuc_device *dev, unsigned int index)
 	if (ret)
 		return server_failed(dev, ret, "IRQ", index);
 	if (reply.len != sizeof(info)) {
-		ret = vuc_fail(dev, -EPROTO,
-			       "server's DEVICE_GET_IRQ_INFO reply for index %u is %zu bytes; must be %zu",
-			       index, reply.len, sizeof(info));
+		ret = vuc_fail(
+			dev, -EPROTO,
+			"server's DEVICE_GET_IRQ_INFO reply for index %u is %zu bytes; must be %zu",
+			index, reply.len, sizeof(info));
 		goto out;
 	}
 	memcpy(&info, reply.payload, sizeof(info));
 	if (info.index != index)
-		ret = vuc_fail(dev, -EPROTO,
-			       "server answered DEVICE_GET_IRQ_INFO for index %u with index %u",
-			       index, info.index);
+		ret = vuc_fail(
+			dev, -EPROTO,
+			"server answered DEVICE_GET_IRQ_INFO for index %u with index %u",
+			index, info.index);
 	else if (info.argsz < sizeof(info))
-		ret = vuc_fail(dev, -EPROTO,
-			       "server's DEVICE_GET_IRQ_INFO reply for index %u has argsz %u; must be at least %zu",
-			       index, info.argsz, sizeof(info));
+		ret = vuc_fail(
+			dev, -EPROTO,
+			"server's DEVICE_GET_IRQ_INFO reply for index %u has argsz %u; must be at least %zu",
+			index, info.argsz, sizeof(info));
 	else
 		dev->irqs[index] = info;
 out:

@@ -69,9 +69,10 @@ int vuc_dma_map(struct vuc_device *dev, uint64_t iova, uint64_t size,
 		return ret;
 	if (flags & ~(VUC_DMA_READ | VUC_DMA_WRITE) ||
 	    !(flags & (VUC_DMA_READ | VUC_DMA_WRITE)) || !size)
-		return vuc_fail(dev, -EINVAL,
-				"DMA map: flags 0x%x must be VUC_DMA_READ and/or VUC_DMA_WRITE, size not 0",
-				flags);
+		return vuc_fail(
+			dev, -EINVAL,
+			"DMA map: flags 0x%x must be VUC_DMA_READ and/or VUC_DMA_WRITE, size not 0",
+			flags);
 	if (dev->kfd >= 0)
 		return kernel_map(dev, iova, size, vaddr, flags, fd, fd_offset);
 	return socket_map(dev, iova, size, flags, fd, fd_offset);
@@ -109,8 +110,8 @@ static int dma_unmap(struct vuc_device *dev, uint64_t iova, uint64_t size,
 					strerror(errno));
 		return 0;
 	}
-	ret = vuc_call(dev, VFIO_USER_DMA_UNMAP, &msg, sizeof(msg), NULL, 0,
-		       0, sizeof(msg), &reply);
+	ret = vuc_call(dev, VFIO_USER_DMA_UNMAP, &msg, sizeof(msg), NULL, 0, 0,
+		       sizeof(msg), &reply);
 	if (ret)
 		return ret;
 	vu_msg_release(&reply);

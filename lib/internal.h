@@ -23,22 +23,22 @@
 #include "wire.h"
 
 /* Limits on what a server may claim; beyond them it is broken or hostile. */
-#define VUC_MAX_REGIONS		100	/* QEMU's VFIO_USER_MAX_REGIONS */
-#define VUC_MAX_IRQS		50	/* QEMU's VFIO_USER_MAX_IRQS */
-#define VUC_MAX_INFO_ARGSZ	(64 * 1024)	/* region info, io-fds replies */
-#define VUC_MAX_VERSION_REPLY	(16 * 1024)	/* VERSION reply payload */
-#define VUC_MAX_MSG_FDS_LIMIT	VFIO_USER_LIBVFIO_USER_MAX_MSG_FDS
-#define VUC_MIN_XFER		512	/* smallest sane max_data_xfer_size */
-#define VUC_MAX_XFER		VFIO_USER_DEFAULT_MAX_DATA_XFER_SIZE
+#define VUC_MAX_REGIONS 100 /* QEMU's VFIO_USER_MAX_REGIONS */
+#define VUC_MAX_IRQS 50 /* QEMU's VFIO_USER_MAX_IRQS */
+#define VUC_MAX_INFO_ARGSZ (64 * 1024) /* region info, io-fds replies */
+#define VUC_MAX_VERSION_REPLY (16 * 1024) /* VERSION reply payload */
+#define VUC_MAX_MSG_FDS_LIMIT VFIO_USER_LIBVFIO_USER_MAX_MSG_FDS
+#define VUC_MIN_XFER 512 /* smallest sane max_data_xfer_size */
+#define VUC_MAX_XFER VFIO_USER_DEFAULT_MAX_DATA_XFER_SIZE
 /* Room for a command's fixed part on top of max_data_xfer_size of data. */
-#define VUC_HDR_ALLOWANCE	64
+#define VUC_HDR_ALLOWANCE 64
 
 /* Where a handle is in its life. */
 enum vuc_state {
-	VUC_NEW,	/* not connected yet */
-	VUC_CONNECTING,	/* negotiating and discovering */
-	VUC_READY,	/* connected and discovered */
-	VUC_FAILED,	/* connect failed, or the connection broke */
+	VUC_NEW, /* not connected yet */
+	VUC_CONNECTING, /* negotiating and discovering */
+	VUC_READY, /* connected and discovered */
+	VUC_FAILED, /* connect failed, or the connection broke */
 };
 
 /*
@@ -69,29 +69,29 @@ struct vuc_device {
 	enum vuc_state state;
 	int sock;
 	int twin;
-	int kfd;		/* attached /dev/vfio-user fd, or -1 */
+	int kfd; /* attached /dev/vfio-user fd, or -1 */
 	uint32_t posted_write_regions;
 	uint16_t next_msg_id;
-	bool server_error;	/* the last vuc_call() got an error reply */
+	bool server_error; /* the last vuc_call() got an error reply */
 
 	struct vuc_caps caps;
 	struct vfio_user_device_info info;
-	struct vuc_region_store *regions;	/* info.num_regions entries */
-	struct vfio_irq_info *irqs;		/* info.num_irqs entries */
+	struct vuc_region_store *regions; /* info.num_regions entries */
+	struct vfio_irq_info *irqs; /* info.num_irqs entries */
 
 	/* migration.c */
 	struct {
 		bool flags_known;
-		uint64_t flags;		/* VFIO_USER_MIGRATION_* */
-		int state;		/* last known state, -1 unknown */
-		bool log_server;	/* server DMA logging started */
-		bool log_kernel;	/* kernel dirty log started */
-		uint64_t log_pgsize;	/* page size the VMM asked for */
-		uint64_t kernel_pgsize;	/* the kernel log's page size */
+		uint64_t flags; /* VFIO_USER_MIGRATION_* */
+		int state; /* last known state, -1 unknown */
+		bool log_server; /* server DMA logging started */
+		bool log_kernel; /* kernel dirty log started */
+		uint64_t log_pgsize; /* page size the VMM asked for */
+		uint64_t kernel_pgsize; /* the kernel log's page size */
 	} mig;
 
-	char errmsg[512];	/* what the last failing call went wrong with */
-	char broken[512];	/* why the connection became unusable */
+	char errmsg[512]; /* what the last failing call went wrong with */
+	char broken[512]; /* why the connection became unusable */
 };
 
 /* client.c: errors */
@@ -136,9 +136,9 @@ const char *vuc_errname(int err, char *buf, size_t len);
  * connection is broken (see vuc_break()). Server commands arriving on the
  * main socket meanwhile are answered with an error and the wait goes on.
  */
-int vuc_call(struct vuc_device *dev, uint16_t cmd, const void *req,
-	     size_t len, const int *fds, unsigned int nr_fds,
-	     unsigned int max_fds, size_t max_reply, struct vu_msg *reply);
+int vuc_call(struct vuc_device *dev, uint16_t cmd, const void *req, size_t len,
+	     const int *fds, unsigned int nr_fds, unsigned int max_fds,
+	     size_t max_reply, struct vu_msg *reply);
 
 /* negotiate.c */
 int vuc_negotiate(struct vuc_device *dev);
@@ -157,9 +157,9 @@ int vuc_kernel_attach(struct vuc_device *dev);
 ssize_t vuc_kernel_region_rw(struct vuc_device *dev, unsigned int index,
 			     uint64_t offset, void *buf, size_t count,
 			     bool write);
-int vuc_kernel_set_irqs(struct vuc_device *dev, uint32_t flags,
-			uint32_t index, uint32_t start, uint32_t count,
-			const void *data, size_t data_size);
+int vuc_kernel_set_irqs(struct vuc_device *dev, uint32_t flags, uint32_t index,
+			uint32_t start, uint32_t count, const void *data,
+			size_t data_size);
 int vuc_kernel_reset(struct vuc_device *dev);
 /*
  * One VFIO_USER_RAW_MSG: @len request bytes out, at most @cap reply bytes

@@ -17,10 +17,9 @@
 
 #include "internal.h"
 
-#define VUC_DEV_PATH	"/dev/vfio-user"
+#define VUC_DEV_PATH "/dev/vfio-user"
 
-static void free_attach_regions(struct vfio_user_attach_region *ar,
-				uint32_t n)
+static void free_attach_regions(struct vfio_user_attach_region *ar, uint32_t n)
 {
 	uint32_t i;
 
@@ -54,7 +53,8 @@ static struct vfio_user_attach_region *build_regions(struct vuc_device *dev)
 			ar[i].flags &= ~VFIO_REGION_INFO_FLAG_CAPS;
 		}
 		if (i < 32 && (dev->posted_write_regions & (1U << i)))
-			ar[i].attach_flags |= VFIO_USER_ATTACH_REGION_POSTED_WRITES;
+			ar[i].attach_flags |=
+				VFIO_USER_ATTACH_REGION_POSTED_WRITES;
 
 		if (r->nr_io_fds) {
 			io = calloc(r->nr_io_fds, sizeof(*io));
@@ -85,10 +85,12 @@ static int do_attach(struct vuc_device *dev, int kfd)
 	struct vfio_user_attach arg = {
 		.argsz = sizeof(arg),
 		.flags = (dev->flags & VUC_OPT_NO_FD_SHARING ?
-			  VFIO_USER_ATTACH_NO_FD_SHARING : 0) |
+				  VFIO_USER_ATTACH_NO_FD_SHARING :
+				  0) |
 			 /* The kernel may coalesce posted writes. */
 			 (dev->caps.write_multiple ?
-			  VFIO_USER_ATTACH_WRITE_MULTIPLE : 0),
+				  VFIO_USER_ATTACH_WRITE_MULTIPLE :
+				  0),
 		.sock_fd = dev->sock,
 		.twin_fd = dev->twin,
 		.major = dev->caps.major,
@@ -104,15 +106,17 @@ static int do_attach(struct vuc_device *dev, int kfd)
 		.irqs = (uintptr_t)dev->irqs,
 	};
 	struct vfio_user_timeout timeout = {
-		.argsz = sizeof(timeout), .timeout_ms = dev->timeout_ms,
+		.argsz = sizeof(timeout),
+		.timeout_ms = dev->timeout_ms,
 	};
 	struct vfio_user_attach_region *regions;
 	int ret = 0;
 
 	if (ioctl(kfd, VFIO_USER_SET_TIMEOUT, &timeout))
-		return vuc_fail(dev, -errno,
-				"setting the kernel's reply timeout to %u ms: %s",
-				dev->timeout_ms, strerror(errno));
+		return vuc_fail(
+			dev, -errno,
+			"setting the kernel's reply timeout to %u ms: %s",
+			dev->timeout_ms, strerror(errno));
 	regions = build_regions(dev);
 	if (!regions)
 		return vuc_fail(dev, -ENOMEM, "out of memory");
@@ -135,7 +139,7 @@ int vuc_kernel_attach(struct vuc_device *dev)
 	if (kfd < 0) {
 		if (!(dev->flags & VUC_OPT_KERNEL) &&
 		    (errno == ENOENT || errno == ENODEV || errno == ENXIO))
-			return 0;	/* no module: stay in userspace */
+			return 0; /* no module: stay in userspace */
 		return vuc_fail(dev, -errno,
 				"opening %s: %s (is vfio_user.ko loaded?)",
 				VUC_DEV_PATH, strerror(errno));
@@ -164,7 +168,8 @@ static int kernel_fail(struct vuc_device *dev, int err, const char *what)
 	    (st.flags & VFIO_USER_STATS_BROKEN))
 		return vuc_fail(dev, err,
 				"%s: %s; the kernel closed the connection (%s)",
-				what, strerror(-err), strerror(st.broken_errno));
+				what, strerror(-err),
+				strerror(st.broken_errno));
 	return vuc_fail(dev, err, "%s: %s", what, strerror(-err));
 }
 
@@ -212,21 +217,22 @@ ssize_t vuc_kernel_region_rw(struct vuc_device *dev, unsigned int index,
 			n = pwrite(dev->kfd, (uint8_t *)buf + done,
 				   count - done, pos + done);
 		else
-			n = pread(dev->kfd, (uint8_t *)buf + done,
-				  count - done, pos + done);
+			n = pread(dev->kfd, (uint8_t *)buf + done, count - done,
+				  pos + done);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
 			return kernel_fail(dev, n < 0 ? -errno : -EIO,
-					   write ? "region write" : "region read");
+					   write ? "region write" :
+						   "region read");
 		done += n;
 	}
 	return count;
 }
 
-int vuc_kernel_set_irqs(struct vuc_device *dev, uint32_t flags,
-			uint32_t index, uint32_t start, uint32_t count,
-			const void *data, size_t data_size)
+int vuc_kernel_set_irqs(struct vuc_device *dev, uint32_t flags, uint32_t index,
+			uint32_t start, uint32_t count, const void *data,
+			size_t data_size)
 {
 	struct vfio_irq_set *set;
 	int ret = 0;
@@ -259,8 +265,9 @@ int vuc_get_stats(struct vuc_device *dev, struct vfio_user_stats *stats)
 	if (!dev || !stats)
 		return -EINVAL;
 	if (dev->kfd < 0)
-		return vuc_fail(dev, -ENODEV,
-				"statistics are kept by the kernel; the device is not attached to it");
+		return vuc_fail(
+			dev, -ENODEV,
+			"statistics are kept by the kernel; the device is not attached to it");
 	memset(stats, 0, sizeof(*stats));
 	stats->argsz = sizeof(*stats);
 	if (ioctl(dev->kfd, VFIO_USER_GET_STATS, stats))

@@ -13,26 +13,29 @@
 #include "internal.h"
 
 /* KVM compares the value written, len bytes wide, with the datamatch. */
-static int kvm_entry(struct vuc_device *dev, const struct vfio_user_ioeventfd *e,
-		     uint64_t base, struct kvm_ioeventfd *k)
+static int kvm_entry(struct vuc_device *dev,
+		     const struct vfio_user_ioeventfd *e, uint64_t base,
+		     struct kvm_ioeventfd *k)
 {
-	uint64_t mask = e->size && e->size < 8 ?
-			(1ULL << (8 * e->size)) - 1 : ~0ULL;
+	uint64_t mask = e->size && e->size < 8 ? (1ULL << (8 * e->size)) - 1 :
+						 ~0ULL;
 
 	memset(k, 0, sizeof(*k));
 	if (e->size != 0 && e->size != 1 && e->size != 2 && e->size != 4 &&
 	    e->size != 8)
-		return vuc_fail(dev, -EINVAL,
-				"ioeventfd at 0x%llx has width %llu; KVM takes 0, 1, 2, 4 or 8",
-				(unsigned long long)e->offset,
-				(unsigned long long)e->size);
+		return vuc_fail(
+			dev, -EINVAL,
+			"ioeventfd at 0x%llx has width %llu; KVM takes 0, 1, 2, 4 or 8",
+			(unsigned long long)e->offset,
+			(unsigned long long)e->size);
 	if ((e->flags & VFIO_USER_IOEVENTFD_FLAG_DATAMATCH) &&
 	    (e->datamatch & ~mask || !e->size))
-		return vuc_fail(dev, -EINVAL,
-				"ioeventfd at 0x%llx: datamatch 0x%llx does not fit its %llu-byte width",
-				(unsigned long long)e->offset,
-				(unsigned long long)e->datamatch,
-				(unsigned long long)e->size);
+		return vuc_fail(
+			dev, -EINVAL,
+			"ioeventfd at 0x%llx: datamatch 0x%llx does not fit its %llu-byte width",
+			(unsigned long long)e->offset,
+			(unsigned long long)e->datamatch,
+			(unsigned long long)e->size);
 	k->addr = base + e->offset;
 	k->len = (uint32_t)e->size;
 	k->fd = e->fd;
@@ -51,7 +54,8 @@ static int collect(struct vuc_device *dev, unsigned int index,
 {
 	const struct vuc_region *r = &dev->regions[index].pub;
 	struct vfio_user_ioeventfds req = {
-		.argsz = sizeof(req), .index = index,
+		.argsz = sizeof(req),
+		.index = index,
 	};
 	struct vfio_user_ioeventfd *e;
 	unsigned int i, n = 0;
@@ -67,7 +71,8 @@ static int collect(struct vuc_device *dev, unsigned int index,
 		req.entries = (uintptr_t)e;
 		if (n && ioctl(dev->kfd, VFIO_USER_GET_IOEVENTFDS, &req)) {
 			free(e);
-			return vuc_fail(dev, -errno, "VFIO_USER_GET_IOEVENTFDS: %s",
+			return vuc_fail(dev, -errno,
+					"VFIO_USER_GET_IOEVENTFDS: %s",
 					strerror(errno));
 		}
 	} else {
@@ -87,7 +92,8 @@ static int collect(struct vuc_device *dev, unsigned int index,
 				while (n--)
 					close(e[n].fd);
 				free(e);
-				return vuc_fail(dev, err, "dup: %s", strerror(-err));
+				return vuc_fail(dev, err, "dup: %s",
+						strerror(-err));
 			}
 			n++;
 		}

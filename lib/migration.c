@@ -15,21 +15,21 @@
 
 #include "internal.h"
 
-#define S_ERROR		VFIO_USER_DEVICE_STATE_ERROR
-#define S_STOP		VFIO_USER_DEVICE_STATE_STOP
-#define S_RUNNING	VFIO_USER_DEVICE_STATE_RUNNING
-#define S_STOP_COPY	VFIO_USER_DEVICE_STATE_STOP_COPY
-#define S_RESUMING	VFIO_USER_DEVICE_STATE_RESUMING
-#define S_PRE_COPY	VFIO_USER_DEVICE_STATE_PRE_COPY
+#define S_ERROR VFIO_USER_DEVICE_STATE_ERROR
+#define S_STOP VFIO_USER_DEVICE_STATE_STOP
+#define S_RUNNING VFIO_USER_DEVICE_STATE_RUNNING
+#define S_STOP_COPY VFIO_USER_DEVICE_STATE_STOP_COPY
+#define S_RESUMING VFIO_USER_DEVICE_STATE_RESUMING
+#define S_PRE_COPY VFIO_USER_DEVICE_STATE_PRE_COPY
 
-#define FEAT_HDR	sizeof(struct vfio_user_device_feature)
-#define MIG_HDR		sizeof(struct vfio_user_mig_data)
+#define FEAT_HDR sizeof(struct vfio_user_device_feature)
+#define MIG_HDR sizeof(struct vfio_user_mig_data)
 
 static const char *state_name(uint32_t s)
 {
 	static const char *const names[VFIO_USER_DEVICE_NUM_STATES] = {
-		"ERROR", "STOP", "RUNNING", "STOP_COPY", "RESUMING",
-		"RUNNING_P2P", "PRE_COPY", "PRE_COPY_P2P",
+		"ERROR",    "STOP",	   "RUNNING",  "STOP_COPY",
+		"RESUMING", "RUNNING_P2P", "PRE_COPY", "PRE_COPY_P2P",
 	};
 
 	return s < VFIO_USER_DEVICE_NUM_STATES ? names[s] : "(invalid)";
@@ -114,9 +114,10 @@ static int mig_call(struct vuc_device *dev, uint16_t cmd, const char *what,
 		if (!ret)
 			return 0;
 		if (vuc_kernel_broken(dev, &err))
-			return vuc_fail(dev, ret,
-					"%s: %s; the kernel closed the connection to the server (%s)",
-					what, strerror(-ret), strerror(err));
+			return vuc_fail(
+				dev, ret,
+				"%s: %s; the kernel closed the connection to the server (%s)",
+				what, strerror(-ret), strerror(err));
 		dev->server_error = true;
 		return vuc_fail(dev, ret, "server refused %s: %s", what,
 				vuc_errname(-ret, buf, sizeof(buf)));
@@ -132,9 +133,10 @@ static int mig_call(struct vuc_device *dev, uint16_t cmd, const char *what,
 		size_t got = msg.len;
 
 		vu_msg_release(&msg);
-		return vuc_fail(dev, -EPROTO,
-				"server's reply to %s has %zu bytes, more than the %zu it may have",
-				what, got, cap);
+		return vuc_fail(
+			dev, -EPROTO,
+			"server's reply to %s has %zu bytes, more than the %zu it may have",
+			what, got, cap);
 	}
 	if (msg.len)
 		memcpy(reply, msg.payload, msg.len);
@@ -167,12 +169,13 @@ static int feature(struct vuc_device *dev, uint32_t flags, const char *what,
 	req->flags = flags;
 	if (dlen)
 		memcpy(req->data, data, dlen);
-	ret = mig_call(dev, VFIO_USER_DEVICE_FEATURE, what, req, FEAT_HDR + dlen,
-		       rep, FEAT_HDR + room, &rlen);
+	ret = mig_call(dev, VFIO_USER_DEVICE_FEATURE, what, req,
+		       FEAT_HDR + dlen, rep, FEAT_HDR + room, &rlen);
 	if (!ret && rlen < FEAT_HDR)
-		ret = vuc_fail(dev, -EPROTO,
-			       "server's reply to %s has %zu bytes, less than the 8-byte feature header",
-			       what, rlen);
+		ret = vuc_fail(
+			dev, -EPROTO,
+			"server's reply to %s has %zu bytes, less than the 8-byte feature header",
+			what, rlen);
 	if (!ret) {
 		*out_len = rlen - FEAT_HDR;
 		if (*out_len > out_cap)
@@ -199,22 +202,25 @@ int vuc_mig_get_flags(struct vuc_device *dev, uint64_t *flags)
 		*flags = dev->mig.flags;
 		return 0;
 	}
-	ret = feature(dev, VFIO_DEVICE_FEATURE_MIGRATION | VFIO_DEVICE_FEATURE_GET,
-		      "DEVICE_FEATURE MIGRATION GET", NULL, 0, &mig, sizeof(mig),
-		      &len);
+	ret = feature(dev,
+		      VFIO_DEVICE_FEATURE_MIGRATION | VFIO_DEVICE_FEATURE_GET,
+		      "DEVICE_FEATURE MIGRATION GET", NULL, 0, &mig,
+		      sizeof(mig), &len);
 	if (ret && dev->server_error)
-		return vuc_fail(dev, -ENOTSUP,
-				"the device cannot migrate: %s", dev->errmsg);
+		return vuc_fail(dev, -ENOTSUP, "the device cannot migrate: %s",
+				dev->errmsg);
 	if (ret)
 		return ret;
 	if (len < sizeof(mig))
-		return vuc_fail(dev, -EPROTO,
-				"server's DEVICE_FEATURE MIGRATION reply has %zu bytes of data, less than 8",
-				len);
+		return vuc_fail(
+			dev, -EPROTO,
+			"server's DEVICE_FEATURE MIGRATION reply has %zu bytes of data, less than 8",
+			len);
 	if (!(mig.flags & VFIO_USER_MIGRATION_STOP_COPY))
-		return vuc_fail(dev, -ENOTSUP,
-				"the device cannot migrate: its migration flags 0x%llx lack STOP_COPY",
-				(unsigned long long)mig.flags);
+		return vuc_fail(
+			dev, -ENOTSUP,
+			"the device cannot migrate: its migration flags 0x%llx lack STOP_COPY",
+			(unsigned long long)mig.flags);
 	/* Bits we do not know of are dropped. */
 	dev->mig.flags = mig.flags & (VFIO_USER_MIGRATION_STOP_COPY |
 				      VFIO_USER_MIGRATION_P2P |
@@ -233,19 +239,23 @@ int vuc_mig_get_state(struct vuc_device *dev, uint32_t *state)
 	if (!dev || !state)
 		return -EINVAL;
 	dev->mig.state = -1;
-	ret = feature(dev, VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE |
-		      VFIO_DEVICE_FEATURE_GET, "DEVICE_FEATURE MIG_DEVICE_STATE GET",
-		      NULL, 0, &st, sizeof(st), &len);
+	ret = feature(dev,
+		      VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE |
+			      VFIO_DEVICE_FEATURE_GET,
+		      "DEVICE_FEATURE MIG_DEVICE_STATE GET", NULL, 0, &st,
+		      sizeof(st), &len);
 	if (ret)
 		return ret;
 	if (len < sizeof(st))
-		return vuc_fail(dev, -EPROTO,
-				"server's MIG_DEVICE_STATE reply has %zu bytes of data, less than 8",
-				len);
+		return vuc_fail(
+			dev, -EPROTO,
+			"server's MIG_DEVICE_STATE reply has %zu bytes of data, less than 8",
+			len);
 	if (!state_valid(st.device_state))
-		return vuc_fail(dev, -EPROTO,
-				"server reports device state %u (%s), which vfio-user does not have",
-				st.device_state, state_name(st.device_state));
+		return vuc_fail(
+			dev, -EPROTO,
+			"server reports device state %u (%s), which vfio-user does not have",
+			st.device_state, state_name(st.device_state));
 	dev->mig.state = (int)st.device_state;
 	*state = st.device_state;
 	return 0;
@@ -267,15 +277,17 @@ static int set_arc(struct vuc_device *dev, uint32_t to)
 
 	snprintf(what, sizeof(what), "the move from %s to %s",
 		 state_name((uint32_t)dev->mig.state), state_name(to));
-	ret = feature(dev, VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE |
-		      VFIO_DEVICE_FEATURE_SET, what, &st, sizeof(st), &echo,
-		      sizeof(echo), &len);
+	ret = feature(dev,
+		      VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE |
+			      VFIO_DEVICE_FEATURE_SET,
+		      what, &st, sizeof(st), &echo, sizeof(echo), &len);
 	if (ret)
 		return ret;
 	if (len < sizeof(echo) || echo.device_state != to)
-		return vuc_fail(dev, -EPROTO,
-				"server's reply to %s does not repeat the state asked for",
-				what);
+		return vuc_fail(
+			dev, -EPROTO,
+			"server's reply to %s does not repeat the state asked for",
+			what);
 	return 0;
 }
 
@@ -305,15 +317,17 @@ int vuc_mig_set_state(struct vuc_device *dev, uint32_t target)
 	if (!dev)
 		return -EINVAL;
 	if (!state_valid(target) || target == S_ERROR)
-		return vuc_fail(dev, -EINVAL,
-				"%u (%s) is not a state a device can be moved to",
-				target, state_name(target));
+		return vuc_fail(
+			dev, -EINVAL,
+			"%u (%s) is not a state a device can be moved to",
+			target, state_name(target));
 	ret = vuc_mig_get_flags(dev, &flags);
 	if (ret)
 		return ret;
 	if (target == S_PRE_COPY && !(flags & VFIO_USER_MIGRATION_PRE_COPY))
-		return vuc_fail(dev, -EINVAL,
-				"the device has no PRE_COPY (its migration flags lack it)");
+		return vuc_fail(
+			dev, -EINVAL,
+			"the device has no PRE_COPY (its migration flags lack it)");
 	if (dev->mig.state < 0) {
 		ret = vuc_mig_get_state(dev, &cur);
 		if (ret)
@@ -321,14 +335,16 @@ int vuc_mig_set_state(struct vuc_device *dev, uint32_t target)
 	}
 	cur = (uint32_t)dev->mig.state;
 	if (cur == S_ERROR)
-		return vuc_fail(dev, -EINVAL,
-				"the device is in ERROR; only a reset leaves it");
+		return vuc_fail(
+			dev, -EINVAL,
+			"the device is in ERROR; only a reset leaves it");
 	while (cur != target) {
 		next = next_state(cur, target);
 		if (next == S_ERROR)
-			return vuc_fail(dev, -EINVAL,
-					"no way from %s to %s: the protocol forbids it",
-					state_name(cur), state_name(target));
+			return vuc_fail(
+				dev, -EINVAL,
+				"no way from %s to %s: the protocol forbids it",
+				state_name(cur), state_name(target));
 		ret = set_arc(dev, next);
 		if (ret)
 			return arc_failed(dev, ret);
@@ -345,14 +361,15 @@ static int check_data_state(struct vuc_device *dev, bool write)
 	int s = dev->mig.state;
 
 	if (s < 0)
-		return 0;	/* unknown: the server decides */
+		return 0; /* unknown: the server decides */
 	if (write ? s == S_RESUMING : (s == S_PRE_COPY || s == S_STOP_COPY))
 		return 0;
-	return vuc_fail(dev, -EINVAL,
-			"migration data can be %s only in %s; the device is in %s",
-			write ? "written" : "read",
-			write ? "RESUMING" : "PRE_COPY or STOP_COPY",
-			state_name((uint32_t)s));
+	return vuc_fail(
+		dev, -EINVAL,
+		"migration data can be %s only in %s; the device is in %s",
+		write ? "written" : "read",
+		write ? "RESUMING" : "PRE_COPY or STOP_COPY",
+		state_name((uint32_t)s));
 }
 
 ssize_t vuc_mig_read(struct vuc_device *dev, void *buf, size_t len)
@@ -368,7 +385,8 @@ ssize_t vuc_mig_read(struct vuc_device *dev, void *buf, size_t len)
 		return ret;
 	lim = xfer_limit(dev);
 	if (!lim)
-		return vuc_fail(dev, -EINVAL, "no max_data_xfer_size negotiated");
+		return vuc_fail(dev, -EINVAL,
+				"no max_data_xfer_size negotiated");
 	rep = malloc(MIG_HDR + (len < lim ? len : lim));
 	if (!rep)
 		return vuc_fail(dev, -ENOMEM, "out of memory");
@@ -383,10 +401,10 @@ ssize_t vuc_mig_read(struct vuc_device *dev, void *buf, size_t len)
 		/* The size field, not the message length (which may be padded). */
 		if (rlen < MIG_HDR || rep->size > chunk ||
 		    MIG_HDR + rep->size > rlen) {
-			ret = vuc_fail(dev, -EPROTO,
-				       "server's MIG_DATA_READ reply (%zu bytes) claims %u bytes of data for %zu asked",
-				       rlen, rlen < MIG_HDR ? 0 : rep->size,
-				       chunk);
+			ret = vuc_fail(
+				dev, -EPROTO,
+				"server's MIG_DATA_READ reply (%zu bytes) claims %u bytes of data for %zu asked",
+				rlen, rlen < MIG_HDR ? 0 : rep->size, chunk);
 			goto out;
 		}
 		memcpy((uint8_t *)buf + done, rep->data, rep->size);
@@ -413,7 +431,8 @@ int vuc_mig_write(struct vuc_device *dev, const void *buf, size_t len)
 		return ret;
 	lim = xfer_limit(dev);
 	if (!lim)
-		return vuc_fail(dev, -EINVAL, "no max_data_xfer_size negotiated");
+		return vuc_fail(dev, -EINVAL,
+				"no max_data_xfer_size negotiated");
 	req = malloc(MIG_HDR + (len < lim ? len : lim));
 	if (!req)
 		return vuc_fail(dev, -ENOMEM, "out of memory");
@@ -513,18 +532,21 @@ int vuc_dirty_supported(struct vuc_device *dev)
 
 	if (!dev)
 		return -EINVAL;
-	ret = feature(dev, VFIO_DEVICE_FEATURE_DMA_LOGGING_START |
-		      VFIO_DEVICE_FEATURE_SET | VFIO_DEVICE_FEATURE_PROBE,
-		      "DEVICE_FEATURE DMA_LOGGING_START PROBE", NULL, 0, NULL, 0,
-		      &len);
+	ret = feature(dev,
+		      VFIO_DEVICE_FEATURE_DMA_LOGGING_START |
+			      VFIO_DEVICE_FEATURE_SET |
+			      VFIO_DEVICE_FEATURE_PROBE,
+		      "DEVICE_FEATURE DMA_LOGGING_START PROBE", NULL, 0, NULL,
+		      0, &len);
 	if (ret && dev->server_error)
 		return 0;
 	return ret ? ret : 1;
 }
 
-static int server_log(struct vuc_device *dev, bool start, uint64_t page_size,
-		      const struct vfio_user_device_feature_dma_logging_range *ranges,
-		      uint32_t nr)
+static int
+server_log(struct vuc_device *dev, bool start, uint64_t page_size,
+	   const struct vfio_user_device_feature_dma_logging_range *ranges,
+	   uint32_t nr)
 {
 	struct vfio_user_device_feature_dma_logging_control *ctl, echo;
 	uint32_t idx = start ? VFIO_DEVICE_FEATURE_DMA_LOGGING_START :
@@ -547,14 +569,16 @@ static int server_log(struct vuc_device *dev, bool start, uint64_t page_size,
 	if (ret || !start)
 		return ret;
 	if (len < sizeof(echo))
-		return vuc_fail(dev, -EPROTO,
-				"server's DMA_LOGGING_START reply has %zu bytes of data, less than 16",
-				len);
+		return vuc_fail(
+			dev, -EPROTO,
+			"server's DMA_LOGGING_START reply has %zu bytes of data, less than 16",
+			len);
 	if (echo.page_size != page_size)
-		return vuc_fail(dev, -ENOTSUP,
-				"server chose a dirty page size of %llu bytes instead of %llu",
-				(unsigned long long)echo.page_size,
-				(unsigned long long)page_size);
+		return vuc_fail(
+			dev, -ENOTSUP,
+			"server chose a dirty page size of %llu bytes instead of %llu",
+			(unsigned long long)echo.page_size,
+			(unsigned long long)page_size);
 	return 0;
 }
 
@@ -562,7 +586,8 @@ static int kernel_log(struct vuc_device *dev, bool start, uint64_t pgsize)
 {
 	struct vfio_user_dirty_log log = {
 		.argsz = sizeof(log),
-		.flags = start ? VFIO_USER_DIRTY_LOG_START : VFIO_USER_DIRTY_LOG_STOP,
+		.flags = start ? VFIO_USER_DIRTY_LOG_START :
+				 VFIO_USER_DIRTY_LOG_STOP,
 		.pgsize = start ? pgsize : 0,
 	};
 
@@ -573,9 +598,10 @@ static int kernel_log(struct vuc_device *dev, bool start, uint64_t pgsize)
 	return 0;
 }
 
-int vuc_dirty_start(struct vuc_device *dev, uint64_t page_size,
-		    const struct vfio_user_device_feature_dma_logging_range *ranges,
-		    uint32_t nr_ranges)
+int vuc_dirty_start(
+	struct vuc_device *dev, uint64_t page_size,
+	const struct vfio_user_device_feature_dma_logging_range *ranges,
+	uint32_t nr_ranges)
 {
 	uint64_t kp, end;
 	uint32_t i;
@@ -590,37 +616,41 @@ int vuc_dirty_start(struct vuc_device *dev, uint64_t page_size,
 		return vuc_fail(dev, -EBUSY, "dirty logging is already on");
 	kp = smallest_pgsize(dev);
 	if (!is_pow2(page_size) || page_size < kp)
-		return vuc_fail(dev, -EINVAL,
-				"dirty page size %llu must be a power of two of at least %llu (the smallest DMA page)",
-				(unsigned long long)page_size,
-				(unsigned long long)kp);
+		return vuc_fail(
+			dev, -EINVAL,
+			"dirty page size %llu must be a power of two of at least %llu (the smallest DMA page)",
+			(unsigned long long)page_size, (unsigned long long)kp);
 	if (sizeof(struct vfio_user_device_feature_dma_logging_control) +
-	    (uint64_t)nr_ranges * sizeof(ranges[0]) + FEAT_HDR >
+		    (uint64_t)nr_ranges * sizeof(ranges[0]) + FEAT_HDR >
 	    dev->caps.max_data_xfer_size)
-		return vuc_fail(dev, -E2BIG,
-				"%u ranges do not fit in one message to the server",
-				nr_ranges);
+		return vuc_fail(
+			dev, -E2BIG,
+			"%u ranges do not fit in one message to the server",
+			nr_ranges);
 	for (i = 0; i < nr_ranges; i++)
 		if (!ranges[i].length ||
 		    (ranges[i].iova | ranges[i].length) & (page_size - 1) ||
 		    __builtin_add_overflow(ranges[i].iova, ranges[i].length - 1,
 					   &end))
-			return vuc_fail(dev, -EINVAL,
-					"dirty range %u [0x%llx, +0x%llx) is empty, overflows or is not aligned to %llu",
-					i, (unsigned long long)ranges[i].iova,
-					(unsigned long long)ranges[i].length,
-					(unsigned long long)page_size);
+			return vuc_fail(
+				dev, -EINVAL,
+				"dirty range %u [0x%llx, +0x%llx) is empty, overflows or is not aligned to %llu",
+				i, (unsigned long long)ranges[i].iova,
+				(unsigned long long)ranges[i].length,
+				(unsigned long long)page_size);
 
 	sup = vuc_dirty_supported(dev);
 	if (sup < 0)
 		return sup;
 	if (!sup && dev->kfd < 0)
-		return vuc_fail(dev, -ENOTSUP,
-				"server has no DMA logging and the device is not attached to the kernel: nothing can log dirty pages");
+		return vuc_fail(
+			dev, -ENOTSUP,
+			"server has no DMA logging and the device is not attached to the kernel: nothing can log dirty pages");
 	/* The kernel alone sees only what the server writes through it. */
 	if (!sup && !(dev->flags & VUC_OPT_NO_FD_SHARING))
-		return vuc_fail(dev, -ENOTSUP,
-				"server has no DMA logging, and the memory fds it was given let it write guest memory the kernel cannot log; connect with VUC_OPT_NO_FD_SHARING so that all its writes go through the kernel");
+		return vuc_fail(
+			dev, -ENOTSUP,
+			"server has no DMA logging, and the memory fds it was given let it write guest memory the kernel cannot log; connect with VUC_OPT_NO_FD_SHARING so that all its writes go through the kernel");
 	if (sup) {
 		ret = server_log(dev, true, page_size, ranges, nr_ranges);
 		if (ret)
@@ -667,11 +697,13 @@ int vuc_dirty_stop(struct vuc_device *dev)
 }
 
 /* The server's half: OR its bitmap for the range into @bitmap. */
-static int server_report(struct vuc_device *dev, uint64_t iova,
-			 uint64_t length, uint64_t pages, uint64_t *bitmap)
+static int server_report(struct vuc_device *dev, uint64_t iova, uint64_t length,
+			 uint64_t pages, uint64_t *bitmap)
 {
 	struct vfio_user_device_feature_dma_logging_report req = {
-		.iova = iova, .length = length, .page_size = dev->mig.log_pgsize,
+		.iova = iova,
+		.length = length,
+		.page_size = dev->mig.log_pgsize,
 	};
 	struct vfio_user_device_feature_dma_logging_report *rep;
 	size_t words = (size_t)((pages + 63) / 64), len, i;
@@ -681,21 +713,25 @@ static int server_report(struct vuc_device *dev, uint64_t iova,
 	rep = malloc(need);
 	if (!rep)
 		return vuc_fail(dev, -ENOMEM, "out of memory");
-	ret = feature(dev, VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT |
-		      VFIO_DEVICE_FEATURE_GET, "DEVICE_FEATURE DMA_LOGGING_REPORT",
-		      &req, sizeof(req), rep, need, &len);
+	ret = feature(dev,
+		      VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT |
+			      VFIO_DEVICE_FEATURE_GET,
+		      "DEVICE_FEATURE DMA_LOGGING_REPORT", &req, sizeof(req),
+		      rep, need, &len);
 	if (ret)
 		goto out;
 	if (len < need || rep->iova != iova || rep->length != length ||
 	    rep->page_size != req.page_size) {
-		ret = vuc_fail(dev, -EPROTO,
-			       "server's DMA_LOGGING_REPORT reply (%zu bytes of data, %zu expected) does not match the range asked for",
-			       len, need);
+		ret = vuc_fail(
+			dev, -EPROTO,
+			"server's DMA_LOGGING_REPORT reply (%zu bytes of data, %zu expected) does not match the range asked for",
+			len, need);
 		goto out;
 	}
 	if (pages % 64 && rep->bitmap[words - 1] >> (pages % 64)) {
-		ret = vuc_fail(dev, -EPROTO,
-			       "server's DMA_LOGGING_REPORT sets bits past the end of the range");
+		ret = vuc_fail(
+			dev, -EPROTO,
+			"server's DMA_LOGGING_REPORT sets bits past the end of the range");
 		goto out;
 	}
 	for (i = 0; i < words; i++)
@@ -706,16 +742,20 @@ out:
 }
 
 /* The kernel's half, folded from its page size to the VMM's. */
-static int kernel_report(struct vuc_device *dev, uint64_t iova,
-			 uint64_t length, uint64_t *bitmap)
+static int kernel_report(struct vuc_device *dev, uint64_t iova, uint64_t length,
+			 uint64_t *bitmap)
 {
 	uint64_t kp = dev->mig.kernel_pgsize, kpages = length / kp, i;
-	unsigned int shift = (unsigned int)(__builtin_ctzll(dev->mig.log_pgsize) -
-					    __builtin_ctzll(kp));
+	unsigned int shift =
+		(unsigned int)(__builtin_ctzll(dev->mig.log_pgsize) -
+			       __builtin_ctzll(kp));
 	size_t words = (size_t)((kpages + 63) / 64);
 	struct vfio_user_dirty_report rep = {
-		.argsz = sizeof(rep), .iova = iova, .size = length,
-		.pgsize = kp, .bitmap_size = words * 8,
+		.argsz = sizeof(rep),
+		.iova = iova,
+		.size = length,
+		.pgsize = kp,
+		.bitmap_size = words * 8,
 	};
 	uint64_t *kb;
 	int ret = 0;
@@ -725,7 +765,8 @@ static int kernel_report(struct vuc_device *dev, uint64_t iova,
 		return vuc_fail(dev, -ENOMEM, "out of memory");
 	rep.bitmap = (uintptr_t)kb;
 	if (ioctl(dev->kfd, VFIO_USER_DIRTY_REPORT, &rep)) {
-		ret = vuc_fail(dev, -errno, "reading the kernel's dirty log: %s",
+		ret = vuc_fail(dev, -errno,
+			       "reading the kernel's dirty log: %s",
 			       strerror(errno));
 	} else {
 		for (i = 0; i < kpages; i++)
@@ -752,25 +793,28 @@ int vuc_dirty_report(struct vuc_device *dev, uint64_t iova, uint64_t length,
 	ps = dev->mig.log_pgsize;
 	if (!length || (iova | length) & (ps - 1) ||
 	    __builtin_add_overflow(iova, length - 1, &end))
-		return vuc_fail(dev, -EINVAL,
-				"dirty report range [0x%llx, +0x%llx) is empty, overflows or is not aligned to %llu",
-				(unsigned long long)iova,
-				(unsigned long long)length,
-				(unsigned long long)ps);
+		return vuc_fail(
+			dev, -EINVAL,
+			"dirty report range [0x%llx, +0x%llx) is empty, overflows or is not aligned to %llu",
+			(unsigned long long)iova, (unsigned long long)length,
+			(unsigned long long)ps);
 	pages = length / ps;
 	if (bitmap_size / 8 < (pages + 63) / 64)
-		return vuc_fail(dev, -EINVAL,
-				"dirty bitmap of %zu bytes is too small for %llu pages",
-				bitmap_size, (unsigned long long)pages);
+		return vuc_fail(
+			dev, -EINVAL,
+			"dirty bitmap of %zu bytes is too small for %llu pages",
+			bitmap_size, (unsigned long long)pages);
 	/* One reply carries the server's bitmap; the kernel's, 2^31 pages. */
 	if ((dev->mig.log_server &&
 	     FEAT_HDR + sizeof(struct vfio_user_device_feature_dma_logging_report) +
-	     (pages + 63) / 64 * 8 > dev->max_data_xfer_size) ||
+			     (pages + 63) / 64 * 8 >
+		     dev->max_data_xfer_size) ||
 	    (dev->mig.log_kernel &&
 	     length / dev->mig.kernel_pgsize > (1ULL << 31)))
-		return vuc_fail(dev, -E2BIG,
-				"a dirty report of %llu pages does not fit in one reply; report a smaller range",
-				(unsigned long long)pages);
+		return vuc_fail(
+			dev, -E2BIG,
+			"a dirty report of %llu pages does not fit in one reply; report a smaller range",
+			(unsigned long long)pages);
 	memset(bitmap, 0, (size_t)((pages + 63) / 64) * 8);
 	if (dev->mig.log_server) {
 		ret = server_report(dev, iova, length, pages, bitmap);

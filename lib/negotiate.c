@@ -124,9 +124,8 @@ static int get_typed(struct vuc_device *dev, json_object *obj,
 }
 
 /* An integer key within [min, max]; *out untouched if the key is absent. */
-static int get_int(struct vuc_device *dev, json_object *obj,
-		   const char *where, const char *key, int64_t min,
-		   int64_t max, int64_t *out)
+static int get_int(struct vuc_device *dev, json_object *obj, const char *where,
+		   const char *key, int64_t min, int64_t max, int64_t *out)
 {
 	json_object *val;
 	int64_t v;
@@ -138,15 +137,16 @@ static int get_int(struct vuc_device *dev, json_object *obj,
 	v = json_object_get_int64(val);
 	if (v < min || v > max) {
 		if (max == INT64_MAX)
-			return vuc_fail(dev, -EPROTO,
-					"server advertised %s%s=%s in VERSION reply; must be at least %lld",
-					where, key,
-					json_object_to_json_string(val),
-					(long long)min);
-		return vuc_fail(dev, -EPROTO,
-				"server advertised %s%s=%s in VERSION reply; must be %lld..%lld",
+			return vuc_fail(
+				dev, -EPROTO,
+				"server advertised %s%s=%s in VERSION reply; must be at least %lld",
 				where, key, json_object_to_json_string(val),
-				(long long)min, (long long)max);
+				(long long)min);
+		return vuc_fail(
+			dev, -EPROTO,
+			"server advertised %s%s=%s in VERSION reply; must be %lld..%lld",
+			where, key, json_object_to_json_string(val),
+			(long long)min, (long long)max);
 	}
 	*out = v;
 	return 0;
@@ -195,9 +195,10 @@ static int parse_pgsizes(struct vuc_device *dev, json_object *caps)
 		return ret;
 	v = json_object_get_int64(val) < 0 ? 0 : json_object_get_uint64(val);
 	if (v == 0 || (v & 0xfff))
-		return vuc_fail(dev, -EPROTO,
-				"server advertised pgsizes=%s in VERSION reply; must be a non-zero mask of page sizes of 4096 and up",
-				json_object_to_json_string(val));
+		return vuc_fail(
+			dev, -EPROTO,
+			"server advertised pgsizes=%s in VERSION reply; must be a non-zero mask of page sizes of 4096 and up",
+			json_object_to_json_string(val));
 	dev->caps.pgsizes = v;
 	return 0;
 }
@@ -224,12 +225,15 @@ static int parse_misc(struct vuc_device *dev, json_object *caps)
 		return ret;
 	/* 0 or a power of two of at least 4 KiB. */
 	if (v && (v < 4096 || (v & (v - 1))))
-		return vuc_fail(dev, -EPROTO,
-				"server advertised migration.pgsize=%lld in VERSION reply; must be 0 or a power of two >= 4096",
-				(long long)v);
+		return vuc_fail(
+			dev, -EPROTO,
+			"server advertised migration.pgsize=%lld in VERSION reply; must be 0 or a power of two >= 4096",
+			(long long)v);
 	dev->caps.migration_pgsize = v;
 	return get_typed(dev, mig, "migration.", VFIO_USER_CAP_MAX_BITMAP_SIZE,
-			 json_type_int, &val) < 0 ? -EPROTO : 0;
+			 json_type_int, &val) < 0 ?
+		       -EPROTO :
+		       0;
 }
 
 /*
@@ -263,21 +267,25 @@ static int parse_twin(struct vuc_device *dev, json_object *caps,
 
 	if (!supported) {
 		if (ret)
-			return vuc_fail(dev, -EPROTO,
-					"server's VERSION reply has twin_socket.fd_index without twin_socket.supported=true; inconsistent twin socket");
+			return vuc_fail(
+				dev, -EPROTO,
+				"server's VERSION reply has twin_socket.fd_index without twin_socket.supported=true; inconsistent twin socket");
 		return 0;
 	}
 	if (dev->flags & VUC_OPT_NO_TWIN_SOCKET)
-		return vuc_fail(dev, -EPROTO,
-				"server's VERSION reply has twin_socket.supported=true, but we did not offer a twin socket");
+		return vuc_fail(
+			dev, -EPROTO,
+			"server's VERSION reply has twin_socket.supported=true, but we did not offer a twin socket");
 	if (!ret)
-		return vuc_fail(dev, -EPROTO,
-				"server's VERSION reply has twin_socket.supported=true without fd_index; inconsistent twin socket");
+		return vuc_fail(
+			dev, -EPROTO,
+			"server's VERSION reply has twin_socket.supported=true without fd_index; inconsistent twin socket");
 	index = json_object_get_int64(idx);
 	if (nr_fds != 1 || index != 0)
-		return vuc_fail(dev, -EPROTO,
-				"server's VERSION reply has twin_socket.fd_index=%lld with %u fds attached; expected index 0 and exactly 1 fd",
-				(long long)index, nr_fds);
+		return vuc_fail(
+			dev, -EPROTO,
+			"server's VERSION reply has twin_socket.fd_index=%lld with %u fds attached; expected index 0 and exactly 1 fd",
+			(long long)index, nr_fds);
 	*want_fd = 0;
 	return 0;
 }
@@ -291,12 +299,14 @@ static int parse_json(struct vuc_device *dev, const char *data, size_t len,
 	size_t slen = len - 1, end;
 
 	if (data[len - 1] != '\0')
-		return vuc_fail(dev, -EPROTO,
-				"server's VERSION reply: JSON capabilities not NUL-terminated");
+		return vuc_fail(
+			dev, -EPROTO,
+			"server's VERSION reply: JSON capabilities not NUL-terminated");
 	if (strlen(data) != slen)
-		return vuc_fail(dev, -EPROTO,
-				"server's VERSION reply: NUL inside the JSON capabilities at byte %zu of %zu",
-				strlen(data), slen);
+		return vuc_fail(
+			dev, -EPROTO,
+			"server's VERSION reply: NUL inside the JSON capabilities at byte %zu of %zu",
+			strlen(data), slen);
 	tok = json_tokener_new();
 	if (!tok)
 		return vuc_fail(dev, -ENOMEM, "out of memory parsing JSON");
@@ -308,19 +318,22 @@ static int parse_json(struct vuc_device *dev, const char *data, size_t len,
 	if (!*root || jerr != json_tokener_success) {
 		json_object_put(*root);
 		*root = NULL;
-		return vuc_fail(dev, -EPROTO,
-				"server's VERSION reply: bad JSON capabilities (%s)",
-				jerr != json_tokener_success ?
-				json_tokener_error_desc(jerr) : "incomplete");
+		return vuc_fail(
+			dev, -EPROTO,
+			"server's VERSION reply: bad JSON capabilities (%s)",
+			jerr != json_tokener_success ?
+				json_tokener_error_desc(jerr) :
+				"incomplete");
 	}
 	while (end < slen && strchr(" \t\r\n", data[end]))
 		end++;
 	if (end < slen) {
 		json_object_put(*root);
 		*root = NULL;
-		return vuc_fail(dev, -EPROTO,
-				"server's VERSION reply: junk after the JSON capabilities at byte %zu",
-				end);
+		return vuc_fail(
+			dev, -EPROTO,
+			"server's VERSION reply: junk after the JSON capabilities at byte %zu",
+			end);
 	}
 	return 0;
 }
@@ -351,9 +364,10 @@ static int parse_reply_caps(struct vuc_device *dev, const char *data,
 	if (ret)
 		return ret;
 	if (!json_object_is_type(root, json_type_object)) {
-		ret = vuc_fail(dev, -EPROTO,
-			       "server's VERSION reply: JSON capabilities are %s; must be an object",
-			       type_name(json_object_get_type(root)));
+		ret = vuc_fail(
+			dev, -EPROTO,
+			"server's VERSION reply: JSON capabilities are %s; must be an object",
+			type_name(json_object_get_type(root)));
 		goto out;
 	}
 	ret = get_typed(dev, root, "", VFIO_USER_CAP_CAPABILITIES,
@@ -380,8 +394,9 @@ static int check_twin_fd(struct vuc_device *dev, int fd)
 
 	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0 ||
 	    type != SOCK_STREAM)
-		return vuc_fail(dev, -EPROTO,
-				"server's twin socket fd is not a stream socket");
+		return vuc_fail(
+			dev, -EPROTO,
+			"server's twin socket fd is not a stream socket");
 	return 0;
 }
 
@@ -391,18 +406,21 @@ static int check_reply(struct vuc_device *dev, struct vu_msg *msg)
 	int want_fd, ret;
 
 	if (msg->len < sizeof(ver))
-		return vuc_fail(dev, -EPROTO,
-				"server's VERSION reply payload is %zu bytes; needs at least %zu",
-				msg->len, sizeof(ver));
+		return vuc_fail(
+			dev, -EPROTO,
+			"server's VERSION reply payload is %zu bytes; needs at least %zu",
+			msg->len, sizeof(ver));
 	memcpy(&ver, msg->payload, sizeof(ver));
 	if (ver.major != VFIO_USER_VERSION_MAJOR)
-		return vuc_fail(dev, -EPROTO,
-				"server answered VERSION with major %u; we speak %u",
-				ver.major, VFIO_USER_VERSION_MAJOR);
+		return vuc_fail(
+			dev, -EPROTO,
+			"server answered VERSION with major %u; we speak %u",
+			ver.major, VFIO_USER_VERSION_MAJOR);
 	if (ver.minor > VFIO_USER_VERSION_MINOR)
-		return vuc_fail(dev, -EPROTO,
-				"server answered VERSION with minor %u; we offered %u, so it may answer at most that",
-				ver.minor, VFIO_USER_VERSION_MINOR);
+		return vuc_fail(
+			dev, -EPROTO,
+			"server answered VERSION with minor %u; we offered %u, so it may answer at most that",
+			ver.minor, VFIO_USER_VERSION_MINOR);
 	dev->caps.major = ver.major;
 	dev->caps.minor = ver.minor;
 
@@ -411,9 +429,10 @@ static int check_reply(struct vuc_device *dev, struct vu_msg *msg)
 	if (ret)
 		return ret;
 	if (want_fd < 0 && msg->nr_fds)
-		return vuc_fail(dev, -EPROTO,
-				"server sent %u fds with its VERSION reply, but no twin socket was negotiated",
-				msg->nr_fds);
+		return vuc_fail(
+			dev, -EPROTO,
+			"server sent %u fds with its VERSION reply, but no twin socket was negotiated",
+			msg->nr_fds);
 	if (want_fd >= 0) {
 		ret = check_twin_fd(dev, msg->fds[want_fd]);
 		if (ret)

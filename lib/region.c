@@ -33,10 +33,11 @@ static int check_access(struct vuc_device *dev, unsigned int index,
 				what, index);
 	if (count > SSIZE_MAX || count > info->size ||
 	    offset > info->size - count)
-		return vuc_fail(dev, -EINVAL,
-				"%s: %zu bytes at offset 0x%llx do not fit in region %u (size 0x%llx)",
-				what, count, (unsigned long long)offset, index,
-				(unsigned long long)info->size);
+		return vuc_fail(
+			dev, -EINVAL,
+			"%s: %zu bytes at offset 0x%llx do not fit in region %u (size 0x%llx)",
+			what, count, (unsigned long long)offset, index,
+			(unsigned long long)info->size);
 	if (count && !buf)
 		return vuc_fail(dev, -EINVAL, "%s: no buffer", what);
 	return 0;
@@ -50,19 +51,20 @@ static int check_echo(struct vuc_device *dev, const char *what,
 	struct vfio_user_region_access echo;
 
 	if (reply->len != want)
-		return vuc_fail(dev, -EPROTO,
-				"server's %s reply for %u bytes at 0x%llx of region %u has a %zu-byte payload; must be %zu",
-				what, req->count,
-				(unsigned long long)req->offset, req->region,
-				reply->len, want);
+		return vuc_fail(
+			dev, -EPROTO,
+			"server's %s reply for %u bytes at 0x%llx of region %u has a %zu-byte payload; must be %zu",
+			what, req->count, (unsigned long long)req->offset,
+			req->region, reply->len, want);
 	memcpy(&echo, reply->payload, sizeof(echo));
 	if (echo.offset != req->offset || echo.region != req->region ||
 	    echo.count != req->count)
-		return vuc_fail(dev, -EPROTO,
-				"server's %s reply echoes offset 0x%llx region %u count %u; we asked for offset 0x%llx region %u count %u",
-				what, (unsigned long long)echo.offset, echo.region,
-				echo.count, (unsigned long long)req->offset,
-				req->region, req->count);
+		return vuc_fail(
+			dev, -EPROTO,
+			"server's %s reply echoes offset 0x%llx region %u count %u; we asked for offset 0x%llx region %u count %u",
+			what, (unsigned long long)echo.offset, echo.region,
+			echo.count, (unsigned long long)req->offset,
+			req->region, req->count);
 	return 0;
 }
 
@@ -70,7 +72,9 @@ static int read_piece(struct vuc_device *dev, unsigned int index,
 		      uint64_t offset, void *buf, uint32_t n)
 {
 	struct vfio_user_region_access req = {
-		.offset = offset, .region = index, .count = n,
+		.offset = offset,
+		.region = index,
+		.count = n,
 	};
 	struct vu_msg reply;
 	int ret;
@@ -132,8 +136,8 @@ static int write_piece(struct vuc_device *dev, unsigned int index,
 	req->region = index;
 	req->count = n;
 	memcpy(req->data, buf, n);
-	ret = vuc_call(dev, VFIO_USER_REGION_WRITE, req, sizeof(*req) + n,
-		       NULL, 0, 0, sizeof(*req), &reply);
+	ret = vuc_call(dev, VFIO_USER_REGION_WRITE, req, sizeof(*req) + n, NULL,
+		       0, 0, sizeof(*req), &reply);
 	if (!ret) {
 		ret = check_echo(dev, "REGION_WRITE", req, &reply,
 				 sizeof(*req));
@@ -173,11 +177,12 @@ ssize_t vuc_region_write(struct vuc_device *dev, unsigned int index,
 
 /* Interrupts ------------------------------------------------------------- */
 
-#define IRQ_DATA_MASK	(VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_DATA_BOOL | \
-			 VFIO_IRQ_SET_DATA_EVENTFD)
-#define IRQ_ACTION_MASK	(VFIO_IRQ_SET_ACTION_MASK | \
-			 VFIO_IRQ_SET_ACTION_UNMASK | \
-			 VFIO_IRQ_SET_ACTION_TRIGGER)
+#define IRQ_DATA_MASK                                      \
+	(VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_DATA_BOOL | \
+	 VFIO_IRQ_SET_DATA_EVENTFD)
+#define IRQ_ACTION_MASK                                          \
+	(VFIO_IRQ_SET_ACTION_MASK | VFIO_IRQ_SET_ACTION_UNMASK | \
+	 VFIO_IRQ_SET_ACTION_TRIGGER)
 
 /* Bytes of data that follow struct vfio_irq_set for these flags. */
 static size_t irq_data_size(uint32_t flags, uint32_t count)
@@ -195,9 +200,8 @@ static bool one_bit(uint32_t v)
 }
 
 /* VFIO_DEVICE_SET_IRQS argument rules, checked before anything is sent. */
-static int check_irq_set(struct vuc_device *dev, uint32_t flags,
-			 uint32_t index, uint32_t start, uint32_t count,
-			 const void *data)
+static int check_irq_set(struct vuc_device *dev, uint32_t flags, uint32_t index,
+			 uint32_t start, uint32_t count, const void *data)
 {
 	uint32_t vectors;
 	int ret;
@@ -208,21 +212,24 @@ static int check_irq_set(struct vuc_device *dev, uint32_t flags,
 	if (flags & ~(IRQ_DATA_MASK | IRQ_ACTION_MASK) ||
 	    !one_bit(flags & IRQ_DATA_MASK) ||
 	    !one_bit(flags & IRQ_ACTION_MASK))
-		return vuc_fail(dev, -EINVAL,
-				"set irqs: flags 0x%x must hold exactly one VFIO_IRQ_SET_DATA_* and one VFIO_IRQ_SET_ACTION_* bit and nothing else",
-				flags);
+		return vuc_fail(
+			dev, -EINVAL,
+			"set irqs: flags 0x%x must hold exactly one VFIO_IRQ_SET_DATA_* and one VFIO_IRQ_SET_ACTION_* bit and nothing else",
+			flags);
 	if (index >= dev->info.num_irqs)
 		return vuc_fail(dev, -EINVAL,
 				"set irqs: no IRQ index %u (the device has %u)",
 				index, dev->info.num_irqs);
 	vectors = dev->irqs[index].count;
 	if (start >= vectors || count > vectors - start)
-		return vuc_fail(dev, -EINVAL,
-				"set irqs: vectors %u..%u+%u out of range; IRQ index %u has %u",
-				start, start, count, index, vectors);
+		return vuc_fail(
+			dev, -EINVAL,
+			"set irqs: vectors %u..%u+%u out of range; IRQ index %u has %u",
+			start, start, count, index, vectors);
 	if (!count && !(flags & VFIO_IRQ_SET_DATA_NONE))
-		return vuc_fail(dev, -EINVAL,
-				"set irqs: count 0 is only valid with VFIO_IRQ_SET_DATA_NONE");
+		return vuc_fail(
+			dev, -EINVAL,
+			"set irqs: count 0 is only valid with VFIO_IRQ_SET_DATA_NONE");
 	if (count && !data && !(flags & VFIO_IRQ_SET_DATA_NONE))
 		return vuc_fail(dev, -EINVAL, "set irqs: no data");
 	return 0;
@@ -234,17 +241,18 @@ static int send_irq_set(struct vuc_device *dev, const struct vfio_irq_set *set,
 	struct vu_msg reply;
 	int ret;
 
-	ret = vuc_call(dev, VFIO_USER_DEVICE_SET_IRQS, set, len, fds, nr_fds,
-		       0, 0, &reply);
+	ret = vuc_call(dev, VFIO_USER_DEVICE_SET_IRQS, set, len, fds, nr_fds, 0,
+		       0, &reply);
 	if (ret) {
 		char what[sizeof(dev->errmsg)];
 
 		memcpy(what, dev->errmsg, sizeof(what));
 		if (dev->server_error)
-			vuc_fail(dev, ret,
-				 "%s (flags 0x%x, index %u, vectors %u+%u, %u fds)",
-				 what, set->flags, set->index, set->start,
-				 set->count, nr_fds);
+			vuc_fail(
+				dev, ret,
+				"%s (flags 0x%x, index %u, vectors %u+%u, %u fds)",
+				what, set->flags, set->index, set->start,
+				set->count, nr_fds);
 		return ret;
 	}
 	/* SET_IRQS has no reply payload; anything there is ignored. */
@@ -282,9 +290,10 @@ static int set_irqs_inline(struct vuc_device *dev, uint32_t flags,
 
 	for (i = 0; i < dlen; i++)
 		if (data[i] > 1)
-			return vuc_fail(dev, -EINVAL,
-					"set irqs: bool %u is %u; must be 0 or 1",
-					i, data[i]);
+			return vuc_fail(
+				dev, -EINVAL,
+				"set irqs: bool %u is %u; must be 0 or 1", i,
+				data[i]);
 	set = vuc_irq_set_new(flags, index, start, count, data, dlen);
 	if (!set)
 		return vuc_fail(dev, -ENOMEM, "out of memory");
@@ -304,14 +313,16 @@ static int check_eventfds(struct vuc_device *dev, const int32_t *fds,
 		if (fds[i] == -1)
 			continue;
 		if (fds[i] < 0 || fcntl(fds[i], F_GETFD) < 0)
-			return vuc_fail(dev, -EBADF,
-					"set irqs: eventfd %u is %d, not an open fd (or -1 to de-assign)",
-					i, fds[i]);
+			return vuc_fail(
+				dev, -EBADF,
+				"set irqs: eventfd %u is %d, not an open fd (or -1 to de-assign)",
+				i, fds[i]);
 		assign = true;
 	}
 	if (assign && !dev->caps.max_msg_fds)
-		return vuc_fail(dev, -EOPNOTSUPP,
-				"server advertised max_msg_fds=0; it cannot receive eventfds, so interrupts cannot be set up");
+		return vuc_fail(
+			dev, -EOPNOTSUPP,
+			"server advertised max_msg_fds=0; it cannot receive eventfds, so interrupts cannot be set up");
 	return 0;
 }
 
@@ -339,7 +350,9 @@ static int set_irqs_eventfd(struct vuc_device *dev, uint32_t flags,
 {
 	uint32_t chunk = dev->caps.max_msg_fds, i = 0, n;
 	struct vfio_irq_set set = {
-		.argsz = sizeof(set), .flags = flags, .index = index,
+		.argsz = sizeof(set),
+		.flags = flags,
+		.index = index,
 	};
 	int ret;
 
@@ -355,8 +368,7 @@ static int set_irqs_eventfd(struct vuc_device *dev, uint32_t flags,
 		set.start = start + i;
 		set.count = n;
 		ret = send_irq_set(dev, &set, sizeof(set),
-				   deassign ? NULL : &fds[i],
-				   deassign ? 0 : n);
+				   deassign ? NULL : &fds[i], deassign ? 0 : n);
 		if (ret)
 			return ret;
 		i += n;
@@ -375,8 +387,8 @@ int vuc_set_irqs(struct vuc_device *dev, uint32_t flags, uint32_t index,
 	if (ret)
 		return ret;
 	if (dev->kfd >= 0)
-		return vuc_kernel_set_irqs(dev, flags, index, start, count, data,
-					   irq_data_size(flags, count));
+		return vuc_kernel_set_irqs(dev, flags, index, start, count,
+					   data, irq_data_size(flags, count));
 	if ((flags & VFIO_IRQ_SET_DATA_EVENTFD) && count)
 		return set_irqs_eventfd(dev, flags, index, start, count, data);
 	return set_irqs_inline(dev, flags, index, start, count, data);

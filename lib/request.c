@@ -38,34 +38,38 @@ static int recv_failed(struct vuc_device *dev, uint16_t cmd, int err,
 	switch (err) {
 	case -ETIMEDOUT:
 		return vuc_break(dev, err,
-				 "no complete reply to %s within %u ms",
-				 name, dev->timeout_ms);
+				 "no complete reply to %s within %u ms", name,
+				 dev->timeout_ms);
 	case -ECONNRESET:
-		return vuc_break(dev, err,
-				 "server closed the connection while we waited for the reply to %s",
-				 name);
+		return vuc_break(
+			dev, err,
+			"server closed the connection while we waited for the reply to %s",
+			name);
 	case -EPIPE:
-		return vuc_break(dev, err,
-				 "server closed the connection in the middle of a message (msg_size %u) while we waited for the reply to %s",
-				 msg->hdr.msg_size, name);
+		return vuc_break(
+			dev, err,
+			"server closed the connection in the middle of a message (msg_size %u) while we waited for the reply to %s",
+			msg->hdr.msg_size, name);
 	case -EMSGSIZE:
-		return vuc_break(dev, err,
-				 "server sent a message of %u bytes (cmd %u, %s) while we waited for the reply to %s; at most %zu bytes expected",
-				 msg->hdr.msg_size, msg->hdr.cmd,
-				 vu_cmd_name(msg->hdr.cmd), name,
-				 bound + sizeof(msg->hdr));
+		return vuc_break(
+			dev, err,
+			"server sent a message of %u bytes (cmd %u, %s) while we waited for the reply to %s; at most %zu bytes expected",
+			msg->hdr.msg_size, msg->hdr.cmd,
+			vu_cmd_name(msg->hdr.cmd), name,
+			bound + sizeof(msg->hdr));
 	case -EPROTO:
 		if (msg->hdr.msg_size < sizeof(msg->hdr))
-			return vuc_break(dev, err,
-					 "server sent a header with msg_size %u (less than the 16-byte header) while we waited for the reply to %s",
-					 msg->hdr.msg_size, name);
-		return vuc_break(dev, err,
-				 "server sent more than %d fds with one message while we waited for the reply to %s",
-				 VU_WIRE_MAX_FDS, name);
+			return vuc_break(
+				dev, err,
+				"server sent a header with msg_size %u (less than the 16-byte header) while we waited for the reply to %s",
+				msg->hdr.msg_size, name);
+		return vuc_break(
+			dev, err,
+			"server sent more than %d fds with one message while we waited for the reply to %s",
+			VU_WIRE_MAX_FDS, name);
 	default:
-		return vuc_break(dev, err,
-				 "receiving the reply to %s: %s", name,
-				 strerror(-err));
+		return vuc_break(dev, err, "receiving the reply to %s: %s",
+				 name, strerror(-err));
 	}
 }
 
@@ -88,16 +92,16 @@ static int refuse_server_command(struct vuc_device *dev, uint16_t cmd,
 	int ret;
 
 	if (msg->nr_fds)
-		return vuc_break(dev, -EPROTO,
-				 "server sent %s with %u fds on the main socket while we waited for the reply to %s; it carries none",
-				 vu_cmd_name(msg->hdr.cmd), msg->nr_fds,
-				 vu_cmd_name(cmd));
+		return vuc_break(
+			dev, -EPROTO,
+			"server sent %s with %u fds on the main socket while we waited for the reply to %s; it carries none",
+			vu_cmd_name(msg->hdr.cmd), msg->nr_fds,
+			vu_cmd_name(cmd));
 	if (msg->hdr.flags & VFIO_USER_F_NO_REPLY)
 		return 0;
 	ret = vu_send(dev->sock, &hdr, NULL, 0, NULL, 0, dev->timeout_ms);
 	if (ret)
-		return vuc_break(dev, ret,
-				 "answering the server's %s: %s",
+		return vuc_break(dev, ret, "answering the server's %s: %s",
 				 vu_cmd_name(msg->hdr.cmd), strerror(-ret));
 	return 0;
 }
@@ -112,12 +116,14 @@ static int server_command(struct vuc_device *dev, uint16_t cmd,
 	    !dev->caps.twin_socket)
 		return refuse_server_command(dev, cmd, msg);
 	if (scmd == VFIO_USER_DMA_READ || scmd == VFIO_USER_DMA_WRITE)
-		return vuc_break(dev, -EPROTO,
-				 "server sent %s on the main socket although it gave us a twin socket for its commands",
-				 vu_cmd_name(scmd));
-	return vuc_break(dev, -EPROTO,
-			 "server sent command %u (%s) while we waited for the reply to %s; servers only send DMA_READ/DMA_WRITE",
-			 scmd, vu_cmd_name(scmd), vu_cmd_name(cmd));
+		return vuc_break(
+			dev, -EPROTO,
+			"server sent %s on the main socket although it gave us a twin socket for its commands",
+			vu_cmd_name(scmd));
+	return vuc_break(
+		dev, -EPROTO,
+		"server sent command %u (%s) while we waited for the reply to %s; servers only send DMA_READ/DMA_WRITE",
+		scmd, vu_cmd_name(scmd), vu_cmd_name(cmd));
 }
 
 /* The server failed the command: pass its errno on, connection intact. */
@@ -129,25 +135,28 @@ static int error_reply(struct vuc_device *dev, uint16_t cmd,
 
 	/* Read whole, so the stream is still in step: fail the call only. */
 	if (msg->nr_fds)
-		return vuc_fail(dev, -EPROTO,
-				"server sent %u fds with its error reply to %s; an error reply carries none",
-				msg->nr_fds, vu_cmd_name(cmd));
+		return vuc_fail(
+			dev, -EPROTO,
+			"server sent %u fds with its error reply to %s; an error reply carries none",
+			msg->nr_fds, vu_cmd_name(cmd));
 	/* errno 0 or absurd: a failure of unknown cause (libvfio-user: > 4096). */
 	dev->server_error = true;
 	if (err == 0 || err > 4095)
-		return vuc_fail(dev, -EIO,
-				"server failed %s without a valid errno (error_no %u)",
-				vu_cmd_name(cmd), err);
+		return vuc_fail(
+			dev, -EIO,
+			"server failed %s without a valid errno (error_no %u)",
+			vu_cmd_name(cmd), err);
 	return vuc_fail(dev, -(int)err, "server failed %s: %s",
-			vu_cmd_name(cmd), vuc_errname((int)err, buf, sizeof(buf)));
+			vu_cmd_name(cmd),
+			vuc_errname((int)err, buf, sizeof(buf)));
 }
 
 /*
  * Fds where none (or fewer) belong: the message was read whole, so fail
  * the call but keep the connection.
  */
-static int check_fds(struct vuc_device *dev, uint16_t cmd,
-		     unsigned int max_fds, struct vu_msg *reply)
+static int check_fds(struct vuc_device *dev, uint16_t cmd, unsigned int max_fds,
+		     struct vu_msg *reply)
 {
 	unsigned int nr = reply->nr_fds;
 
@@ -155,12 +164,14 @@ static int check_fds(struct vuc_device *dev, uint16_t cmd,
 		return 0;
 	vu_msg_release(reply);
 	if (!max_fds)
-		return vuc_fail(dev, -EPROTO,
-				"server sent %u fds with its %s reply; it carries none",
-				nr, vu_cmd_name(cmd));
-	return vuc_fail(dev, -EPROTO,
-			"server sent %u fds with its %s reply; it carries at most %u",
-			nr, vu_cmd_name(cmd), max_fds);
+		return vuc_fail(
+			dev, -EPROTO,
+			"server sent %u fds with its %s reply; it carries none",
+			nr, vu_cmd_name(cmd));
+	return vuc_fail(
+		dev, -EPROTO,
+		"server sent %u fds with its %s reply; it carries at most %u",
+		nr, vu_cmd_name(cmd), max_fds);
 }
 
 /*
@@ -179,15 +190,16 @@ static int classify(struct vuc_device *dev, uint16_t cmd, uint16_t id,
 		return ret;
 	}
 	if (type != VFIO_USER_F_TYPE_REPLY)
-		ret = vuc_break(dev, -EPROTO,
-				"server sent a message of type %u (flags 0x%x) while we waited for the reply to %s",
-				type, msg->hdr.flags, vu_cmd_name(cmd));
+		ret = vuc_break(
+			dev, -EPROTO,
+			"server sent a message of type %u (flags 0x%x) while we waited for the reply to %s",
+			type, msg->hdr.flags, vu_cmd_name(cmd));
 	else if (msg->hdr.msg_id != id || msg->hdr.cmd != cmd)
-		ret = vuc_break(dev, -EPROTO,
-				"server replied with msg_id %u cmd %u (%s) while we waited for the reply to msg_id %u cmd %u (%s)",
-				msg->hdr.msg_id, msg->hdr.cmd,
-				vu_cmd_name(msg->hdr.cmd), id, cmd,
-				vu_cmd_name(cmd));
+		ret = vuc_break(
+			dev, -EPROTO,
+			"server replied with msg_id %u cmd %u (%s) while we waited for the reply to msg_id %u cmd %u (%s)",
+			msg->hdr.msg_id, msg->hdr.cmd,
+			vu_cmd_name(msg->hdr.cmd), id, cmd, vu_cmd_name(cmd));
 	else if (msg->hdr.flags & VFIO_USER_F_ERROR)
 		ret = error_reply(dev, cmd, msg);
 	else
@@ -196,9 +208,9 @@ static int classify(struct vuc_device *dev, uint16_t cmd, uint16_t id,
 	return ret;
 }
 
-int vuc_call(struct vuc_device *dev, uint16_t cmd, const void *req,
-	     size_t len, const int *fds, unsigned int nr_fds,
-	     unsigned int max_fds, size_t max_reply, struct vu_msg *reply)
+int vuc_call(struct vuc_device *dev, uint16_t cmd, const void *req, size_t len,
+	     const int *fds, unsigned int nr_fds, unsigned int max_fds,
+	     size_t max_reply, struct vu_msg *reply)
 {
 	struct vfio_user_header hdr = {
 		.cmd = cmd,
@@ -220,10 +232,10 @@ int vuc_call(struct vuc_device *dev, uint16_t cmd, const void *req,
 	hdr.msg_id = dev->next_msg_id++;
 	ret = vu_send(dev->sock, &hdr, req, len, fds, nr_fds, dev->timeout_ms);
 	if (ret == -ETIMEDOUT)
-		return vuc_break(dev, ret,
-				 "server did not take %s (%zu bytes) within %u ms",
-				 vu_cmd_name(cmd), len + sizeof(hdr),
-				 dev->timeout_ms);
+		return vuc_break(
+			dev, ret,
+			"server did not take %s (%zu bytes) within %u ms",
+			vu_cmd_name(cmd), len + sizeof(hdr), dev->timeout_ms);
 	if (ret)
 		return vuc_break(dev, ret, "sending %s: %s", vu_cmd_name(cmd),
 				 strerror(-ret));

@@ -28,18 +28,18 @@ extern "C" {
 
 struct vuc_device;
 
-#define VUC_DEFAULT_TIMEOUT_MS	5000
+#define VUC_DEFAULT_TIMEOUT_MS 5000
 
 /* Do not offer the twin_socket capability. */
-#define VUC_OPT_NO_TWIN_SOCKET	(1u << 0)
+#define VUC_OPT_NO_TWIN_SOCKET (1u << 0)
 /* Never attach to the kernel: drive the device over the socket from here. */
-#define VUC_OPT_USERSPACE	(1u << 1)
+#define VUC_OPT_USERSPACE (1u << 1)
 /* Attach to the kernel or fail (default: attach when /dev/vfio-user exists). */
-#define VUC_OPT_KERNEL		(1u << 2)
+#define VUC_OPT_KERNEL (1u << 2)
 /* Never give the server memory fds: all DMA goes through the kernel. */
-#define VUC_OPT_NO_FD_SHARING	(1u << 3)
+#define VUC_OPT_NO_FD_SHARING (1u << 3)
 /* Do not ask for io-fd sub-regions: every region access is a message. */
-#define VUC_OPT_NO_IO_FDS	(1u << 4)
+#define VUC_OPT_NO_IO_FDS (1u << 4)
 
 /**
  * struct vuc_options - how to talk to the server; zero means default
@@ -123,7 +123,8 @@ int vuc_device_fd(const struct vuc_device *dev);
 int vuc_get_stats(struct vuc_device *dev, struct vfio_user_stats *stats);
 
 /* DEVICE_GET_INFO as the server answered it. */
-const struct vfio_user_device_info *vuc_get_device_info(const struct vuc_device *dev);
+const struct vfio_user_device_info *
+vuc_get_device_info(const struct vuc_device *dev);
 
 /**
  * struct vuc_sparse_area - a part of a region that may be mmapped
@@ -222,8 +223,8 @@ int vuc_set_irqs(struct vuc_device *dev, uint32_t flags, uint32_t index,
 /* DEVICE_RESET. */
 int vuc_reset(struct vuc_device *dev);
 
-#define VUC_DMA_READ	(1u << 0)	/* the device may read the range */
-#define VUC_DMA_WRITE	(1u << 1)	/* the device may write it */
+#define VUC_DMA_READ (1u << 0) /* the device may read the range */
+#define VUC_DMA_WRITE (1u << 1) /* the device may write it */
 
 /*
  * Map [iova, iova + size) for DMA: the memory is at @vaddr in this process
@@ -346,9 +347,10 @@ int vuc_dirty_supported(struct vuc_device *dev);
  * VUC_OPT_NO_FD_SHARING, where every write of the server goes through the
  * kernel. Otherwise -ENOTSUP: the log would miss pages.
  */
-int vuc_dirty_start(struct vuc_device *dev, uint64_t page_size,
-		    const struct vfio_user_device_feature_dma_logging_range *ranges,
-		    uint32_t nr_ranges);
+int vuc_dirty_start(
+	struct vuc_device *dev, uint64_t page_size,
+	const struct vfio_user_device_feature_dma_logging_range *ranges,
+	uint32_t nr_ranges);
 
 /* Stop logging (both halves). */
 int vuc_dirty_stop(struct vuc_device *dev);

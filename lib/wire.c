@@ -101,7 +101,8 @@ int vu_send(int sock, const struct vfio_user_header *hdr, const void *payload,
 		/* Skip what went out; the fds went with the first byte. */
 		while (n > 0) {
 			struct iovec *v = iov[0].iov_len ? &iov[0] : &iov[1];
-			size_t step = (size_t)n < v->iov_len ? (size_t)n : v->iov_len;
+			size_t step = (size_t)n < v->iov_len ? (size_t)n :
+							       v->iov_len;
 
 			v->iov_base = (char *)v->iov_base + step;
 			v->iov_len -= step;
@@ -142,10 +143,12 @@ static int recv_exact(int sock, struct vu_msg *msg, void *buf, size_t len,
 
 	while (got < len) {
 		struct iovec iov = {
-			.iov_base = (char *)buf + got, .iov_len = len - got,
+			.iov_base = (char *)buf + got,
+			.iov_len = len - got,
 		};
 		struct msghdr mh = {
-			.msg_iov = &iov, .msg_iovlen = 1,
+			.msg_iov = &iov,
+			.msg_iovlen = 1,
 			.msg_control = control.buf,
 			.msg_controllen = sizeof(control.buf),
 		};
@@ -268,7 +271,8 @@ const char *vu_cmd_name(unsigned int cmd)
 		[VFIO_USER_DMA_UNMAP] = "DMA_UNMAP",
 		[VFIO_USER_DEVICE_GET_INFO] = "DEVICE_GET_INFO",
 		[VFIO_USER_DEVICE_GET_REGION_INFO] = "DEVICE_GET_REGION_INFO",
-		[VFIO_USER_DEVICE_GET_REGION_IO_FDS] = "DEVICE_GET_REGION_IO_FDS",
+		[VFIO_USER_DEVICE_GET_REGION_IO_FDS] =
+			"DEVICE_GET_REGION_IO_FDS",
 		[VFIO_USER_DEVICE_GET_IRQ_INFO] = "DEVICE_GET_IRQ_INFO",
 		[VFIO_USER_DEVICE_SET_IRQS] = "DEVICE_SET_IRQS",
 		[VFIO_USER_REGION_READ] = "REGION_READ",

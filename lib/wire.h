@@ -11,7 +11,7 @@
 #include <linux/vfio_user.h>
 
 /* Most fds any message may carry; more is a protocol error. */
-#define VU_WIRE_MAX_FDS		64
+#define VU_WIRE_MAX_FDS 64
 
 /**
  * struct vu_msg - one received message

@@ -7,6 +7,12 @@
 #ifndef VFIO_USER_SAMPLE_DEVICE_H
 #define VFIO_USER_SAMPLE_DEVICE_H
 
+/*
+ * The device's register map is a table: names, values and comments stay in
+ * columns, which clang-format would collapse and wrap.
+ */
+/* clang-format off */
+
 /* PCI identity */
 #define SAMPLE_VENDOR_ID		0x5655	/* "VU" */
 #define SAMPLE_DEVICE_ID		0x0001
@@ -118,5 +124,6 @@
 /* FNV-1a, 64-bit: the checksum SAMPLE_DMA_CMD_CHECKSUM computes. */
 #define SAMPLE_FNV64_OFFSET		0xcbf29ce484222325ULL
 #define SAMPLE_FNV64_PRIME		0x100000001b3ULL
+/* clang-format on */
 
 #endif /* VFIO_USER_SAMPLE_DEVICE_H */

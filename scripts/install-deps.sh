@@ -13,7 +13,9 @@ PACKAGES="
 	bc
 	bison
 	busybox-static
+	clang-format
 	cpio
+	cppcheck
 	debhelper
 	dh-dkms
 	dkms

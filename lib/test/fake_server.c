@@ -17,7 +17,7 @@
 
 #include "fake_server.h"
 
-#define FSRV_MAX_PAYLOAD	(2 * 1024 * 1024)
+#define FSRV_MAX_PAYLOAD (2 * 1024 * 1024)
 
 static const char default_json[] =
 	"{\"capabilities\":{\"max_msg_fds\":8,\"max_data_xfer_size\":1048576}}";
@@ -46,8 +46,8 @@ void fsrv_sleep_ms(unsigned int ms)
 		;
 }
 
-int fsrv_send_raw(struct fsrv *s, const void *buf, size_t len,
-		  const int *fds, unsigned int nr_fds)
+int fsrv_send_raw(struct fsrv *s, const void *buf, size_t len, const int *fds,
+		  unsigned int nr_fds)
 {
 	union {
 		char buf[CMSG_SPACE(sizeof(int) * VU_WIRE_MAX_FDS)];
@@ -90,8 +90,11 @@ int fsrv_send(struct fsrv *s, uint16_t msg_id, uint16_t cmd, uint32_t flags,
 	      const int *fds, unsigned int nr_fds)
 {
 	struct vfio_user_header hdr = {
-		.msg_id = msg_id, .cmd = cmd, .msg_size = sizeof(hdr) + len,
-		.flags = flags, .error_no = error_no,
+		.msg_id = msg_id,
+		.cmd = cmd,
+		.msg_size = sizeof(hdr) + len,
+		.flags = flags,
+		.error_no = error_no,
 	};
 
 	return vu_send(s->sock, &hdr, payload, len, fds, nr_fds, 5000);
@@ -112,9 +115,9 @@ int fsrv_reply_error(struct fsrv *s, const struct vu_msg *req, uint32_t err,
 			 payload, len, NULL, 0);
 }
 
-int fsrv_version_reply(struct fsrv *s, const struct vu_msg *req,
-		       uint16_t major, uint16_t minor, const char *json,
-		       const int *fds, unsigned int nr_fds)
+int fsrv_version_reply(struct fsrv *s, const struct vu_msg *req, uint16_t major,
+		       uint16_t minor, const char *json, const int *fds,
+		       unsigned int nr_fds)
 {
 	size_t jlen = json ? strlen(json) + 1 : 0;
 	struct vfio_user_version *v = calloc(1, sizeof(*v) + jlen);
@@ -189,16 +192,19 @@ static int do_version(struct fsrv *s, struct vu_msg *m)
 		fsrv_fail(s, "client sent %u fds with VERSION", m->nr_fds);
 
 	if (!s->give_twin)
-		return fsrv_version_reply(s, m, 0, 2, s->version_json, NULL, 0) ?
-		       FSRV_STOP : FSRV_CONTINUE;
+		return fsrv_version_reply(s, m, 0, 2, s->version_json, NULL,
+					  0) ?
+			       FSRV_STOP :
+			       FSRV_CONTINUE;
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) < 0) {
 		fsrv_fail(s, "socketpair: %s", strerror(errno));
 		return FSRV_STOP;
 	}
-	snprintf(json, sizeof(json),
-		 "{\"capabilities\":{\"max_msg_fds\":8,\"max_data_xfer_size\":1048576,"
-		 "\"twin_socket\":{\"supported\":true,\"fd_index\":0}}}");
+	snprintf(
+		json, sizeof(json),
+		"{\"capabilities\":{\"max_msg_fds\":8,\"max_data_xfer_size\":1048576,"
+		"\"twin_socket\":{\"supported\":true,\"fd_index\":0}}}");
 	s->twin_peer = fds[0];
 	ret = fsrv_version_reply(s, m, 0, 2, json, &fds[1], 1);
 	close(fds[1]);
@@ -208,7 +214,8 @@ static int do_version(struct fsrv *s, struct vu_msg *m)
 static int do_device_info(struct fsrv *s, struct vu_msg *m)
 {
 	return fsrv_reply(s, m, &s->info, sizeof(s->info), NULL, 0) ?
-	       FSRV_STOP : FSRV_CONTINUE;
+		       FSRV_STOP :
+		       FSRV_CONTINUE;
 }
 
 /* Like libvfio-user: caps and fd only when argsz has room for them all. */
@@ -266,8 +273,8 @@ static int do_io_fds(struct fsrv *s, struct vu_msg *m)
 		return fsrv_reply_error(s, m, EINVAL, NULL, 0) ? FSRV_STOP : 0;
 	memcpy(&req, m->payload, sizeof(req));
 	rep.index = req.index;
-	return fsrv_reply(s, m, &rep, sizeof(rep), NULL, 0) ?
-	       FSRV_STOP : FSRV_CONTINUE;
+	return fsrv_reply(s, m, &rep, sizeof(rep), NULL, 0) ? FSRV_STOP :
+							      FSRV_CONTINUE;
 }
 
 static int do_irq_info(struct fsrv *s, struct vu_msg *m)
@@ -280,7 +287,8 @@ static int do_irq_info(struct fsrv *s, struct vu_msg *m)
 	if (req.index >= s->info.num_irqs || req.index >= FSRV_NUM_IRQS)
 		return fsrv_reply_error(s, m, EINVAL, NULL, 0) ? FSRV_STOP : 0;
 	return fsrv_reply(s, m, &s->irqs[req.index], sizeof(req), NULL, 0) ?
-	       FSRV_STOP : FSRV_CONTINUE;
+		       FSRV_STOP :
+		       FSRV_CONTINUE;
 }
 
 static int do_set_irqs(struct fsrv *s, struct vu_msg *m)
@@ -320,9 +328,11 @@ static int do_region_access(struct fsrv *s, struct vu_msg *m)
 	    acc.offset + acc.count > s->regions[acc.region].size ||
 	    (write && m->len != sizeof(acc) + acc.count) ||
 	    (!write && m->len != sizeof(acc))) {
-		fsrv_fail(s, "bad region access: region %u offset 0x%llx count %u len %zu",
-			  acc.region, (unsigned long long)acc.offset,
-			  acc.count, m->len);
+		fsrv_fail(
+			s,
+			"bad region access: region %u offset 0x%llx count %u len %zu",
+			acc.region, (unsigned long long)acc.offset, acc.count,
+			m->len);
 		return fsrv_reply_error(s, m, EINVAL, NULL, 0) ? FSRV_STOP : 0;
 	}
 	r = &s->regions[acc.region];
@@ -330,7 +340,8 @@ static int do_region_access(struct fsrv *s, struct vu_msg *m)
 		memcpy(r->mem + acc.offset, (uint8_t *)m->payload + sizeof(acc),
 		       acc.count);
 		return fsrv_reply(s, m, &acc, sizeof(acc), NULL, 0) ?
-		       FSRV_STOP : FSRV_CONTINUE;
+			       FSRV_STOP :
+			       FSRV_CONTINUE;
 	}
 	buf = malloc(sizeof(acc) + acc.count);
 	if (!buf)
@@ -363,11 +374,11 @@ int fsrv_default(struct fsrv *s, struct vu_msg *m)
 	case VFIO_USER_DEVICE_RESET:
 		if (m->len)
 			fsrv_fail(s, "DEVICE_RESET with a payload");
-		return fsrv_reply(s, m, NULL, 0, NULL, 0) ?
-		       FSRV_STOP : FSRV_CONTINUE;
+		return fsrv_reply(s, m, NULL, 0, NULL, 0) ? FSRV_STOP :
+							    FSRV_CONTINUE;
 	default:
-		return fsrv_reply_error(s, m, EINVAL, NULL, 0) ?
-		       FSRV_STOP : FSRV_CONTINUE;
+		return fsrv_reply_error(s, m, EINVAL, NULL, 0) ? FSRV_STOP :
+								 FSRV_CONTINUE;
 	}
 }
 
@@ -448,8 +459,7 @@ static int setup_device(struct fsrv *s)
 	s->info.num_irqs = FSRV_NUM_IRQS;
 	for (i = 0; i < FSRV_NUM_REGIONS; i++)
 		s->regions[i].fd = -1;
-	if (add_region(s, 0, rw, 0x1000) ||
-	    add_region(s, 1, rw, 0x1000) ||
+	if (add_region(s, 0, rw, 0x1000) || add_region(s, 1, rw, 0x1000) ||
 	    add_region(s, 2, rw | VFIO_REGION_INFO_FLAG_MMAP, 0x100000) ||
 	    add_region(s, 7, rw, 0x100))
 		return -1;
@@ -593,7 +603,7 @@ int count_open_fds(void)
 		if (e->d_name[0] != '.')
 			n++;
 	closedir(d);
-	return n - 1;	/* the directory's own fd */
+	return n - 1; /* the directory's own fd */
 }
 
 int make_eventfd(void)

@@ -24,22 +24,22 @@
 #include "wire.h"
 
 /* What a handler returns: go on reading, or stop (the client sees EOF). */
-#define FSRV_CONTINUE	0
-#define FSRV_STOP	1
+#define FSRV_CONTINUE 0
+#define FSRV_STOP 1
 
-#define FSRV_NUM_REGIONS	9
-#define FSRV_NUM_IRQS		5
-#define FSRV_MAX_LOG		512
+#define FSRV_NUM_REGIONS 9
+#define FSRV_NUM_IRQS 5
+#define FSRV_MAX_LOG 512
 
 struct fsrv;
 typedef int (*fsrv_handler_fn)(struct fsrv *s, struct vu_msg *m);
 
 /* A region of the default device. */
 struct fsrv_region {
-	uint32_t flags;		/* VFIO_REGION_INFO_FLAG_READ/WRITE/MMAP */
+	uint32_t flags; /* VFIO_REGION_INFO_FLAG_READ/WRITE/MMAP */
 	uint64_t size;
-	uint8_t *mem;		/* backing for REGION_READ/WRITE */
-	int fd;			/* memfd behind mem if MMAP, else -1 */
+	uint8_t *mem; /* backing for REGION_READ/WRITE */
+	int fd; /* memfd behind mem if MMAP, else -1 */
 	unsigned int nr_areas;
 	struct vuc_sparse_area areas[4];
 };
@@ -49,30 +49,30 @@ struct fsrv_log {
 	uint16_t cmd;
 	uint16_t msg_id;
 	uint32_t msg_size;
-	uint32_t flags;		/* SET_IRQS flags */
-	uint32_t index;		/* region or irq index */
-	uint64_t offset;	/* REGION_*: offset; SET_IRQS: start */
+	uint32_t flags; /* SET_IRQS flags */
+	uint32_t index; /* region or irq index */
+	uint64_t offset; /* REGION_*: offset; SET_IRQS: start */
 	uint32_t count;
-	uint32_t argsz;		/* SET_IRQS */
+	uint32_t argsz; /* SET_IRQS */
 	unsigned int nr_fds;
 };
 
 struct fsrv {
-	int sock;		/* the server's end */
-	int client;		/* the client's end until fsrv_take_client() */
-	int listen_fd;		/* fsrv_listen(): accept the client first */
+	int sock; /* the server's end */
+	int client; /* the client's end until fsrv_take_client() */
+	int listen_fd; /* fsrv_listen(): accept the client first */
 	pthread_t thread;
 	bool running;
 
 	fsrv_handler_fn handler[VFIO_USER_MAX_COMMAND];
-	void *priv;		/* for the test's handlers */
-	int step;		/* for the test's handlers: free-running counter */
+	void *priv; /* for the test's handlers */
+	int step; /* for the test's handlers: free-running counter */
 
 	/* VERSION: reply JSON (NULL: no JSON at all); twin socket offer */
 	const char *version_json;
-	bool give_twin;		/* answer twin_socket with a socketpair end */
-	int twin_peer;		/* our end of the twin socket, or -1 */
-	char client_json[2048];	/* the JSON the client offered */
+	bool give_twin; /* answer twin_socket with a socketpair end */
+	int twin_peer; /* our end of the twin socket, or -1 */
+	char client_json[2048]; /* the JSON the client offered */
 	uint16_t client_major, client_minor;
 
 	/* default device */
@@ -84,7 +84,7 @@ struct fsrv {
 	unsigned int nr_msgs[VFIO_USER_MAX_COMMAND];
 	struct fsrv_log log[FSRV_MAX_LOG];
 	unsigned int nr_log;
-	char failure[512];	/* first failed check, "" if none */
+	char failure[512]; /* first failed check, "" if none */
 };
 
 /* A server with the default device; NULL on failure. */
@@ -120,12 +120,12 @@ int fsrv_send(struct fsrv *s, uint16_t msg_id, uint16_t cmd, uint32_t flags,
 	      uint32_t error_no, const void *payload, size_t len,
 	      const int *fds, unsigned int nr_fds);
 /* Raw bytes (header or not), with fds attached to the first byte. */
-int fsrv_send_raw(struct fsrv *s, const void *buf, size_t len,
-		  const int *fds, unsigned int nr_fds);
+int fsrv_send_raw(struct fsrv *s, const void *buf, size_t len, const int *fds,
+		  unsigned int nr_fds);
 /* A VERSION reply: major/minor and @json (NULL: no JSON). */
-int fsrv_version_reply(struct fsrv *s, const struct vu_msg *req,
-		       uint16_t major, uint16_t minor, const char *json,
-		       const int *fds, unsigned int nr_fds);
+int fsrv_version_reply(struct fsrv *s, const struct vu_msg *req, uint16_t major,
+		       uint16_t minor, const char *json, const int *fds,
+		       unsigned int nr_fds);
 /* Receive the next message from the client (for scripted exchanges). */
 int fsrv_recv(struct fsrv *s, struct vu_msg *m, int timeout_ms);
 void fsrv_sleep_ms(unsigned int ms);

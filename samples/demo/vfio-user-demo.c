@@ -20,9 +20,9 @@
 #include "sample-device.h"
 #include "vfio-user-client.h"
 
-#define BAR0	0
-#define BAR2	2
-#define CONFIG	VFIO_PCI_CONFIG_REGION_INDEX
+#define BAR0 0
+#define BAR2 2
+#define CONFIG VFIO_PCI_CONFIG_REGION_INDEX
 
 static off_t at(unsigned int region, uint64_t offset)
 {
@@ -54,7 +54,8 @@ static int registers(int fd)
 	if (pwrite(fd, &scratch, 4, at(BAR0, SAMPLE_REG_SCRATCH)) != 4 ||
 	    pread(fd, &back, 4, at(BAR0, SAMPLE_REG_SCRATCH)) != 4)
 		return fail("scratch register");
-	printf("scratch register: wrote 0x%08x, read back 0x%08x\n", scratch, back);
+	printf("scratch register: wrote 0x%08x, read back 0x%08x\n", scratch,
+	       back);
 	return back == scratch ? 0 : 1;
 }
 
@@ -123,11 +124,14 @@ static int dma(struct vuc_device *dev, int fd)
 	pread(fd, &path, 4, at(BAR0, SAMPLE_REG_DMA_PATH));
 	vuc_get_stats(dev, &after);
 	printf("engine status %u, data moved %s\n", status,
-	       path & SAMPLE_DMA_PATH_MESSAGES ? "with DMA_READ/DMA_WRITE messages" :
-	       "through a mapping");
+	       path & SAMPLE_DMA_PATH_MESSAGES ?
+		       "with DMA_READ/DMA_WRITE messages" :
+		       "through a mapping");
 	printf("server requests served by the kernel: %llu; copy %s\n",
-	       (unsigned long long)(after.server_requests - before.server_requests),
-	       memcmp(mem, mem + len, len) ? "WRONG" : "verified byte for byte");
+	       (unsigned long long)(after.server_requests -
+				    before.server_requests),
+	       memcmp(mem, mem + len, len) ? "WRONG" :
+					     "verified byte for byte");
 	vuc_dma_unmap(dev, iova, 2 * len);
 	munmap(mem, 2 * len);
 	return status != 0;
@@ -163,7 +167,8 @@ static int msix(int fd, unsigned int vector)
 	ctrl |= 0x8000;
 	if (pwrite(fd, &ctrl, 2, at(CONFIG, SAMPLE_CAP_MSIX_OFFSET + 2)) != 2)
 		return fail("enabling MSI-X");
-	printf("MSI-X enabled in config space (message control 0x%04x)\n", ctrl);
+	printf("MSI-X enabled in config space (message control 0x%04x)\n",
+	       ctrl);
 
 	t0 = now_us();
 	if (pwrite(fd, &vector, 4, at(BAR0, SAMPLE_REG_IRQ_TRIGGER)) != 4)
@@ -199,11 +204,13 @@ int main(int argc, char **argv)
 	}
 	fd = vuc_device_fd(dev);
 	if (fd < 0) {
-		fprintf(stderr, "vfio-user-demo: not attached to the kernel (is vfio_user.ko loaded?)\n");
+		fprintf(stderr,
+			"vfio-user-demo: not attached to the kernel (is vfio_user.ko loaded?)\n");
 		vuc_device_free(dev);
 		return 1;
 	}
-	printf("== attached: the kernel owns the connection; VFIO device fd %d\n", fd);
+	printf("== attached: the kernel owns the connection; VFIO device fd %d\n",
+	       fd);
 
 	ret = registers(fd) || memory(fd) || dma(dev, fd) || msix(fd, 2);
 	if (!ret && !vuc_get_stats(dev, &st))

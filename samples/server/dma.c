@@ -18,8 +18,9 @@
 
 #include "server.h"
 
-#define DMA_MAP_FLAGS	(VFIO_USER_F_DMA_REGION_READ | VFIO_USER_F_DMA_REGION_WRITE | \
-			 VFIO_USER_F_DMA_REGION_MMAP | VFIO_USER_F_DMA_REGION_FILE_IO)
+#define DMA_MAP_FLAGS                                                 \
+	(VFIO_USER_F_DMA_REGION_READ | VFIO_USER_F_DMA_REGION_WRITE | \
+	 VFIO_USER_F_DMA_REGION_MMAP | VFIO_USER_F_DMA_REGION_FILE_IO)
 
 void dma_init(struct dma_table *tbl)
 {
@@ -45,7 +46,8 @@ static int map_validate(const struct vfio_user_dma_map *req, int fd)
 
 	if (req->flags & ~DMA_MAP_FLAGS)
 		return -EINVAL;
-	if (access == (VFIO_USER_F_DMA_REGION_MMAP | VFIO_USER_F_DMA_REGION_FILE_IO))
+	if (access ==
+	    (VFIO_USER_F_DMA_REGION_MMAP | VFIO_USER_F_DMA_REGION_FILE_IO))
 		return -EINVAL;
 	if (fd < 0 && (access || req->offset))
 		return -EINVAL;
@@ -118,14 +120,19 @@ static int table_grow(struct dma_table *tbl)
 }
 
 /* Set up @r for @req; takes @fd (closed, or kept for FILE_IO). */
-static int region_init(struct dma_region *r, const struct vfio_user_dma_map *req,
+static int region_init(struct dma_region *r,
+		       const struct vfio_user_dma_map *req,
 		       const struct stat *st, int fd)
 {
 	int ret;
 
-	*r = (struct dma_region) {
-		.addr = req->addr, .size = req->size, .offset = req->offset,
-		.flags = req->flags, .fd = -1, .fd_backed = fd >= 0,
+	*r = (struct dma_region){
+		.addr = req->addr,
+		.size = req->size,
+		.offset = req->offset,
+		.flags = req->flags,
+		.fd = -1,
+		.fd_backed = fd >= 0,
 	};
 	if (fd < 0)
 		return 0;
@@ -136,7 +143,7 @@ static int region_init(struct dma_region *r, const struct vfio_user_dma_map *req
 		return 0;
 	}
 	ret = region_mmap(r, fd);
-	close(fd);	/* the mapping keeps the memory */
+	close(fd); /* the mapping keeps the memory */
 	return ret;
 }
 
@@ -154,14 +161,14 @@ int dma_map(struct dma_table *tbl, const struct vfio_user_dma_map *req, int fd)
 
 	for (i = 0; i < tbl->nr; i++) {
 		if (same_window(&tbl->regions[i], req, &st, fd))
-			goto out_close;		/* ret == 0: idempotent */
+			goto out_close; /* ret == 0: idempotent */
 		if (overlaps(&tbl->regions[i], req->addr, req->size)) {
 			ret = -EINVAL;
 			goto out_close;
 		}
 	}
 	if (tbl->nr == SERVER_MAX_DMA_MAPS) {
-		ret = -EINVAL;	/* as libvfio-user at its limit */
+		ret = -EINVAL; /* as libvfio-user at its limit */
 		goto out_close;
 	}
 	if (tbl->nr == tbl->cap) {
@@ -171,7 +178,7 @@ int dma_map(struct dma_table *tbl, const struct vfio_user_dma_map *req, int fd)
 	}
 	ret = region_init(&tbl->regions[tbl->nr], req, &st, fd);
 	if (ret)
-		return ret;	/* region_init() took the fd */
+		return ret; /* region_init() took the fd */
 	tbl->nr++;
 	return 0;
 

@@ -18,7 +18,7 @@
 
 struct xfer {
 	struct server *srv;
-	uint32_t path;		/* SAMPLE_DMA_PATH_* used so far */
+	uint32_t path; /* SAMPLE_DMA_PATH_* used so far */
 };
 
 /* Wait for the reply to our request @id; park client commands meanwhile. */
@@ -39,7 +39,8 @@ static int await_reply(struct xfer *x, int sock, uint16_t id, uint16_t cmd,
 		    VFIO_USER_F_TYPE_REPLY)
 			break;
 		/* Only the main socket carries the client's commands. */
-		if (sock != conn->sock || conn->nr_deferred == CONN_MAX_DEFERRED) {
+		if (sock != conn->sock ||
+		    conn->nr_deferred == CONN_MAX_DEFERRED) {
 			vu_msg_release(reply);
 			return -EPROTO;
 		}
@@ -51,8 +52,8 @@ static int await_reply(struct xfer *x, int sock, uint16_t id, uint16_t cmd,
 		*parked = *reply;
 		conn->deferred[conn->nr_deferred++] = parked;
 	}
-	if (reply->hdr.msg_id != id || reply->hdr.cmd != cmd ||
-	    reply->nr_fds || reply->len > max_payload) {
+	if (reply->hdr.msg_id != id || reply->hdr.cmd != cmd || reply->nr_fds ||
+	    reply->len > max_payload) {
 		vu_msg_release(reply);
 		return -EPROTO;
 	}
@@ -65,8 +66,8 @@ static int await_reply(struct xfer *x, int sock, uint16_t id, uint16_t cmd,
 }
 
 /* One DMA_READ or DMA_WRITE message of at most client_max_xfer bytes. */
-static int xfer_message(struct xfer *x, uint64_t addr, void *buf,
-			uint32_t len, bool write)
+static int xfer_message(struct xfer *x, uint64_t addr, void *buf, uint32_t len,
+			bool write)
 {
 	struct conn *conn = &x->srv->conn;
 	int sock = conn->twin >= 0 ? conn->twin : conn->sock;
@@ -137,7 +138,8 @@ static int xfer(struct xfer *x, uint64_t addr, void *buf, uint64_t len,
 			x->path |= SAMPLE_DMA_PATH_MMAP;
 		} else {
 			n = len < x->srv->conn.client_max_xfer ?
-			    len : x->srv->conn.client_max_xfer;
+				    len :
+				    x->srv->conn.client_max_xfer;
 			ret = xfer_message(x, addr, p, (uint32_t)n, write);
 			if (ret)
 				return ret;
@@ -159,7 +161,7 @@ static uint64_t fnv64(uint64_t h, const uint8_t *p, size_t len)
 }
 
 /* Bytes moved per step: bounds the buffer, not the transfer. */
-#define STEP	(1U << 20)
+#define STEP (1U << 20)
 
 static int run(struct xfer *x, uint32_t cmd, uint8_t *buf)
 {
@@ -210,8 +212,9 @@ int dma_engine_command(struct server *srv, uint32_t cmd)
 	    cmd != SAMPLE_DMA_CMD_CHECKSUM)
 		return -EINVAL;
 	if (!mig_running(dev)) {
-		ret = -EBUSY;	/* stopped for migration */
-	} else if (!dev->regs.dma_len || dev->regs.dma_len > SAMPLE_DMA_MAX_LEN) {
+		ret = -EBUSY; /* stopped for migration */
+	} else if (!dev->regs.dma_len ||
+		   dev->regs.dma_len > SAMPLE_DMA_MAX_LEN) {
 		ret = -EINVAL;
 	} else {
 		buf = malloc(STEP);

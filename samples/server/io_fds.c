@@ -29,40 +29,41 @@
  * and resp as bitfields of byte 1; they are spelled out as masks here.
  */
 struct ioregionfd_cmd {
-	__u8	cmd;		/* IOREGIONFD_CMD_* */
-	__u8	info;		/* IOREGIONFD_INFO_* */
-	__u8	padding[6];
-	__u64	user_data;	/* the sub-region's user_data */
-	__u64	offset;		/* from the start of the sub-region */
-	__u64	data;		/* write: the first 1 << size bytes */
+	__u8 cmd; /* IOREGIONFD_CMD_* */
+	__u8 info; /* IOREGIONFD_INFO_* */
+	__u8 padding[6];
+	__u64 user_data; /* the sub-region's user_data */
+	__u64 offset; /* from the start of the sub-region */
+	__u64 data; /* write: the first 1 << size bytes */
 } __attribute__((packed));
 
 struct ioregionfd_resp {
-	__u64	data;		/* read: the first 1 << size bytes */
-	__u8	pad[24];
+	__u64 data; /* read: the first 1 << size bytes */
+	__u8 pad[24];
 } __attribute__((packed));
 
-#define IOREGIONFD_CMD_READ		0
-#define IOREGIONFD_CMD_WRITE		1
-#define IOREGIONFD_INFO_SIZE_MASK	0x0f	/* access is 1 << n bytes */
-#define IOREGIONFD_INFO_RESP		0x10	/* the sender waits for a resp */
-#define IOREGIONFD_INFO_RESERVED	0xe0
+#define IOREGIONFD_CMD_READ 0
+#define IOREGIONFD_CMD_WRITE 1
+#define IOREGIONFD_INFO_SIZE_MASK 0x0f /* access is 1 << n bytes */
+#define IOREGIONFD_INFO_RESP 0x10 /* the sender waits for a resp */
+#define IOREGIONFD_INFO_RESERVED 0xe0
 
 _Static_assert(sizeof(struct ioregionfd_cmd) == 32, "ioregionfd_cmd");
 _Static_assert(sizeof(struct ioregionfd_resp) == 32, "ioregionfd_resp");
 _Static_assert(sizeof(((struct io_fds *)0)->cmd_buf) ==
-	       sizeof(struct ioregionfd_cmd), "cmd_buf");
+		       sizeof(struct ioregionfd_cmd),
+	       "cmd_buf");
 
 /* Commands served per wake-up, so that a busy mailbox cannot starve us. */
-#define MAILBOX_BATCH	64
+#define MAILBOX_BATCH 64
 
 /* One sub-region of the GET_REGION_IO_FDS reply. */
 struct sub_region {
 	uint64_t offset;
 	uint64_t size;
-	uint32_t type;		/* VFIO_USER_IO_FD_TYPE_* */
+	uint32_t type; /* VFIO_USER_IO_FD_TYPE_* */
 	uint32_t flags;
-	uint64_t data;		/* datamatch, or user_data */
+	uint64_t data; /* datamatch, or user_data */
 	int fd;
 };
 
@@ -123,7 +124,7 @@ void io_fds_doorbell_ready(struct server *srv, bool dm)
 	uint64_t n;
 
 	if (fd < 0 || read(fd, &n, sizeof(n)) != sizeof(n))
-		return;		/* EAGAIN: nothing new */
+		return; /* EAGAIN: nothing new */
 	srv_debug(srv, "%s: %llu signal(s)", dm ? "DOORBELL_DM" : "DOORBELL",
 		  (unsigned long long)n);
 	/* Only matching writes signal the datamatch ioeventfd. */
@@ -166,9 +167,11 @@ static int mailbox_serve(struct server *srv, const struct ioregionfd_cmd *cmd)
 	/* As in KVM, the value is the first @size bytes of the data field. */
 	if (mailbox_cmd_valid(cmd))
 		ret = dev_mailbox_access(&srv->dev, cmd->offset,
-					 write ? &data : &resp.data, size, write);
+					 write ? &data : &resp.data, size,
+					 write);
 	if (ret) {
-		srv_log(srv, "mailbox: bad command %u info %#x user_data %#llx offset %#llx",
+		srv_log(srv,
+			"mailbox: bad command %u info %#x user_data %#llx offset %#llx",
 			cmd->cmd, cmd->info, (unsigned long long)cmd->user_data,
 			(unsigned long long)cmd->offset);
 		resp.data = write ? 0 : ~0ULL;
@@ -212,7 +215,8 @@ void io_fds_mailbox_ready(struct server *srv)
 		memcpy(&cmd, io->cmd_buf, sizeof(cmd));
 		if (mailbox_serve(srv, &cmd)) {
 			/* The client does not read its responses. */
-			srv_log(srv, "mailbox: cannot send a response, closing it");
+			srv_log(srv,
+				"mailbox: cannot send a response, closing it");
 			close_fd(&io->mailbox_fd);
 		}
 	}
@@ -234,21 +238,23 @@ static unsigned int sub_regions(const struct io_fds *io, unsigned int index,
 	if (index != VFIO_PCI_BAR0_REGION_INDEX)
 		return 0;
 	if (io->doorbell_efd >= 0)
-		sr[n++] = (struct sub_region) {
-			.offset = SAMPLE_REG_DOORBELL, .size = 4,
+		sr[n++] = (struct sub_region){
+			.offset = SAMPLE_REG_DOORBELL,
+			.size = 4,
 			.type = VFIO_USER_IO_FD_TYPE_IOEVENTFD,
 			.fd = io->doorbell_efd,
 		};
 	if (io->doorbell_dm_efd >= 0)
-		sr[n++] = (struct sub_region) {
-			.offset = SAMPLE_REG_DOORBELL_DM, .size = 4,
+		sr[n++] = (struct sub_region){
+			.offset = SAMPLE_REG_DOORBELL_DM,
+			.size = 4,
 			.type = VFIO_USER_IO_FD_TYPE_IOEVENTFD,
 			.flags = VFIO_USER_IOEVENTFD_FLAG_DATAMATCH,
 			.data = SAMPLE_DOORBELL_DM_VALUE,
 			.fd = io->doorbell_dm_efd,
 		};
 	if (io->mailbox_fd >= 0 && io->mailbox_peer >= 0)
-		sr[n++] = (struct sub_region) {
+		sr[n++] = (struct sub_region){
 			.offset = SAMPLE_MAILBOX_OFFSET,
 			.size = SAMPLE_MAILBOX_SIZE,
 			.type = VFIO_USER_IO_FD_TYPE_IOREGIONFD,
@@ -259,31 +265,40 @@ static unsigned int sub_regions(const struct io_fds *io, unsigned int index,
 }
 
 /* Write entry @sr, whose fd is fd number @fd_index of the reply. */
-static void encode(uint8_t *out, const struct sub_region *sr,
-		   uint32_t fd_index, enum io_fds_layout layout)
+static void encode(uint8_t *out, const struct sub_region *sr, uint32_t fd_index,
+		   enum io_fds_layout layout)
 {
 	if (sr->type == VFIO_USER_IO_FD_TYPE_IOREGIONFD) {
 		/* 40 bytes in both layouts; libvfio-user pads it to 48. */
 		struct vfio_user_sub_region_ioregionfd e = {
-			.offset = sr->offset, .size = sr->size,
-			.fd_index = fd_index, .type = sr->type,
-			.flags = sr->flags, .user_data = sr->data,
+			.offset = sr->offset,
+			.size = sr->size,
+			.fd_index = fd_index,
+			.type = sr->type,
+			.flags = sr->flags,
+			.user_data = sr->data,
 		};
 
 		memcpy(out, &e, sizeof(e));
 	} else if (layout == IO_FDS_LAYOUT_LVU) {
 		struct vfio_user_sub_region_ioeventfd_lvu e = {
-			.gpa_offset = sr->offset, .size = sr->size,
-			.fd_index = fd_index, .type = sr->type,
-			.flags = sr->flags, .datamatch = sr->data,
+			.gpa_offset = sr->offset,
+			.size = sr->size,
+			.fd_index = fd_index,
+			.type = sr->type,
+			.flags = sr->flags,
+			.datamatch = sr->data,
 		};
 
 		memcpy(out, &e, sizeof(e));
 	} else {
 		struct vfio_user_sub_region_ioeventfd e = {
-			.offset = sr->offset, .size = sr->size,
-			.fd_index = fd_index, .type = sr->type,
-			.flags = sr->flags, .datamatch = sr->data,
+			.offset = sr->offset,
+			.size = sr->size,
+			.fd_index = fd_index,
+			.type = sr->type,
+			.flags = sr->flags,
+			.datamatch = sr->data,
 		};
 
 		memcpy(out, &e, sizeof(e));
@@ -295,7 +310,8 @@ static void encode(uint8_t *out, const struct sub_region *sr,
  * argsz cannot hold every entry gets the 16-byte header alone, with the
  * argsz needed and the count, and no fds.
  */
-int io_fds_get(struct server *srv, const struct vu_msg *msg, struct reply *reply)
+int io_fds_get(struct server *srv, const struct vu_msg *msg,
+	       struct reply *reply)
 {
 	const struct vfio_user_region_io_fds_request *req = msg->payload;
 	struct vfio_user_region_io_fds_reply *out;
@@ -310,16 +326,17 @@ int io_fds_get(struct server *srv, const struct vu_msg *msg, struct reply *reply
 	n = sub_regions(&srv->conn.io, req->index, sr);
 	if (n > srv->conn.client_max_fds) {
 		/* It could not take the fds: it uses messages instead. */
-		srv_debug(srv, "client takes %u fds per message, offering no io fds",
+		srv_debug(srv,
+			  "client takes %u fds per message, offering no io fds",
 			  srv->conn.client_max_fds);
 		n = 0;
 	}
 	stride = srv->opts.io_fds_layout == IO_FDS_LAYOUT_LVU ?
-		 sizeof(struct vfio_user_sub_region_ioeventfd_lvu) :
-		 sizeof(struct vfio_user_sub_region_ioeventfd);
+			 sizeof(struct vfio_user_sub_region_ioeventfd_lvu) :
+			 sizeof(struct vfio_user_sub_region_ioeventfd);
 	needed = sizeof(*out) + n * stride;
 	if (req->argsz < needed)
-		n = 0;		/* the header alone, with the real count */
+		n = 0; /* the header alone, with the real count */
 
 	out = reply_alloc(reply, sizeof(*out) + n * stride);
 	if (!out)

@@ -25,7 +25,8 @@
 
 #include "server.h"
 
-#define SET_IRQS_FLAGS	(VFIO_IRQ_SET_DATA_TYPE_MASK | VFIO_IRQ_SET_ACTION_TYPE_MASK)
+#define SET_IRQS_FLAGS \
+	(VFIO_IRQ_SET_DATA_TYPE_MASK | VFIO_IRQ_SET_ACTION_TYPE_MASK)
 
 _Static_assert(SAMPLE_NUM_IRQS == VFIO_PCI_NUM_IRQS,
 	       "sample-device.h and <linux/vfio.h> disagree on IRQ indexes");
@@ -40,14 +41,15 @@ unsigned int irq_count(const struct device *dev, unsigned int index)
 	case VFIO_PCI_MSIX_IRQ_INDEX:
 		return dev->msix_vectors;
 	default:
-		return 0;	/* MSI, and indexes that do not exist */
+		return 0; /* MSI, and indexes that do not exist */
 	}
 }
 
 /* ERR and REQ take TRIGGER only (as in libvfio-user), so not MASKABLE. */
 uint32_t irq_info_flags(unsigned int index)
 {
-	if (index == VFIO_PCI_INTX_IRQ_INDEX || index == VFIO_PCI_MSIX_IRQ_INDEX)
+	if (index == VFIO_PCI_INTX_IRQ_INDEX ||
+	    index == VFIO_PCI_MSIX_IRQ_INDEX)
 		return VFIO_IRQ_INFO_EVENTFD | VFIO_IRQ_INFO_MASKABLE;
 	return VFIO_IRQ_INFO_EVENTFD;
 }
@@ -198,8 +200,9 @@ void irq_release(struct device *dev)
  * unmask eventfds for INTx only (as vfio-pci).
  */
 static int set_irqs_validate(const struct device *dev,
-			     const struct vfio_irq_set *set, const uint8_t *data,
-			     size_t data_len, unsigned int nr_fds)
+			     const struct vfio_irq_set *set,
+			     const uint8_t *data, size_t data_len,
+			     unsigned int nr_fds)
 {
 	unsigned int nr_vectors = irq_count(dev, set->index);
 	uint32_t action = set->flags & VFIO_IRQ_SET_ACTION_TYPE_MASK;
@@ -224,14 +227,16 @@ static int set_irqs_validate(const struct device *dev,
 	     set->index == VFIO_PCI_REQ_IRQ_INDEX) &&
 	    action != VFIO_IRQ_SET_ACTION_TRIGGER)
 		return -EINVAL;
-	if (!set->count && (set->start || action != VFIO_IRQ_SET_ACTION_TRIGGER ||
-			    type != VFIO_IRQ_SET_DATA_NONE))
+	if (!set->count &&
+	    (set->start || action != VFIO_IRQ_SET_ACTION_TRIGGER ||
+	     type != VFIO_IRQ_SET_DATA_NONE))
 		return -EINVAL;
 	if (type == VFIO_IRQ_SET_DATA_EVENTFD &&
 	    action != VFIO_IRQ_SET_ACTION_TRIGGER &&
 	    set->index != VFIO_PCI_INTX_IRQ_INDEX)
 		return -EINVAL;
-	if (nr_fds && (type != VFIO_IRQ_SET_DATA_EVENTFD || nr_fds != set->count))
+	if (nr_fds &&
+	    (type != VFIO_IRQ_SET_DATA_EVENTFD || nr_fds != set->count))
 		return -EINVAL;
 	for (i = 0; i < data_len; i++)
 		if (data[i] > 1)
@@ -254,7 +259,8 @@ static void set_eventfds(struct device *dev, const struct vfio_irq_set *set,
 
 	/* No fds de-assigns the range; count 0 (with DATA_NONE) all of it. */
 	for (i = 0; i < set->count; i++)
-		vector_set_efd(&v[i], msg->nr_fds ? vu_msg_take_fd(msg, i) : -1);
+		vector_set_efd(&v[i],
+			       msg->nr_fds ? vu_msg_take_fd(msg, i) : -1);
 }
 
 /* A mask or unmask eventfd of INTx (count 1); no fd de-assigns it. */
@@ -265,7 +271,8 @@ static void set_action_eventfd(struct device *dev, uint32_t action,
 	int efd = msg->nr_fds ? vu_msg_take_fd(msg, 0) : -1;
 
 	replace_fd(action == VFIO_IRQ_SET_ACTION_MASK ? &v->mask_efd :
-						       &v->unmask_efd, efd);
+							&v->unmask_efd,
+		   efd);
 }
 
 /*

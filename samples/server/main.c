@@ -29,12 +29,12 @@
 
 #include "server.h"
 
-#define PROG	"vfio-user-sample-server"
+#define PROG "vfio-user-sample-server"
 
 /* ---- Logging ---- */
 
-static __attribute__((format(printf, 1, 0)))
-void vlog(const char *fmt, va_list ap)
+static __attribute__((format(printf, 1, 0))) void vlog(const char *fmt,
+						       va_list ap)
 {
 	fprintf(stderr, PROG ": ");
 	vfprintf(stderr, fmt, ap);
@@ -93,7 +93,8 @@ static void usage(FILE *f)
 		"\n"
 		"SIGINT and SIGTERM end the server with status 0.\n",
 		VU_WIRE_MAX_FDS, SERVER_MAX_MSG_FDS, SERVER_MAX_DATA_XFER,
-		SERVER_MAX_DATA_XFER, SAMPLE_MSIX_MAX_VECTORS, SAMPLE_MSIX_VECTORS);
+		SERVER_MAX_DATA_XFER, SAMPLE_MSIX_MAX_VECTORS,
+		SAMPLE_MSIX_VECTORS);
 }
 
 /* A decimal number within [min, max]. */
@@ -130,9 +131,18 @@ static int parse_fd(const char *s, int *fd)
 static int parse_options(int argc, char **argv, struct options *opts)
 {
 	enum {
-		OPT_SOCKET_PATH = 256, OPT_FD, OPT_ONCE, OPT_NO_TWIN, OPT_LAYOUT,
-		OPT_MAX_MSG_FDS, OPT_MAX_XFER, OPT_MSIX_VECTORS, OPT_BUSY,
-		OPT_MIG_VERSION, OPT_NO_DMA_LOGGING, OPT_NO_WRITE_MULTIPLE,
+		OPT_SOCKET_PATH = 256,
+		OPT_FD,
+		OPT_ONCE,
+		OPT_NO_TWIN,
+		OPT_LAYOUT,
+		OPT_MAX_MSG_FDS,
+		OPT_MAX_XFER,
+		OPT_MSIX_VECTORS,
+		OPT_BUSY,
+		OPT_MIG_VERSION,
+		OPT_NO_DMA_LOGGING,
+		OPT_NO_WRITE_MULTIPLE,
 	};
 	static const struct option longopts[] = {
 		{ "socket-path", required_argument, NULL, OPT_SOCKET_PATH },
@@ -146,7 +156,8 @@ static int parse_options(int argc, char **argv, struct options *opts)
 		{ "busy", no_argument, NULL, OPT_BUSY },
 		{ "mig-version", required_argument, NULL, OPT_MIG_VERSION },
 		{ "no-dma-logging", no_argument, NULL, OPT_NO_DMA_LOGGING },
-		{ "no-write-multiple", no_argument, NULL, OPT_NO_WRITE_MULTIPLE },
+		{ "no-write-multiple", no_argument, NULL,
+		  OPT_NO_WRITE_MULTIPLE },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -154,7 +165,7 @@ static int parse_options(int argc, char **argv, struct options *opts)
 	unsigned long v;
 	int c;
 
-	*opts = (struct options) {
+	*opts = (struct options){
 		.fd = -1,
 		.io_fds_layout = IO_FDS_LAYOUT_SPEC,
 		.max_msg_fds = SERVER_MAX_MSG_FDS,
@@ -169,7 +180,8 @@ static int parse_options(int argc, char **argv, struct options *opts)
 			break;
 		case OPT_FD:
 			if (parse_fd(optarg, &opts->fd)) {
-				fprintf(stderr, PROG ": bad --fd '%s'\n", optarg);
+				fprintf(stderr, PROG ": bad --fd '%s'\n",
+					optarg);
 				return -1;
 			}
 			break;
@@ -185,14 +197,16 @@ static int parse_options(int argc, char **argv, struct options *opts)
 			} else if (!strcmp(optarg, "lvu")) {
 				opts->io_fds_layout = IO_FDS_LAYOUT_LVU;
 			} else {
-				fprintf(stderr, PROG ": bad --io-fds-layout '%s'\n",
+				fprintf(stderr,
+					PROG ": bad --io-fds-layout '%s'\n",
 					optarg);
 				return -1;
 			}
 			break;
 		case OPT_MAX_MSG_FDS:
 			if (parse_uint(optarg, 0, VU_WIRE_MAX_FDS, &v)) {
-				fprintf(stderr, PROG ": bad --max-msg-fds '%s'\n",
+				fprintf(stderr,
+					PROG ": bad --max-msg-fds '%s'\n",
 					optarg);
 				return -1;
 			}
@@ -200,15 +214,19 @@ static int parse_options(int argc, char **argv, struct options *opts)
 			break;
 		case OPT_MAX_XFER:
 			if (parse_uint(optarg, 1, SERVER_MAX_DATA_XFER, &v)) {
-				fprintf(stderr, PROG ": bad --max-data-xfer-size '%s'\n",
+				fprintf(stderr,
+					PROG
+					": bad --max-data-xfer-size '%s'\n",
 					optarg);
 				return -1;
 			}
 			opts->max_data_xfer = (uint32_t)v;
 			break;
 		case OPT_MSIX_VECTORS:
-			if (parse_uint(optarg, 1, SAMPLE_MSIX_MAX_VECTORS, &v)) {
-				fprintf(stderr, PROG ": bad --msix-vectors '%s'\n",
+			if (parse_uint(optarg, 1, SAMPLE_MSIX_MAX_VECTORS,
+				       &v)) {
+				fprintf(stderr,
+					PROG ": bad --msix-vectors '%s'\n",
 					optarg);
 				return -1;
 			}
@@ -225,7 +243,8 @@ static int parse_options(int argc, char **argv, struct options *opts)
 			break;
 		case OPT_MIG_VERSION:
 			if (parse_uint(optarg, 1, UINT32_MAX, &v)) {
-				fprintf(stderr, PROG ": bad --mig-version '%s'\n",
+				fprintf(stderr,
+					PROG ": bad --mig-version '%s'\n",
 					optarg);
 				return -1;
 			}
@@ -242,7 +261,8 @@ static int parse_options(int argc, char **argv, struct options *opts)
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, PROG ": unexpected argument '%s'\n", argv[optind]);
+		fprintf(stderr, PROG ": unexpected argument '%s'\n",
+			argv[optind]);
 		return -1;
 	}
 	if ((opts->socket_path != NULL) == (opts->fd >= 0)) {
@@ -439,7 +459,8 @@ static void pollset(const struct server *srv, struct pollfd *pfd)
 	pfd[PFD_DOORBELL].fd = conn->io.doorbell_efd;
 	pfd[PFD_DOORBELL_DM].fd = conn->io.doorbell_dm_efd;
 	pfd[PFD_MAILBOX].fd = conn->io.mailbox_fd;
-	pfd[PFD_INTX_MASK].fd = srv->dev.irq[VFIO_PCI_INTX_IRQ_INDEX][0].mask_efd;
+	pfd[PFD_INTX_MASK].fd =
+		srv->dev.irq[VFIO_PCI_INTX_IRQ_INDEX][0].mask_efd;
 	pfd[PFD_INTX_UNMASK].fd =
 		srv->dev.irq[VFIO_PCI_INTX_IRQ_INDEX][0].unmask_efd;
 	for (i = 0; i < PFD_NR; i++) {
@@ -527,7 +548,8 @@ static int server_setup(struct server *srv)
 	if (srv->opts.fd >= 0) {
 		ret = check_client_fd(srv->opts.fd);
 		if (ret) {
-			srv_log(srv, "--fd=%d: %s", srv->opts.fd, strerror(-ret));
+			srv_log(srv, "--fd=%d: %s", srv->opts.fd,
+				strerror(-ret));
 			return ret;
 		}
 		return conn_start(srv, srv->opts.fd);
@@ -537,8 +559,9 @@ static int server_setup(struct server *srv)
 	if (ret < 0) {
 		srv_log(srv, "%s: %s", srv->opts.socket_path,
 			ret == -EEXIST ? "exists and is not a socket" :
-			ret == -EADDRINUSE ? "another server is listening there" :
-			strerror(-ret));
+			ret == -EADDRINUSE ?
+					 "another server is listening there" :
+					 strerror(-ret));
 		return ret;
 	}
 	srv->listen_fd = ret;

@@ -36,20 +36,20 @@
 
 #include "server.h"
 
-#define S_ERROR		VFIO_USER_DEVICE_STATE_ERROR
-#define S_STOP		VFIO_USER_DEVICE_STATE_STOP
-#define S_RUNNING	VFIO_USER_DEVICE_STATE_RUNNING
-#define S_STOP_COPY	VFIO_USER_DEVICE_STATE_STOP_COPY
-#define S_RESUMING	VFIO_USER_DEVICE_STATE_RESUMING
-#define S_PRE_COPY	VFIO_USER_DEVICE_STATE_PRE_COPY
+#define S_ERROR VFIO_USER_DEVICE_STATE_ERROR
+#define S_STOP VFIO_USER_DEVICE_STATE_STOP
+#define S_RUNNING VFIO_USER_DEVICE_STATE_RUNNING
+#define S_STOP_COPY VFIO_USER_DEVICE_STATE_STOP_COPY
+#define S_RESUMING VFIO_USER_DEVICE_STATE_RESUMING
+#define S_PRE_COPY VFIO_USER_DEVICE_STATE_PRE_COPY
 
-#define MIG_MAGIC	"VUSMPMIG"
-#define REC_BAR2	1
-#define REC_DEVICE	2
-#define REC_END		3
+#define MIG_MAGIC "VUSMPMIG"
+#define REC_BAR2 1
+#define REC_DEVICE 2
+#define REC_END 3
 
-#define MAX_LOG_RANGES	1024
-#define MAX_LOG_BITS	(1ULL << 28)
+#define MAX_LOG_RANGES 1024
+#define MAX_LOG_BITS (1ULL << 28)
 
 enum { PH_HEADER, PH_HEAD, PH_BODY };
 
@@ -87,8 +87,8 @@ _Static_assert(IRQ_MAX_VECTORS <= 64, "a u64 per IRQ index");
 static const char *state_name(uint32_t s)
 {
 	static const char *const names[] = {
-		"ERROR", "STOP", "RUNNING", "STOP_COPY", "RESUMING",
-		"RUNNING_P2P", "PRE_COPY", "PRE_COPY_P2P",
+		"ERROR",    "STOP",	   "RUNNING",  "STOP_COPY",
+		"RESUMING", "RUNNING_P2P", "PRE_COPY", "PRE_COPY_P2P",
 	};
 
 	return s < 8 ? names[s] : "(invalid)";
@@ -281,7 +281,8 @@ static void dev_record_fill(const struct device *dev, struct dev_record *r)
 
 			r->masked[i] |= (uint64_t)vec->masked << v;
 			r->pending[i] |= (uint64_t)vec->pending << v;
-			r->pending_counts[i] |= (uint64_t)vec->pending_counts << v;
+			r->pending_counts[i] |= (uint64_t)vec->pending_counts
+						<< v;
 		}
 }
 
@@ -395,7 +396,8 @@ static void load_start(struct device *dev)
 /* The stream is wrong: the device goes to ERROR. */
 static int load_fail(struct server *srv, const char *why)
 {
-	srv_log(srv, "migration stream refused: %s; device in ERROR until reset",
+	srv_log(srv,
+		"migration stream refused: %s; device in ERROR until reset",
 		why);
 	load_end(&srv->dev.mig);
 	srv->dev.mig.state = S_ERROR;
@@ -462,7 +464,8 @@ static int load_body(struct server *srv, uint64_t head_hash)
 		memcpy(&vendor, r->config + PCI_VENDOR_ID, 2);
 		memcpy(&device, r->config + PCI_DEVICE_ID, 2);
 		if (vendor != SAMPLE_VENDOR_ID || device != SAMPLE_DEVICE_ID)
-			return load_fail(srv, "device record of another device");
+			return load_fail(srv,
+					 "device record of another device");
 		memcpy(m->staged_dev, m->rec, sizeof(struct dev_record));
 		m->have_dev = true;
 		return 0;
@@ -591,7 +594,8 @@ static int arc(struct server *srv, uint32_t from, uint32_t to)
 		load_start(&srv->dev);
 	if (from == S_RESUMING && to == S_STOP) {
 		if (!m->load_done)
-			return load_fail(srv, "the stream ended before its end record");
+			return load_fail(
+				srv, "the stream ended before its end record");
 		load_end(m);
 	}
 	return 0;
@@ -650,11 +654,12 @@ void mig_dma_written(struct server *srv, uint64_t addr, uint64_t len)
 	for (i = 0; i < log->nr; i++) {
 		struct dma_log_range *r = &log->ranges[i];
 		uint64_t from = addr > r->iova ? addr : r->iova;
-		uint64_t to = end < r->iova + r->length ? end : r->iova + r->length;
+		uint64_t to = end < r->iova + r->length ? end :
+							  r->iova + r->length;
 		uint64_t pg;
 
-		for (pg = (from - r->iova) / ps; from < to &&
-		     pg <= (to - 1 - r->iova) / ps; pg++)
+		for (pg = (from - r->iova) / ps;
+		     from < to && pg <= (to - 1 - r->iova) / ps; pg++)
 			r->bitmap[pg / 64] |= 1ULL << (pg % 64);
 	}
 }
@@ -727,10 +732,9 @@ static int log_start(struct server *srv, const struct vu_msg *msg)
 	if (msg->len < sizeof(*f) + sizeof(*c) || c->reserved ||
 	    c->num_ranges > MAX_LOG_RANGES ||
 	    msg->len != sizeof(*f) + sizeof(*c) +
-			(size_t)c->num_ranges * sizeof(c->ranges[0]))
+				(size_t)c->num_ranges * sizeof(c->ranges[0]))
 		return -EINVAL;
-	if (c->page_size < SERVER_PGSIZES ||
-	    c->page_size & (c->page_size - 1))
+	if (c->page_size < SERVER_PGSIZES || c->page_size & (c->page_size - 1))
 		return -EINVAL;
 	if (log->on)
 		return -EBUSY;
@@ -801,7 +805,8 @@ static int log_report(struct server *srv, const struct vu_msg *msg,
 		struct dma_log_range *r = &log->ranges[i];
 		uint64_t from = q->iova > r->iova ? q->iova : r->iova;
 		uint64_t to = q->iova + q->length < r->iova + r->length ?
-			      q->iova + q->length : r->iova + r->length;
+				      q->iova + q->length :
+				      r->iova + r->length;
 
 		for (; from < to; from += ps) {
 			pg = (from - r->iova) / ps;
@@ -881,7 +886,8 @@ int mig_device_feature(struct server *srv, const struct vu_msg *msg,
 	    index <= VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT)
 		return -EINVAL;
 	if (!ops || (ops & ~feature_ops(index)) ||
-	    ((ops & VFIO_DEVICE_FEATURE_GET) && (ops & VFIO_DEVICE_FEATURE_SET) &&
+	    ((ops & VFIO_DEVICE_FEATURE_GET) &&
+	     (ops & VFIO_DEVICE_FEATURE_SET) &&
 	     !(ops & VFIO_DEVICE_FEATURE_PROBE)))
 		return -EINVAL;
 	if (ops & VFIO_DEVICE_FEATURE_PROBE)
@@ -893,7 +899,7 @@ int mig_device_feature(struct server *srv, const struct vu_msg *msg,
 			return -EINVAL;
 		return get_reply(reply, f->flags,
 				 VFIO_USER_MIGRATION_STOP_COPY |
-				 VFIO_USER_MIGRATION_PRE_COPY);
+					 VFIO_USER_MIGRATION_PRE_COPY);
 	case VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE:
 		if (ops & VFIO_DEVICE_FEATURE_GET) {
 			if (f->argsz < sizeof(*f) + sizeof(st))

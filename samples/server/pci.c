@@ -19,27 +19,28 @@
 #include "server.h"
 
 /* Sizes of the regions that the config space's BARs decode. */
-#define BAR0_MASK	(~(uint32_t)(SAMPLE_BAR0_SIZE - 1))
-#define BAR1_MASK	(~(uint32_t)(SAMPLE_BAR1_SIZE - 1))
-#define BAR2_MASK	(~(uint32_t)(SAMPLE_BAR2_SIZE - 1))
+#define BAR0_MASK (~(uint32_t)(SAMPLE_BAR0_SIZE - 1))
+#define BAR1_MASK (~(uint32_t)(SAMPLE_BAR1_SIZE - 1))
+#define BAR2_MASK (~(uint32_t)(SAMPLE_BAR2_SIZE - 1))
 
-#define MSIX_CAP_LEN	12
-#define VNDR_CAP_LEN	8
+#define MSIX_CAP_LEN 12
+#define VNDR_CAP_LEN 8
 #define VNDR_CAP_VERSION 1
 
 /* Command register bits the driver may change. */
-#define COMMAND_WMASK	(PCI_COMMAND_IO | PCI_COMMAND_MEMORY |	\
-			 PCI_COMMAND_MASTER | PCI_COMMAND_INTX_DISABLE)
+#define COMMAND_WMASK                                               \
+	(PCI_COMMAND_IO | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER | \
+	 PCI_COMMAND_INTX_DISABLE)
 
 /* MSI-X Message Control bits the driver may change. */
 #define MSIX_FLAGS_WMASK (PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL)
 
 /* The PBA holds one bit per vector, in whole QWORDs: one is enough here. */
-#define MSIX_PBA_SIZE	8
+#define MSIX_PBA_SIZE 8
 
 _Static_assert(SAMPLE_MSIX_VECTORS >= 1 &&
-	       SAMPLE_MSIX_VECTORS <= SAMPLE_MSIX_MAX_VECTORS &&
-	       SAMPLE_MSIX_MAX_VECTORS <= 64,
+		       SAMPLE_MSIX_VECTORS <= SAMPLE_MSIX_MAX_VECTORS &&
+		       SAMPLE_MSIX_MAX_VECTORS <= 64,
 	       "one PBA QWORD covers up to 64 vectors");
 
 _Static_assert(SAMPLE_CAP_MSIX_OFFSET + MSIX_CAP_LEN <= SAMPLE_CAP_VNDR_OFFSET,
@@ -48,14 +49,17 @@ _Static_assert(SAMPLE_CAP_VNDR_OFFSET + VNDR_CAP_LEN <= SAMPLE_CONFIG_SIZE,
 	       "vendor capability past the end of config space");
 _Static_assert(SAMPLE_CAP_MSIX_OFFSET >= PCI_STD_HEADER_SIZEOF,
 	       "capability inside the standard header");
-_Static_assert(SAMPLE_MSIX_TABLE_OFFSET + SAMPLE_MSIX_MAX_VECTORS * PCI_MSIX_ENTRY_SIZE
-	       <= SAMPLE_MSIX_PBA_OFFSET, "MSI-X table overlaps the PBA");
+_Static_assert(SAMPLE_MSIX_TABLE_OFFSET +
+			       SAMPLE_MSIX_MAX_VECTORS * PCI_MSIX_ENTRY_SIZE <=
+		       SAMPLE_MSIX_PBA_OFFSET,
+	       "MSI-X table overlaps the PBA");
 _Static_assert(SAMPLE_MSIX_PBA_OFFSET + MSIX_PBA_SIZE <= SAMPLE_BAR1_SIZE,
 	       "PBA past the end of BAR1");
 _Static_assert(SAMPLE_MSIX_TABLE_BAR == 1 && SAMPLE_MSIX_PBA_BAR == 1,
 	       "pci.c emulates the MSI-X table and PBA in BAR1");
 _Static_assert((SAMPLE_MSIX_TABLE_OFFSET & 7) == 0 &&
-	       (SAMPLE_MSIX_PBA_OFFSET & 7) == 0, "MSI-X offsets need 8-byte alignment");
+		       (SAMPLE_MSIX_PBA_OFFSET & 7) == 0,
+	       "MSI-X offsets need 8-byte alignment");
 
 /* Regions, by VFIO PCI index. BAR3 is the upper half of 64-bit BAR2. */
 static const struct sparse_area bar2_areas[] = {
@@ -63,7 +67,7 @@ static const struct sparse_area bar2_areas[] = {
 	{ SAMPLE_BAR2_AREA1_OFFSET, SAMPLE_BAR2_AREA1_SIZE },
 };
 
-#define RW	(VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE)
+#define RW (VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE)
 
 static const struct region_desc regions[SAMPLE_NUM_REGIONS] = {
 	[VFIO_PCI_BAR0_REGION_INDEX] = { SAMPLE_BAR0_SIZE, RW, NULL, 0 },
@@ -105,7 +109,8 @@ static void store_le(uint8_t *p, uint64_t v, unsigned int len)
 /* Is [off, off + len) inside [start, start + size)? (No overflow.) */
 static bool range_in(uint64_t off, uint64_t len, uint64_t start, uint64_t size)
 {
-	return off >= start && off - start <= size && len <= size - (off - start);
+	return off >= start && off - start <= size &&
+	       len <= size - (off - start);
 }
 
 /* ---- Config space ---- */
@@ -143,8 +148,9 @@ static void config_init(struct device *dev)
 		BAR0_MASK);
 	cfg_set(dev, PCI_BASE_ADDRESS_1, PCI_BASE_ADDRESS_MEM_TYPE_32, 4,
 		BAR1_MASK);
-	cfg_set(dev, PCI_BASE_ADDRESS_2, PCI_BASE_ADDRESS_MEM_TYPE_64 |
-		PCI_BASE_ADDRESS_MEM_PREFETCH, 4, BAR2_MASK);
+	cfg_set(dev, PCI_BASE_ADDRESS_2,
+		PCI_BASE_ADDRESS_MEM_TYPE_64 | PCI_BASE_ADDRESS_MEM_PREFETCH, 4,
+		BAR2_MASK);
 	cfg_set(dev, PCI_BASE_ADDRESS_3, 0, 4, 0xffffffff);
 	/* BAR4, BAR5 and the ROM BAR are not implemented: all zeroes. */
 
@@ -152,7 +158,7 @@ static void config_init(struct device *dev)
 	cfg_set(dev, PCI_SUBSYSTEM_ID, SAMPLE_SUBSYS_ID, 2, 0);
 	cfg_set(dev, PCI_CAPABILITY_LIST, msix, 1, 0);
 	cfg_set(dev, PCI_INTERRUPT_LINE, 0, 1, 0xff);
-	cfg_set(dev, PCI_INTERRUPT_PIN, 1, 1, 0);	/* INTA# */
+	cfg_set(dev, PCI_INTERRUPT_PIN, 1, 1, 0); /* INTA# */
 
 	cfg_set(dev, msix + PCI_CAP_LIST_ID, PCI_CAP_ID_MSIX, 1, 0);
 	cfg_set(dev, msix + PCI_CAP_LIST_NEXT, vndr, 1, 0);
@@ -317,7 +323,7 @@ static int bar0_reg_read(const struct device *dev, uint64_t off, uint64_t *val)
 		*val = dev->regs.dma_path;
 		return 0;
 	default:
-		return -EINVAL;	/* write-only */
+		return -EINVAL; /* write-only */
 	}
 }
 
@@ -369,7 +375,7 @@ static int bar0_reg_write(struct device *dev, uint64_t off, uint64_t val)
 			dev_doorbell_dm(dev, 1);
 		return 0;
 	default:
-		return -EINVAL;	/* read-only */
+		return -EINVAL; /* read-only */
 	}
 }
 
@@ -387,11 +393,12 @@ static int bar0_access(struct device *dev, uint64_t off, uint8_t *buf,
 	int ret;
 
 	if (range_in(off, count, SAMPLE_MAILBOX_OFFSET, SAMPLE_MAILBOX_SIZE))
-		return dev_mailbox_access(dev, off - SAMPLE_MAILBOX_OFFSET,
-					  buf, count, write);
+		return dev_mailbox_access(dev, off - SAMPLE_MAILBOX_OFFSET, buf,
+					  count, write);
 	if (range_in(off, count, SAMPLE_SCRATCH_RAM_OFFSET,
 		     SAMPLE_SCRATCH_RAM_SIZE)) {
-		uint8_t *mem = &dev->scratch_ram[off - SAMPLE_SCRATCH_RAM_OFFSET];
+		uint8_t *mem =
+			&dev->scratch_ram[off - SAMPLE_SCRATCH_RAM_OFFSET];
 
 		if (write)
 			memcpy(mem, buf, count);
@@ -511,7 +518,8 @@ static int bar2_create(struct device *dev)
 	int fd, err;
 	void *p;
 
-	fd = memfd_create("vfio-user-sample-bar2", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	fd = memfd_create("vfio-user-sample-bar2",
+			  MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (fd < 0)
 		return -errno;
 	if (ftruncate(fd, SAMPLE_BAR2_SIZE) ||
@@ -520,7 +528,8 @@ static int bar2_create(struct device *dev)
 		close(fd);
 		return err;
 	}
-	p = mmap(NULL, SAMPLE_BAR2_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	p = mmap(NULL, SAMPLE_BAR2_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+		 0);
 	if (p == MAP_FAILED) {
 		err = -errno;
 		close(fd);
@@ -563,7 +572,7 @@ void dev_reset(struct device *dev)
 {
 	dev_power_on_state(dev);
 	dev->regs.reset_count++;
-	irq_reset(dev);		/* eventfds stay assigned */
+	irq_reset(dev); /* eventfds stay assigned */
 }
 
 void dev_destroy(struct device *dev)

@@ -17,12 +17,12 @@
 
 #include "server.h"
 
-#define HDR_FLAGS	(VFIO_USER_F_TYPE_MASK | VFIO_USER_F_NO_REPLY)
+#define HDR_FLAGS (VFIO_USER_F_TYPE_MASK | VFIO_USER_F_NO_REPLY)
 
 struct command {
 	int (*handle)(struct server *srv, struct vu_msg *msg,
 		      struct reply *reply);
-	unsigned int max_fds;	/* fds the command may carry */
+	unsigned int max_fds; /* fds the command may carry */
 };
 
 void *reply_alloc(struct reply *reply, size_t len)
@@ -59,7 +59,8 @@ static int handle_dma_map(struct server *srv, struct vu_msg *msg,
 		      msg->nr_fds ? vu_msg_take_fd(msg, 0) : -1);
 	if (!ret)
 		mig_dma_mapped(srv, req->addr, req->size);
-	srv_debug(srv, "DMA_MAP [%#llx, +%#llx) flags %#x offset %#llx fd %s: %s",
+	srv_debug(srv,
+		  "DMA_MAP [%#llx, +%#llx) flags %#x offset %#llx fd %s: %s",
 		  (unsigned long long)req->addr, (unsigned long long)req->size,
 		  req->flags, (unsigned long long)req->offset,
 		  msg->nr_fds ? "yes" : "no", ret ? strerror(-ret) : "ok");
@@ -159,7 +160,8 @@ static int handle_region_info(struct server *srv, struct vu_msg *msg,
 		flags &= ~VFIO_REGION_INFO_FLAG_MMAP;
 	if (flags & VFIO_REGION_INFO_FLAG_MMAP)
 		caps_len = sizeof(struct vfio_region_info_cap_sparse_mmap) +
-			   r->nr_areas * sizeof(struct vfio_region_sparse_mmap_area);
+			   r->nr_areas *
+				   sizeof(struct vfio_region_sparse_mmap_area);
 	needed = sizeof(*out) + caps_len;
 	full = caps_len && req->argsz >= needed;
 
@@ -170,7 +172,7 @@ static int handle_region_info(struct server *srv, struct vu_msg *msg,
 	out->flags = flags;
 	out->index = req->index;
 	out->size = r->size;
-	out->offset = 0;	/* where the region starts in the fd */
+	out->offset = 0; /* where the region starts in the fd */
 	if (full) {
 		out->flags |= VFIO_REGION_INFO_FLAG_CAPS;
 		out->cap_offset = sizeof(*out);
@@ -213,7 +215,8 @@ static int handle_set_irqs(struct server *srv, struct vu_msg *msg,
 	(void)reply;
 	irq_note_set_irqs(&srv->dev, msg->nr_fds);
 	if (msg->nr_fds > srv->opts.max_msg_fds) {
-		srv_log(srv, "SET_IRQS with %u fds, more than the %u advertised",
+		srv_log(srv,
+			"SET_IRQS with %u fds, more than the %u advertised",
 			msg->nr_fds, srv->opts.max_msg_fds);
 		return -EINVAL;
 	}
@@ -241,8 +244,10 @@ static int check_xfer_limits(struct server *srv,
 		return -EINVAL;
 	}
 	if (!write && req->count > srv->conn.client_max_xfer) {
-		srv_log(srv, "REGION_READ of %u bytes, more than the client's limit of %llu",
-			req->count, (unsigned long long)srv->conn.client_max_xfer);
+		srv_log(srv,
+			"REGION_READ of %u bytes, more than the client's limit of %llu",
+			req->count,
+			(unsigned long long)srv->conn.client_max_xfer);
 		dev->regs.xfer_refused++;
 		return -EINVAL;
 	}
@@ -294,9 +299,11 @@ static int handle_region_access(struct server *srv, struct vu_msg *msg,
 		return -ENOMEM;
 	*out = *req;
 	ret = dev_region_access(&srv->dev, req->region, req->offset,
-				write ? req->data : out->data, req->count, write);
-	srv_debug(srv, "%s region %u [%#llx, +%#x): %s", write ? "write" : "read",
-		  req->region, (unsigned long long)req->offset, req->count,
+				write ? req->data : out->data, req->count,
+				write);
+	srv_debug(srv, "%s region %u [%#llx, +%#x): %s",
+		  write ? "write" : "read", req->region,
+		  (unsigned long long)req->offset, req->count,
 		  ret ? strerror(-ret) : "ok");
 	return ret;
 }
@@ -457,7 +464,8 @@ static int send_reply(struct server *srv, const struct vfio_user_header *req,
 	srv_debug(srv, "-> %s #%u: %s, %zu bytes, %u fds", vu_cmd_name(hdr.cmd),
 		  hdr.msg_id, err ? strerror(-err) : "ok", len, nr_fds);
 	if (ret)
-		srv_log(srv, "cannot send the reply to %s: %s, closing the connection",
+		srv_log(srv,
+			"cannot send the reply to %s: %s, closing the connection",
 			vu_cmd_name(hdr.cmd), strerror(-ret));
 	return ret;
 }
@@ -477,14 +485,17 @@ static void log_recv_error(const struct server *srv, int err)
 	if (err == -ECONNRESET)
 		srv_log(srv, "client disconnected");
 	else if (err == -EMSGSIZE)
-		srv_log(srv, "message larger than %u bytes, closing the connection",
-			SERVER_MAX_PAYLOAD + (unsigned int)sizeof(struct vfio_user_header));
+		srv_log(srv,
+			"message larger than %u bytes, closing the connection",
+			SERVER_MAX_PAYLOAD +
+				(unsigned int)sizeof(struct vfio_user_header));
 	else if (err == -EPROTO)
 		srv_log(srv, "malformed message, closing the connection");
 	else if (err == -EPIPE)
 		srv_log(srv, "client disconnected in the middle of a message");
 	else if (err == -ETIMEDOUT)
-		srv_log(srv, "message incomplete after %d ms, closing the connection",
+		srv_log(srv,
+			"message incomplete after %d ms, closing the connection",
 			SERVER_IO_TIMEOUT_MS);
 	else
 		srv_log(srv, "receive failed: %s, closing the connection",
@@ -513,7 +524,8 @@ static int serve(struct server *srv, struct vu_msg *msg)
 		ret = send_reply(srv, &msg->hdr, err, &reply);
 	else if (err)
 		srv_debug(srv, "%s #%u failed: %s (no reply wanted)",
-			  vu_cmd_name(msg->hdr.cmd), msg->hdr.msg_id, strerror(-err));
+			  vu_cmd_name(msg->hdr.cmd), msg->hdr.msg_id,
+			  strerror(-err));
 	if (!ret && reply.close_conn)
 		ret = -ECONNABORTED;
 	mig_tick(srv);

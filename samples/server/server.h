@@ -41,10 +41,10 @@
  * --max-data-xfer-size lower the first two (down to 0 fds, 1 byte), so that
  * tests can make a client split its messages.
  */
-#define SERVER_MAX_MSG_FDS	8
-#define SERVER_MAX_DATA_XFER	VFIO_USER_DEFAULT_MAX_DATA_XFER_SIZE
-#define SERVER_MAX_DMA_MAPS	VFIO_USER_DEFAULT_MAX_DMA_MAPS
-#define SERVER_PGSIZES		4096
+#define SERVER_MAX_MSG_FDS 8
+#define SERVER_MAX_DATA_XFER VFIO_USER_DEFAULT_MAX_DATA_XFER_SIZE
+#define SERVER_MAX_DMA_MAPS VFIO_USER_DEFAULT_MAX_DMA_MAPS
+#define SERVER_PGSIZES 4096
 
 /*
  * Largest payload accepted: a REGION_WRITE of SERVER_MAX_DATA_XFER bytes
@@ -53,95 +53,95 @@
  * --max-data-xfer-size, an access past that limit but within this one is
  * still read, then refused and counted (SAMPLE_REG_XFER_REFUSED).
  */
-#define SERVER_MAX_PAYLOAD	(SERVER_MAX_DATA_XFER + 16)
+#define SERVER_MAX_PAYLOAD (SERVER_MAX_DATA_XFER + 16)
 
 /* How long a message may take to arrive or leave once started. */
-#define SERVER_IO_TIMEOUT_MS	5000
+#define SERVER_IO_TIMEOUT_MS 5000
 
 /* Most fds the server attaches to one reply (GET_REGION_IO_FDS). */
-#define SERVER_MAX_REPLY_FDS	3
+#define SERVER_MAX_REPLY_FDS 3
 
 /* Most vectors of any IRQ index: INTx, MSI, MSI-X, ERR, REQ. */
-#define IRQ_MAX_VECTORS		SAMPLE_MSIX_MAX_VECTORS
+#define IRQ_MAX_VECTORS SAMPLE_MSIX_MAX_VECTORS
 
 enum io_fds_layout {
-	IO_FDS_LAYOUT_SPEC,	/* 40-byte ioeventfd entries, as specified */
-	IO_FDS_LAYOUT_LVU,	/* 48-byte entries, as libvfio-user sends */
+	IO_FDS_LAYOUT_SPEC, /* 40-byte ioeventfd entries, as specified */
+	IO_FDS_LAYOUT_LVU, /* 48-byte entries, as libvfio-user sends */
 };
 
 struct options {
-	const char *socket_path;	/* --socket-path, or NULL */
-	int fd;				/* --fd, or -1 */
+	const char *socket_path; /* --socket-path, or NULL */
+	int fd; /* --fd, or -1 */
 	bool once;
 	bool verbose;
 	bool no_twin_socket;
 	enum io_fds_layout io_fds_layout;
-	unsigned int max_msg_fds;	/* advertised and enforced */
-	uint32_t max_data_xfer;		/* advertised and enforced */
-	unsigned int msix_vectors;	/* of the device */
-	bool busy;			/* --busy: write BAR2 while running */
-	bool no_dma_logging;		/* --no-dma-logging */
-	uint32_t mig_version;		/* --mig-version: stream version */
-	bool no_write_multiple;		/* --no-write-multiple */
+	unsigned int max_msg_fds; /* advertised and enforced */
+	uint32_t max_data_xfer; /* advertised and enforced */
+	unsigned int msix_vectors; /* of the device */
+	bool busy; /* --busy: write BAR2 while running */
+	bool no_dma_logging; /* --no-dma-logging */
+	uint32_t mig_version; /* --mig-version: stream version */
+	bool no_write_multiple; /* --no-write-multiple */
 };
 
 /* One interrupt vector as the client configured it. */
 struct irq_vector {
-	int efd;	/* client's eventfd, -1 if none */
-	bool masked;	/* VFIO_IRQ_SET_ACTION_MASK */
-	bool pending;	/* raised while masked; delivered on unmask */
-	bool pending_counts;	/* ...by the device: count it in IRQ_COUNT */
-	int mask_efd;	/* ACTION_MASK | DATA_EVENTFD (INTx), -1 if none */
-	int unmask_efd;	/* ACTION_UNMASK | DATA_EVENTFD (INTx), -1 if none */
+	int efd; /* client's eventfd, -1 if none */
+	bool masked; /* VFIO_IRQ_SET_ACTION_MASK */
+	bool pending; /* raised while masked; delivered on unmask */
+	bool pending_counts; /* ...by the device: count it in IRQ_COUNT */
+	int mask_efd; /* ACTION_MASK | DATA_EVENTFD (INTx), -1 if none */
+	int unmask_efd; /* ACTION_UNMASK | DATA_EVENTFD (INTx), -1 if none */
 };
 
 /* Migration page: the unit of BAR2 pre-copy. */
-#define MIG_PAGE		4096
-#define MIG_BAR2_PAGES		(SAMPLE_BAR2_SIZE / MIG_PAGE)
+#define MIG_PAGE 4096
+#define MIG_BAR2_PAGES (SAMPLE_BAR2_SIZE / MIG_PAGE)
 /* Largest record body in the stream. */
-#define MIG_MAX_RECORD		8192
+#define MIG_MAX_RECORD 8192
 
 /* A growing byte queue. */
 struct mig_buf {
 	uint8_t *data;
-	size_t len;	/* bytes queued */
-	size_t pos;	/* bytes already taken */
+	size_t len; /* bytes queued */
+	size_t pos; /* bytes already taken */
 	size_t cap;
 };
 
 /* Migration state of the device (migration.c). */
 struct migration {
-	uint32_t state;		/* enum vfio_user_device_mig_state */
+	uint32_t state; /* enum vfio_user_device_mig_state */
 	/* Saving: PRE_COPY and STOP_COPY. */
 	bool saving;
-	bool final_done;	/* device record and END queued */
-	bool round_open;	/* a pre-copy round is being read */
-	uint8_t *shadow;	/* BAR2 as last put in the stream */
-	uint8_t sent[MIG_BAR2_PAGES / 8];	/* pages in the stream */
+	bool final_done; /* device record and END queued */
+	bool round_open; /* a pre-copy round is being read */
+	uint8_t *shadow; /* BAR2 as last put in the stream */
+	uint8_t sent[MIG_BAR2_PAGES / 8]; /* pages in the stream */
 	struct mig_buf out;
-	uint64_t out_hash;	/* FNV-1a of every byte queued */
+	uint64_t out_hash; /* FNV-1a of every byte queued */
 	/* Loading: RESUMING. */
 	bool loading;
-	bool load_done;		/* END seen, checked, state applied */
-	uint8_t *stage;		/* BAR2 being loaded */
-	uint8_t *rec;		/* the part of the record read so far */
+	bool load_done; /* END seen, checked, state applied */
+	uint8_t *stage; /* BAR2 being loaded */
+	uint8_t *rec; /* the part of the record read so far */
 	size_t rec_len;
-	size_t rec_want;	/* bytes the current part needs */
-	int phase;		/* what rec holds: header, record head, body */
+	size_t rec_want; /* bytes the current part needs */
+	int phase; /* what rec holds: header, record head, body */
 	uint32_t rec_type;
 	uint64_t rec_offset;
 	uint64_t in_hash;
 	bool have_dev;
-	void *staged_dev;	/* the device record, applied at END */
+	void *staged_dev; /* the device record, applied at END */
 	/* --busy */
 	uint64_t tick;
 };
 
 /* The emulated device. Persists across clients. */
 struct device {
-	unsigned int msix_vectors;	/* fixed at start (--msix-vectors) */
+	unsigned int msix_vectors; /* fixed at start (--msix-vectors) */
 	uint8_t config[SAMPLE_CONFIG_SIZE];
-	uint8_t config_wmask[SAMPLE_CONFIG_SIZE];  /* writable bits per byte */
+	uint8_t config_wmask[SAMPLE_CONFIG_SIZE]; /* writable bits per byte */
 
 	struct {
 		uint32_t scratch;
@@ -167,10 +167,10 @@ struct device {
 	uint8_t mailbox[SAMPLE_MAILBOX_SIZE];
 	uint8_t scratch_ram[SAMPLE_SCRATCH_RAM_SIZE];
 
-	uint8_t bar1[SAMPLE_BAR1_SIZE];	/* MSI-X table; PBA is computed */
+	uint8_t bar1[SAMPLE_BAR1_SIZE]; /* MSI-X table; PBA is computed */
 
-	int bar2_fd;			/* sealed memfd, sent to clients */
-	uint8_t *bar2;			/* our shared mapping of it */
+	int bar2_fd; /* sealed memfd, sent to clients */
+	uint8_t *bar2; /* our shared mapping of it */
 
 	struct irq_vector irq[SAMPLE_NUM_IRQS][IRQ_MAX_VECTORS];
 
@@ -181,15 +181,15 @@ struct device {
 struct dma_region {
 	uint64_t addr;
 	uint64_t size;
-	uint64_t offset;	/* in fd */
-	uint32_t flags;		/* VFIO_USER_F_DMA_REGION_* */
-	bool fd_backed;		/* false: reachable by DMA_READ/WRITE only */
-	int fd;			/* kept for FILE_IO only, else -1 */
-	dev_t st_dev;		/* identity of the file, for idempotent re-maps */
+	uint64_t offset; /* in fd */
+	uint32_t flags; /* VFIO_USER_F_DMA_REGION_* */
+	bool fd_backed; /* false: reachable by DMA_READ/WRITE only */
+	int fd; /* kept for FILE_IO only, else -1 */
+	dev_t st_dev; /* identity of the file, for idempotent re-maps */
 	ino_t st_ino;
-	void *map;		/* mmap() of fd, or NULL (FILE_IO, no fd) */
+	void *map; /* mmap() of fd, or NULL (FILE_IO, no fd) */
 	size_t map_len;
-	void *base;		/* map + (offset - page-aligned offset) */
+	void *base; /* map + (offset - page-aligned offset) */
 };
 
 struct dma_table {
@@ -200,17 +200,17 @@ struct dma_table {
 
 /* Doorbells and mailbox of one connection. */
 struct io_fds {
-	int doorbell_efd;	/* ioeventfd of SAMPLE_REG_DOORBELL */
-	int doorbell_dm_efd;	/* ioeventfd of SAMPLE_REG_DOORBELL_DM */
-	int mailbox_fd;		/* our end of the ioregionfd socket pair */
-	int mailbox_peer;	/* the client's end, kept to send again */
-	uint8_t cmd_buf[32];	/* partial struct ioregionfd_cmd */
+	int doorbell_efd; /* ioeventfd of SAMPLE_REG_DOORBELL */
+	int doorbell_dm_efd; /* ioeventfd of SAMPLE_REG_DOORBELL_DM */
+	int mailbox_fd; /* our end of the ioregionfd socket pair */
+	int mailbox_peer; /* the client's end, kept to send again */
+	uint8_t cmd_buf[32]; /* partial struct ioregionfd_cmd */
 	size_t cmd_len;
 };
 
 /* Commands that arrived on the main socket while the server waited there
  * for the reply to its own DMA request (no twin socket): served next. */
-#define CONN_MAX_DEFERRED	16
+#define CONN_MAX_DEFERRED 16
 
 /* One IOVA range of the DMA log: a bit per page written. */
 struct dma_log_range {
@@ -222,7 +222,7 @@ struct dma_log_range {
 /* DMA logging of the device's writes through mappings (migration.c). */
 struct dma_log {
 	bool on;
-	bool all;		/* no ranges given: every window, later ones too */
+	bool all; /* no ranges given: every window, later ones too */
 	uint64_t page_size;
 	struct dma_log_range *ranges;
 	unsigned int nr;
@@ -230,23 +230,23 @@ struct dma_log {
 
 /* The client currently served. */
 struct conn {
-	int sock;			/* -1: no client */
-	int twin;			/* our end of the twin socket, or -1 */
-	bool negotiated;		/* VERSION done */
-	unsigned int client_max_fds;	/* fds the client takes per message */
-	uint64_t client_max_xfer;	/* for DMA_READ/WRITE, later */
+	int sock; /* -1: no client */
+	int twin; /* our end of the twin socket, or -1 */
+	bool negotiated; /* VERSION done */
+	unsigned int client_max_fds; /* fds the client takes per message */
+	uint64_t client_max_xfer; /* for DMA_READ/WRITE, later */
 	struct io_fds io;
 	struct dma_table dma;
 	struct dma_log log;
-	uint16_t next_dma_id;		/* ids of our DMA_READ/DMA_WRITE */
+	uint16_t next_dma_id; /* ids of our DMA_READ/DMA_WRITE */
 	struct vu_msg *deferred[CONN_MAX_DEFERRED];
 	unsigned int nr_deferred;
 };
 
 struct server {
 	struct options opts;
-	int sigfd;		/* SIGINT/SIGTERM */
-	int listen_fd;		/* -1 with --fd */
+	int sigfd; /* SIGINT/SIGTERM */
+	int listen_fd; /* -1 with --fd */
 	struct device dev;
 	struct conn conn;
 };
@@ -260,8 +260,8 @@ struct reply {
 	size_t len;
 	int fds[SERVER_MAX_REPLY_FDS];
 	unsigned int nr_fds;
-	bool fds_owned;		/* close @fds once sent */
-	bool close_conn;	/* close the connection after the reply */
+	bool fds_owned; /* close @fds once sent */
+	bool close_conn; /* close the connection after the reply */
 };
 
 /* main.c */
@@ -288,7 +288,7 @@ struct sparse_area {
 
 struct region_desc {
 	uint64_t size;
-	uint32_t flags;		/* VFIO_REGION_INFO_FLAG_READ/WRITE/MMAP */
+	uint32_t flags; /* VFIO_REGION_INFO_FLAG_READ/WRITE/MMAP */
 	const struct sparse_area *areas;
 	unsigned int nr_areas;
 };
@@ -352,8 +352,7 @@ void mig_conn_end(struct server *srv);
 /* dma.c */
 const struct dma_region *dma_find(const struct dma_table *tbl, uint64_t addr);
 void dma_init(struct dma_table *tbl);
-int dma_map(struct dma_table *tbl, const struct vfio_user_dma_map *req,
-	    int fd);
+int dma_map(struct dma_table *tbl, const struct vfio_user_dma_map *req, int fd);
 int dma_unmap(struct dma_table *tbl, uint64_t addr, uint64_t size);
 void dma_unmap_all(struct dma_table *tbl);
 

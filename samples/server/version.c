@@ -18,7 +18,7 @@
 #include "server.h"
 
 /* The server's minor version: 2 added the twin socket. */
-#define SERVER_VERSION_MINOR	2
+#define SERVER_VERSION_MINOR 2
 
 struct client_caps {
 	int64_t max_msg_fds;
@@ -27,8 +27,8 @@ struct client_caps {
 };
 
 /* A member of @obj that must have @type if present. */
-static int member(struct json_object *obj, const char *key,
-		  enum json_type type, struct json_object **val)
+static int member(struct json_object *obj, const char *key, enum json_type type,
+		  struct json_object **val)
 {
 	*val = NULL;
 	if (!json_object_object_get_ex(obj, key, val))
@@ -62,7 +62,8 @@ static int parse_twin_socket(struct json_object *caps, bool *twin)
 	ret = member(caps, VFIO_USER_CAP_TWIN_SOCKET, json_type_object, &obj);
 	if (ret || !obj)
 		return ret;
-	ret = member(obj, VFIO_USER_CAP_SUPPORTED, json_type_boolean, &supported);
+	ret = member(obj, VFIO_USER_CAP_SUPPORTED, json_type_boolean,
+		     &supported);
 	if (ret)
 		return ret;
 	*twin = supported && json_object_get_boolean(supported);
@@ -131,7 +132,8 @@ out:
 	return ret;
 }
 
-static int add(struct json_object *obj, const char *key, struct json_object *val)
+static int add(struct json_object *obj, const char *key,
+	       struct json_object *val)
 {
 	if (!val)
 		return -ENOMEM;
@@ -147,8 +149,9 @@ static struct json_object *twin_socket_caps(void)
 {
 	struct json_object *ts = json_object_new_object();
 
-	if (ts && (add(ts, VFIO_USER_CAP_SUPPORTED, json_object_new_boolean(1)) ||
-		   add(ts, VFIO_USER_CAP_FD_INDEX, json_object_new_int(0)))) {
+	if (ts &&
+	    (add(ts, VFIO_USER_CAP_SUPPORTED, json_object_new_boolean(1)) ||
+	     add(ts, VFIO_USER_CAP_FD_INDEX, json_object_new_int(0)))) {
 		json_object_put(ts);
 		return NULL;
 	}
@@ -180,7 +183,7 @@ static struct json_object *server_caps(const struct options *opts, bool twin)
 		ret = add(caps, VFIO_USER_CAP_TWIN_SOCKET, twin_socket_caps());
 	if (!ret) {
 		ret = add(root, VFIO_USER_CAP_CAPABILITIES, caps);
-		caps = NULL;	/* root's now, or freed by add() */
+		caps = NULL; /* root's now, or freed by add() */
 	}
 	json_object_put(caps);
 	if (ret) {
@@ -210,7 +213,8 @@ static int build_reply(const struct options *opts,
 		if (out) {
 			out->major = VFIO_USER_VERSION_MAJOR;
 			out->minor = req->minor < SERVER_VERSION_MINOR ?
-				     req->minor : SERVER_VERSION_MINOR;
+					     req->minor :
+					     SERVER_VERSION_MINOR;
 			memcpy(out->data, json, len);
 			ret = 0;
 		}
@@ -255,7 +259,8 @@ int version_negotiate(struct server *srv, const struct vu_msg *msg,
 			return ret;
 	}
 
-	twin = cc.twin_socket && cc.max_msg_fds > 0 && !srv->opts.no_twin_socket;
+	twin = cc.twin_socket && cc.max_msg_fds > 0 &&
+	       !srv->opts.no_twin_socket;
 	ret = build_reply(&srv->opts, req, twin, reply);
 	if (!ret && twin)
 		ret = twin_socket_create(srv, reply);
@@ -266,7 +271,9 @@ int version_negotiate(struct server *srv, const struct vu_msg *msg,
 	srv->conn.client_max_fds = (unsigned int)cc.max_msg_fds;
 	srv->conn.client_max_xfer = (uint64_t)cc.max_data_xfer_size;
 	reply->close_conn = false;
-	srv_log(srv, "client speaks 0.%u, takes %u fds per message, %s twin socket",
-		req->minor, srv->conn.client_max_fds, twin ? "with" : "without");
+	srv_log(srv,
+		"client speaks 0.%u, takes %u fds per message, %s twin socket",
+		req->minor, srv->conn.client_max_fds,
+		twin ? "with" : "without");
 	return 0;
 }

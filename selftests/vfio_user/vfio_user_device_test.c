@@ -1009,7 +1009,8 @@ static int intx_set(int fd, uint32_t flags, const void *data)
 	set->index = VFIO_PCI_INTX_IRQ_INDEX;
 	set->start = 0;
 	set->count = 1;
-	memcpy(set->data, data, len);
+	if (data)	/* NULL with VFIO_IRQ_SET_DATA_NONE */
+		memcpy(set->data, data, len);
 	return ioctl(fd, VFIO_DEVICE_SET_IRQS, set) ? -errno : 0;
 }
 

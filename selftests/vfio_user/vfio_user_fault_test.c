@@ -228,7 +228,8 @@ static int set_msix_eventfds(int fd, const int32_t *efds, uint32_t count)
 	set->index = VFIO_PCI_MSIX_IRQ_INDEX;
 	set->start = 0;
 	set->count = count;
-	memcpy(set->data, efds, count * sizeof(int32_t));
+	if (count)
+		memcpy(set->data, efds, count * sizeof(int32_t));
 	return ioctl(fd, VFIO_DEVICE_SET_IRQS, set) ? -errno : 0;
 }
 

@@ -566,7 +566,7 @@ static int ctl(char *out, size_t outlen, const char *const *args)
 	ssize_t n, got = 0;
 	pid_t pid;
 
-	for (i = 0; args[i] && i < 6; i++)
+	for (i = 0; i < 6 && args[i]; i++)
 		argv[i + 1] = args[i];
 	if (pipe(pfd))
 		return -1;

@@ -20,7 +20,7 @@
 #include "bench.h"
 #include "ctl.h"
 
-#define FLOOR_MAX_MSG	(1U << 20)
+#define FLOOR_MAX_MSG (1U << 20)
 
 struct peer {
 	pid_t pid;
@@ -158,7 +158,8 @@ static void efd_main(int fd, size_t arg)
 
 	(void)fd;
 	(void)arg;
-	while (read(efd_ping, &v, sizeof(v)) == sizeof(v) && v != UINT64_MAX - 1)
+	while (read(efd_ping, &v, sizeof(v)) == sizeof(v) &&
+	       v != UINT64_MAX - 1)
 		if (write(efd_pong, &(uint64_t){ 1 }, sizeof(v)) != sizeof(v))
 			break;
 }
@@ -227,7 +228,8 @@ int bench_floor(double seconds)
 	for (i = 0; i < 4; i++) {
 		char name[48];
 
-		snprintf(name, sizeof(name), "stream, %zu-byte sends", sizes[i]);
+		snprintf(name, sizeof(name), "stream, %zu-byte sends",
+			 sizes[i]);
 		printf("  %-46s %10.1f MB/s\n", name, rate[i] / 1e6);
 		bench_figure("floor", name, rate[i], "bytes/s");
 	}

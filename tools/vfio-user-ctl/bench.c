@@ -53,7 +53,7 @@ double bench_now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-#define BENCH_MAX_FIGURES	64
+#define BENCH_MAX_FIGURES 64
 
 static struct bench_fig {
 	const char *section;
@@ -88,7 +88,8 @@ int bench_write_json(const char *path)
 	}
 	fprintf(f, "{\n  \"figures\": [\n");
 	for (i = 0; i < nr_figures; i++)
-		fprintf(f, "    { \"section\": \"%s\", \"name\": \"%s\", \"value\": %.6g, \"unit\": \"%s\" }%s\n",
+		fprintf(f,
+			"    { \"section\": \"%s\", \"name\": \"%s\", \"value\": %.6g, \"unit\": \"%s\" }%s\n",
 			figures[i].section, figures[i].name, figures[i].value,
 			figures[i].unit, i + 1 < nr_figures ? "," : "");
 	fprintf(f, "  ]\n}\n");
@@ -115,8 +116,10 @@ static int find_doorbell(struct vuc_device *dev, struct doorbell *db)
 			db->region = i;
 			db->offset = io->offset;
 			db->width = io->size ? io->size : 4;
-			db->value = io->flags & VFIO_USER_IOEVENTFD_FLAG_DATAMATCH ?
-				    io->datamatch : 1;
+			db->value =
+				io->flags & VFIO_USER_IOEVENTFD_FLAG_DATAMATCH ?
+					io->datamatch :
+					1;
 			return 0;
 		}
 	}
@@ -125,8 +128,8 @@ static int find_doorbell(struct vuc_device *dev, struct doorbell *db)
 
 /* Writes per second of @db for @seconds through a fresh connection. */
 static int measure(const struct ctl_opts *base, const char *path,
-		   unsigned int flags, uint32_t posted, const struct doorbell *db,
-		   double seconds, double *rate)
+		   unsigned int flags, uint32_t posted,
+		   const struct doorbell *db, double seconds, double *rate)
 {
 	struct ctl_opts o = *base;
 	struct vuc_device *dev;
@@ -148,7 +151,8 @@ static int measure(const struct ctl_opts *base, const char *path,
 			if (pwrite(fd, &db->value, db->width,
 				   (off_t)(VFIO_USER_REGION_OFFSET(db->region) +
 					   db->offset)) != (ssize_t)db->width) {
-				ctl_err("bench: doorbell write: %s", strerror(errno));
+				ctl_err("bench: doorbell write: %s",
+					strerror(errno));
 				ret = -1;
 				break;
 			}
@@ -179,16 +183,16 @@ enum rt_path {
 };
 
 static const char *const rt_names[RT_NR_PATHS] = {
-	[RT_FLOOR]	  = "AF_UNIX ping-pong, 20 bytes each way (floor)",
-	[RT_RAW_READ]	  = "bare client: REGION_READ by send() and recv()",
-	[RT_KERNEL_READ]  = "kernel: 4-byte region read",
+	[RT_FLOOR] = "AF_UNIX ping-pong, 20 bytes each way (floor)",
+	[RT_RAW_READ] = "bare client: REGION_READ by send() and recv()",
+	[RT_KERNEL_READ] = "kernel: 4-byte region read",
 	[RT_KERNEL_WRITE] = "kernel: 4-byte region write, with reply",
-	[RT_USER_READ]	  = "userspace backend: 4-byte region read",
-	[RT_USER_WRITE]	  = "userspace backend: 4-byte region write",
+	[RT_USER_READ] = "userspace backend: 4-byte region read",
+	[RT_USER_WRITE] = "userspace backend: 4-byte region write",
 };
 
-#define RT_MSG_SIZE	(sizeof(struct vfio_user_header) + 4)
-#define RT_BATCH	64
+#define RT_MSG_SIZE (sizeof(struct vfio_user_header) + 4)
+#define RT_BATCH 64
 
 /* The floor's peer: echo every message until the socket closes. */
 static void __attribute__((noreturn)) rt_echo(int fd)
@@ -243,9 +247,10 @@ static int rt_raw_read(int sock)
 /* One round trip on @path; 0 or -1 after saying why. */
 static int rt_once(const struct rt_ctx *c, enum rt_path path)
 {
-	off_t cfg = (off_t)VFIO_USER_REGION_OFFSET(VFIO_PCI_CONFIG_REGION_INDEX);
-	off_t db = (off_t)(VFIO_USER_REGION_OFFSET(c->db->region) +
-			   c->db->offset);
+	off_t cfg =
+		(off_t)VFIO_USER_REGION_OFFSET(VFIO_PCI_CONFIG_REGION_INDEX);
+	off_t db =
+		(off_t)(VFIO_USER_REGION_OFFSET(c->db->region) + c->db->offset);
 	char msg[RT_MSG_SIZE] = { 0 };
 	uint32_t v = 0;
 	ssize_t ret;
@@ -277,7 +282,8 @@ static int rt_once(const struct rt_ctx *c, enum rt_path path)
 	default:
 		ret = vuc_region_write(c->udev, c->db->region, c->db->offset,
 				       &c->db->value, c->db->width);
-		ret = ret == (ssize_t)c->db->width ? 0 : (errno = (int)-ret, -1);
+		ret = ret == (ssize_t)c->db->width ? 0 :
+						     (errno = (int)-ret, -1);
 		break;
 	}
 	if (ret)
@@ -382,7 +388,8 @@ static void rt_print(const double *rate, double seconds, unsigned int rounds)
 	for (p = 0; p < RT_NR_PATHS; p++) {
 		printf("  %-46s %10.0f %9.2f %12.2fx\n", rt_names[p], rate[p],
 		       1e6 / rate[p], rate[RT_FLOOR] / rate[p]);
-		bench_figure("round trip", rt_names[p], rate[p], "round trips/s");
+		bench_figure("round trip", rt_names[p], rate[p],
+			     "round trips/s");
 	}
 	printf("  kernel read / bare client: %.2fx the time; kernel read / userspace read: %.2fx; kernel write / userspace write: %.2fx\n",
 	       rate[RT_RAW_READ] / rate[RT_KERNEL_READ],
@@ -390,12 +397,13 @@ static void rt_print(const double *rate, double seconds, unsigned int rounds)
 	       rate[RT_USER_WRITE] / rate[RT_KERNEL_WRITE]);
 }
 
-#define QUEUE_DEPTH	32
+#define QUEUE_DEPTH 32
 
 /* 4-byte config-space reads per second with @depth in flight on @fd. */
 static int qd_measure(int fd, unsigned int depth, double seconds, double *rate)
 {
-	off_t cfg = (off_t)VFIO_USER_REGION_OFFSET(VFIO_PCI_CONFIG_REGION_INDEX);
+	off_t cfg =
+		(off_t)VFIO_USER_REGION_OFFSET(VFIO_PCI_CONFIG_REGION_INDEX);
 	uint32_t buf[QUEUE_DEPTH];
 	struct io_uring ring;
 	double t0, t = 0;
@@ -432,10 +440,11 @@ static int qd_measure(int fd, unsigned int depth, double seconds, double *rate)
 			n++;
 			t = bench_now() - t0;
 			if (t < seconds) {
-				struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
+				struct io_uring_sqe *sqe =
+					io_uring_get_sqe(&ring);
 
-				io_uring_prep_read(sqe, fd, &buf[i], sizeof(buf[i]),
-						   cfg);
+				io_uring_prep_read(sqe, fd, &buf[i],
+						   sizeof(buf[i]), cfg);
 				sqe->user_data = i;
 				refill++;
 			} else {
@@ -485,12 +494,13 @@ static int qd_bench(const struct ctl_opts *base, const char *path,
 	if (ret)
 		return ret;
 	printf("Queue depth: 4-byte region reads through the kernel with io_uring\n");
-	printf("  %-46s %10.0f reads/s\n", "pread(), from the round trips above",
-	       sync_rate);
+	printf("  %-46s %10.0f reads/s\n",
+	       "pread(), from the round trips above", sync_rate);
 	for (d = 0; d < ARRAY_SIZE(depths); d++) {
 		char name[48];
 
-		snprintf(name, sizeof(name), "io_uring, %u in flight", depths[d]);
+		snprintf(name, sizeof(name), "io_uring, %u in flight",
+			 depths[d]);
 		printf("  %-46s %10.0f reads/s %8.2fx pread\n", name,
 		       sum[d] / rounds, sum[d] / rounds / sync_rate);
 		bench_figure("queue depth", name, sum[d] / rounds, "reads/s");
@@ -499,28 +509,30 @@ static int qd_bench(const struct ctl_opts *base, const char *path,
 	return 0;
 }
 
-#define DMA_PAIRS	1000
-#define DMA_PAGE	4096UL
-#define DMA_IOVA	0x100000000ULL
+#define DMA_PAIRS 1000
+#define DMA_PAGE 4096UL
+#define DMA_IOVA 0x100000000ULL
 
 /* Seconds for DMA_PAIRS map+unmap pairs, one by one or in two batches. */
 static int dma_pairs(int fd, void *mem, bool batched, double *secs)
 {
 	static struct vfio_user_map_dma maps[DMA_PAIRS];
 	static struct vfio_user_unmap_dma unmaps[DMA_PAIRS];
-	struct vfio_user_dma_batch b = { .argsz = sizeof(b), .count = DMA_PAIRS };
+	struct vfio_user_dma_batch b = { .argsz = sizeof(b),
+					 .count = DMA_PAIRS };
 	double t0 = bench_now();
 	unsigned int i;
 
 	for (i = 0; i < DMA_PAIRS; i++) {
-		maps[i] = (struct vfio_user_map_dma) {
+		maps[i] = (struct vfio_user_map_dma){
 			.argsz = sizeof(maps[i]),
-			.flags = VFIO_USER_MAP_DMA_READ | VFIO_USER_MAP_DMA_WRITE,
+			.flags = VFIO_USER_MAP_DMA_READ |
+				 VFIO_USER_MAP_DMA_WRITE,
 			.vaddr = (uintptr_t)mem,
 			.iova = DMA_IOVA + i * DMA_PAGE,
 			.size = DMA_PAGE,
 		};
-		unmaps[i] = (struct vfio_user_unmap_dma) {
+		unmaps[i] = (struct vfio_user_unmap_dma){
 			.argsz = sizeof(unmaps[i]),
 			.iova = maps[i].iova,
 			.size = DMA_PAGE,
@@ -545,7 +557,8 @@ static int dma_pairs(int fd, void *mem, bool batched, double *secs)
 	*secs = bench_now() - t0;
 	return 0;
 fail:
-	ctl_err("bench: DMA %s: %s", batched ? "batch" : "map", strerror(errno));
+	ctl_err("bench: DMA %s: %s", batched ? "batch" : "map",
+		strerror(errno));
 	return -1;
 }
 
@@ -583,9 +596,10 @@ static int dma_bench(const struct ctl_opts *base, const char *path,
 	munmap(mem, DMA_PAGE);
 	if (ret)
 		return ret;
-	printf("DMA maps: %u map+unmap pairs of one page, %u rounds\n", DMA_PAIRS,
-	       rounds);
-	printf("  %-46s %10.0f pairs/s\n", "one call each", rounds * DMA_PAIRS / one);
+	printf("DMA maps: %u map+unmap pairs of one page, %u rounds\n",
+	       DMA_PAIRS, rounds);
+	printf("  %-46s %10.0f pairs/s\n", "one call each",
+	       rounds * DMA_PAIRS / one);
 	printf("  %-46s %10.0f pairs/s %8.2fx\n", "two batch calls",
 	       rounds * DMA_PAIRS / batched, one / batched);
 	bench_figure("dma maps", "one call each", rounds * DMA_PAIRS / one,
@@ -595,6 +609,11 @@ static int dma_bench(const struct ctl_opts *base, const char *path,
 	return 0;
 }
 
+/*
+ * Usage text is laid out as it prints, one output line per source line;
+ * clang-format would join the lines around the macros spliced into it.
+ */
+/* clang-format off */
 void ctl_usage_bench(FILE *out)
 {
 	fprintf(out,
@@ -617,6 +636,7 @@ void ctl_usage_bench(FILE *out)
 		"                     at SOCKET_PATH (one without write_multiple)\n"
 		CTL_COMMON_OPTIONS_HELP);
 }
+/* clang-format on */
 
 int ctl_cmd_bench(int argc, char **argv, struct ctl_opts *opts)
 {
@@ -629,7 +649,8 @@ int ctl_cmd_bench(int argc, char **argv, struct ctl_opts *opts)
 		CTL_COMMON_LONG_OPTIONS,
 		{ NULL, 0, NULL, 0 },
 	};
-	double seconds = 1, ioev, msg, posted, posted_plain = 0, rt[RT_NR_PATHS];
+	double seconds = 1, ioev, msg, posted, posted_plain = 0,
+	       rt[RT_NR_PATHS];
 	const char *plain_server = NULL;
 	unsigned long rounds = 3;
 	const char *json = NULL;
@@ -638,12 +659,14 @@ int ctl_cmd_bench(int argc, char **argv, struct ctl_opts *opts)
 	char *end;
 	int opt;
 
-	while ((opt = getopt_long(argc, argv, "s:r:j:p:h", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "s:r:j:p:h", longopts, NULL)) !=
+	       -1) {
 		switch (opt) {
 		case 's':
 			seconds = strtod(optarg, &end);
 			if (*end || !(seconds > 0 && seconds <= 600)) {
-				ctl_err("--seconds: '%s' is not between 0 and 600", optarg);
+				ctl_err("--seconds: '%s' is not between 0 and 600",
+					optarg);
 				return CTL_EXIT_USAGE;
 			}
 			break;
@@ -651,7 +674,8 @@ int ctl_cmd_bench(int argc, char **argv, struct ctl_opts *opts)
 			errno = 0;
 			rounds = strtoul(optarg, &end, 10);
 			if (errno || *end || !rounds || rounds > 100) {
-				ctl_err("--rounds: '%s' is not between 1 and 100", optarg);
+				ctl_err("--rounds: '%s' is not between 1 and 100",
+					optarg);
 				return CTL_EXIT_USAGE;
 			}
 			break;
@@ -673,7 +697,7 @@ int ctl_cmd_bench(int argc, char **argv, struct ctl_opts *opts)
 	}
 	if (optind != argc - 1) {
 		ctl_err("bench: %s", optind == argc ? "missing SOCKET_PATH" :
-			"too many arguments");
+						      "too many arguments");
 		return CTL_EXIT_USAGE;
 	}
 
@@ -697,7 +721,8 @@ int ctl_cmd_bench(int argc, char **argv, struct ctl_opts *opts)
 		return CTL_EXIT_FAILURE;
 
 	if (measure(opts, argv[optind], 0, 0, &db, seconds, &ioev) ||
-	    measure(opts, argv[optind], VUC_OPT_NO_IO_FDS, 0, &db, seconds, &msg) ||
+	    measure(opts, argv[optind], VUC_OPT_NO_IO_FDS, 0, &db, seconds,
+		    &msg) ||
 	    measure(opts, argv[optind], VUC_OPT_NO_IO_FDS, 1U << db.region, &db,
 		    seconds, &posted))
 		return CTL_EXIT_FAILURE;
@@ -713,9 +738,12 @@ int ctl_cmd_bench(int argc, char **argv, struct ctl_opts *opts)
 	bench_figure("doorbell", "REGION_WRITE, waiting for each reply", msg,
 		     "writes/s");
 	bench_figure("doorbell", "REGION_WRITE, posted", posted, "writes/s");
-	printf("  ioeventfd (kernel signals, no message)  %12.0f writes/s\n", ioev);
-	printf("  REGION_WRITE, waiting for each reply     %12.0f writes/s\n", msg);
-	printf("  REGION_WRITE, posted                     %12.0f writes/s\n", posted);
+	printf("  ioeventfd (kernel signals, no message)  %12.0f writes/s\n",
+	       ioev);
+	printf("  REGION_WRITE, waiting for each reply     %12.0f writes/s\n",
+	       msg);
+	printf("  REGION_WRITE, posted                     %12.0f writes/s\n",
+	       posted);
 	if (plain_server) {
 		printf("  REGION_WRITE, posted, no WRITE_MULTI     %12.0f writes/s\n",
 		       posted_plain);

@@ -60,7 +60,7 @@ void ctl_err(const char *fmt, ...)
 {
 	va_list ap;
 
-	fflush(stdout);	/* keep stderr after what was already printed */
+	fflush(stdout); /* keep stderr after what was already printed */
 	fputs(CTL_NAME ": ", stderr);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);

@@ -11,12 +11,12 @@
 
 #include "vfio-user-client.h"
 
-#define CTL_NAME		"vfio-user-ctl"
+#define CTL_NAME "vfio-user-ctl"
 
 /* Exit statuses: success, a failure talking to the server, bad usage. */
-#define CTL_EXIT_OK		0
-#define CTL_EXIT_FAILURE	1
-#define CTL_EXIT_USAGE		2
+#define CTL_EXIT_OK 0
+#define CTL_EXIT_FAILURE 1
+#define CTL_EXIT_USAGE 2
 
 /* How to reach the server: set by the options every command accepts. */
 struct ctl_opts {
@@ -34,17 +34,20 @@ enum {
 };
 
 /* The common options, to splice into a sub-command's struct option table. */
+/* One initializer a line; clang-format would take the braces for a block. */
+/* clang-format off */
 #define CTL_COMMON_LONG_OPTIONS						\
 	{ "timeout-ms", required_argument, NULL, CTL_OPT_TIMEOUT_MS },	\
 	{ "no-twin-socket", no_argument, NULL, CTL_OPT_NO_TWIN_SOCKET },	\
 	{ "userspace", no_argument, NULL, CTL_OPT_USERSPACE }
+/* clang-format on */
 
 /* Their help text, for usage messages. */
-#define CTL_COMMON_OPTIONS_HELP						\
+#define CTL_COMMON_OPTIONS_HELP                                                  \
 	"  --timeout-ms N     wait at most N ms for each answer of the server\n" \
-	"                     (default 5000)\n"				\
-	"  --no-twin-socket   do not offer the server a twin socket\n"	\
-	"  --userspace        drive the device from userspace, not through\n" \
+	"                     (default 5000)\n"                                  \
+	"  --no-twin-socket   do not offer the server a twin socket\n"           \
+	"  --userspace        drive the device from userspace, not through\n"    \
 	"                     /dev/vfio-user (used when it exists)\n"
 
 /*

@@ -9,7 +9,7 @@
 #include <stdio.h>
 
 /* Room for any fmt_size() result: "18446744073709551615" and a NUL. */
-#define FMT_SIZE_LEN	24
+#define FMT_SIZE_LEN 24
 
 /*
  * @v in the largest binary unit that divides it exactly ("4K", "1M",

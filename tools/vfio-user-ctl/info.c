@@ -18,13 +18,13 @@
 #include "pci.h"
 
 /* Bytes of config space the default hex dump shows, as lspci -x. */
-#define INFO_HEX_DEFAULT	64
+#define INFO_HEX_DEFAULT 64
 
 /* Region capability chains are short; more than this is a loop. */
-#define INFO_MAX_REGION_CAPS	32
+#define INFO_MAX_REGION_CAPS 32
 
 enum {
-	OPT_NO_BAR_SIZING = 0x200,	/* above the CTL_OPT_* values */
+	OPT_NO_BAR_SIZING = 0x200, /* above the CTL_OPT_* values */
 };
 
 /**
@@ -38,6 +38,11 @@ struct info_opts {
 	bool size_bars;
 };
 
+/*
+ * Usage text is laid out as it prints, one output line per source line;
+ * clang-format would join the lines around the macros spliced into it.
+ */
+/* clang-format off */
 void ctl_usage_info(FILE *out)
 {
 	fprintf(out,
@@ -55,6 +60,7 @@ void ctl_usage_info(FILE *out)
 		CTL_COMMON_OPTIONS_HELP
 		"  -h, --help         show this help\n");
 }
+/* clang-format on */
 
 /* ---- Negotiation and device ------------------------------------------- */
 
@@ -71,8 +77,10 @@ static void print_negotiated(FILE *out, const struct vuc_caps *c)
 	fputs("\tDMA page sizes:      ", out);
 	fmt_size_mask(out, c->pgsizes);
 	fprintf(out, " (0x%" PRIx64 ")\n", c->pgsizes);
-	fprintf(out, "\tTwin socket:         %s\n", c->twin_socket ? "yes" : "no");
-	fprintf(out, "\twrite_multiple:      %s\n", c->write_multiple ? "yes" : "no");
+	fprintf(out, "\tTwin socket:         %s\n",
+		c->twin_socket ? "yes" : "no");
+	fprintf(out, "\twrite_multiple:      %s\n",
+		c->write_multiple ? "yes" : "no");
 	if (c->migration_pgsize)
 		fprintf(out, "\tMigration page size: %s (0x%" PRIx64 ")\n",
 			fmt_size(c->migration_pgsize, s), c->migration_pgsize);
@@ -205,14 +213,17 @@ static void print_sparse_areas(FILE *out, const struct vuc_region *r)
 
 	if (!(r->info.flags & VFIO_REGION_INFO_FLAG_MMAP))
 		return;
-	fprintf(out, "\t\tmmap:    offset 0x%" PRIx64 "%s\n", (uint64_t)r->info.offset,
+	fprintf(out, "\t\tmmap:    offset 0x%" PRIx64 "%s\n",
+		(uint64_t)r->info.offset,
 		r->fd >= 0 ? "" : " (but no fd received)");
 	fprintf(out, "\t\tSparse mmap areas: %u\n", r->nr_areas);
 	for (i = 0; i < r->nr_areas; i++) {
 		const struct vuc_sparse_area *a = &r->areas[i];
 
 		/* The library checked that the area lies in the region. */
-		fprintf(out, "\t\t\t[%u] offset 0x%" PRIx64 " size 0x%" PRIx64 " (%s)\n",
+		fprintf(out,
+			"\t\t\t[%u] offset 0x%" PRIx64 " size 0x%" PRIx64
+			" (%s)\n",
 			i, a->offset, a->size, fmt_size(a->size, s));
 	}
 }
@@ -254,7 +265,8 @@ static void print_io_fd(FILE *out, const struct vuc_io_fd *f)
 	if (f->type == VFIO_USER_IO_FD_TYPE_IOEVENTFD) {
 		fmt_flags(out, f->flags, ioeventfd_flags);
 		if (f->flags & VFIO_USER_IOEVENTFD_FLAG_DATAMATCH)
-			fprintf(out, ", datamatch value 0x%" PRIx64, f->datamatch);
+			fprintf(out, ", datamatch value 0x%" PRIx64,
+				f->datamatch);
 	} else if (f->type == VFIO_USER_IO_FD_TYPE_IOREGIONFD) {
 		fmt_flags(out, f->flags, ioregionfd_flags);
 		fprintf(out, ", user_data 0x%" PRIx64, f->user_data);
@@ -271,7 +283,8 @@ static void print_region(FILE *out, const struct vuc_device *dev,
 	char name[32], s[FMT_SIZE_LEN];
 	unsigned int j;
 
-	fprintf(out, "\tRegion %u (%s): ", i, region_name(i, pci, name, sizeof(name)));
+	fprintf(out, "\tRegion %u (%s): ", i,
+		region_name(i, pci, name, sizeof(name)));
 	if (!r) {
 		fputs("not described\n", out);
 		return;
@@ -331,8 +344,8 @@ static const char *irq_name(unsigned int i, bool pci, char *buf, size_t len)
 	return buf;
 }
 
-static void print_irqs(FILE *out, const struct vuc_device *dev,
-		       unsigned int nr, bool pci)
+static void print_irqs(FILE *out, const struct vuc_device *dev, unsigned int nr,
+		       bool pci)
 {
 	char name[32];
 	unsigned int i;
@@ -341,7 +354,8 @@ static void print_irqs(FILE *out, const struct vuc_device *dev,
 	for (i = 0; i < nr; i++) {
 		const struct vfio_irq_info *irq = vuc_get_irq_info(dev, i);
 
-		fprintf(out, "\tIRQ %u (%s): ", i, irq_name(i, pci, name, sizeof(name)));
+		fprintf(out, "\tIRQ %u (%s): ", i,
+			irq_name(i, pci, name, sizeof(name)));
 		if (!irq) {
 			fputs("not described\n", out);
 			continue;
@@ -356,7 +370,8 @@ static void print_irqs(FILE *out, const struct vuc_device *dev,
 
 static int cfg_read(void *ctx, unsigned int off, void *buf, size_t len)
 {
-	ssize_t n = vuc_region_read(ctx, VFIO_PCI_CONFIG_REGION_INDEX, off, buf, len);
+	ssize_t n = vuc_region_read(ctx, VFIO_PCI_CONFIG_REGION_INDEX, off, buf,
+				    len);
 
 	if (n < 0)
 		return (int)n;
@@ -365,7 +380,8 @@ static int cfg_read(void *ctx, unsigned int off, void *buf, size_t len)
 
 static int cfg_write(void *ctx, unsigned int off, const void *buf, size_t len)
 {
-	ssize_t n = vuc_region_write(ctx, VFIO_PCI_CONFIG_REGION_INDEX, off, buf, len);
+	ssize_t n = vuc_region_write(ctx, VFIO_PCI_CONFIG_REGION_INDEX, off,
+				     buf, len);
 
 	if (n < 0)
 		return (int)n;
@@ -400,12 +416,14 @@ static void print_hexdump(FILE *out, const struct pci_cfg *cfg,
 			  const struct info_opts *o)
 {
 	size_t len = o->hex >= 2 ? cfg->size :
-		     o->hex == 1 ? PCI_CFG_STD_SIZE : INFO_HEX_DEFAULT;
+		     o->hex == 1 ? PCI_CFG_STD_SIZE :
+				   INFO_HEX_DEFAULT;
 
 	if (len > cfg->size)
 		len = cfg->size;
 	fprintf(out, "\tHex dump (%zu of %zu bytes%s):\n", len, cfg->size,
-		len < cfg->size ? (o->hex ? "; -xx for all" : "; -x for more") : "");
+		len < cfg->size ? (o->hex ? "; -xx for all" : "; -x for more") :
+				  "");
 	pci_hexdump(out, cfg->data, len, "\t");
 }
 
@@ -416,7 +434,8 @@ static void print_hexdump(FILE *out, const struct pci_cfg *cfg,
 static int print_config(FILE *out, struct vuc_device *dev,
 			const struct info_opts *o)
 {
-	const struct vuc_region *r = vuc_get_region(dev, VFIO_PCI_CONFIG_REGION_INDEX);
+	const struct vuc_region *r =
+		vuc_get_region(dev, VFIO_PCI_CONFIG_REGION_INDEX);
 	const struct pci_cfg_io io = { cfg_read, cfg_write, dev };
 	uint8_t buf[PCI_CFG_EXT_SIZE];
 	struct pci_cfg cfg;
@@ -425,7 +444,8 @@ static int print_config(FILE *out, struct vuc_device *dev,
 	int err, rc = CTL_EXIT_OK;
 
 	fputs("\nPCI configuration space", out);
-	if (!r || !r->info.size || !(r->info.flags & VFIO_REGION_INFO_FLAG_READ)) {
+	if (!r || !r->info.size ||
+	    !(r->info.flags & VFIO_REGION_INFO_FLAG_READ)) {
 		fputs(": none readable (no config region)\n", out);
 		return CTL_EXIT_OK;
 	}
@@ -436,7 +456,8 @@ static int print_config(FILE *out, struct vuc_device *dev,
 		ctl_dev_err(dev, "reading %zu bytes of PCI config space", len);
 		return CTL_EXIT_FAILURE;
 	}
-	fprintf(out, " (region %u, %zu bytes):\n", VFIO_PCI_CONFIG_REGION_INDEX, len);
+	fprintf(out, " (region %u, %zu bytes):\n", VFIO_PCI_CONFIG_REGION_INDEX,
+		len);
 	pci_cfg_init(&cfg, buf, len);
 	set_region_sizes(&cfg, dev);
 
@@ -462,7 +483,7 @@ static int describe(FILE *out, struct vuc_device *dev, const char *socket_path,
 	const struct vfio_user_device_info *info = vuc_get_device_info(dev);
 	bool pci;
 
-	if (!info) {	/* cannot happen after vuc_connect() succeeded */
+	if (!info) { /* cannot happen after vuc_connect() succeeded */
 		ctl_dev_err(dev, "getting the device info");
 		return CTL_EXIT_FAILURE;
 	}
@@ -510,7 +531,7 @@ int ctl_cmd_info(int argc, char **argv, struct ctl_opts *opts)
 	}
 	if (optind != argc - 1) {
 		ctl_err("info: %s", optind == argc ? "missing SOCKET_PATH" :
-			"too many arguments");
+						     "too many arguments");
 		fputs("Try '" CTL_NAME " help info'.\n", stderr);
 		return CTL_EXIT_USAGE;
 	}

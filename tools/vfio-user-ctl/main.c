@@ -16,7 +16,7 @@
 
 struct ctl_command {
 	const char *name;
-	const char *args;	/* synopsis after the name, for the usage */
+	const char *args; /* synopsis after the name, for the usage */
 	const char *summary;
 	int (*run)(int argc, char **argv, struct ctl_opts *opts);
 	void (*usage)(FILE *out);
@@ -27,23 +27,25 @@ static void usage_help(FILE *out);
 
 static const struct ctl_command commands[] = {
 	{ "info", "[-x] SOCKET_PATH",
-	  "connect to a server and describe its device",
-	  ctl_cmd_info, ctl_usage_info },
+	  "connect to a server and describe its device", ctl_cmd_info,
+	  ctl_usage_info },
 	{ "bench", "[--seconds N] SOCKET_PATH",
-	  "measure round trips, io_uring, DMA maps, doorbells",
-	  ctl_cmd_bench, ctl_usage_bench },
+	  "measure round trips, io_uring, DMA maps, doorbells", ctl_cmd_bench,
+	  ctl_usage_bench },
 	{ "migrate", "SRC_SOCKET DST_SOCKET",
-	  "move a running device's state to another server",
-	  ctl_cmd_migrate, ctl_usage_migrate },
-	{ "save", "SOCKET_PATH FILE", "stop a device and save its state to FILE",
-	  ctl_cmd_save, ctl_usage_save },
-	{ "load", "SOCKET_PATH FILE", "load a device's state from FILE and run it",
-	  ctl_cmd_load, ctl_usage_load },
-	{ "help", "[COMMAND]", "show this help, or a command's",
-	  cmd_help, usage_help },
+	  "move a running device's state to another server", ctl_cmd_migrate,
+	  ctl_usage_migrate },
+	{ "save", "SOCKET_PATH FILE",
+	  "stop a device and save its state to FILE", ctl_cmd_save,
+	  ctl_usage_save },
+	{ "load", "SOCKET_PATH FILE",
+	  "load a device's state from FILE and run it", ctl_cmd_load,
+	  ctl_usage_load },
+	{ "help", "[COMMAND]", "show this help, or a command's", cmd_help,
+	  usage_help },
 };
 
-#define NR_COMMANDS	ARRAY_SIZE(commands)
+#define NR_COMMANDS ARRAY_SIZE(commands)
 
 static const struct ctl_command *find_command(const char *name)
 {
@@ -55,6 +57,11 @@ static const struct ctl_command *find_command(const char *name)
 	return NULL;
 }
 
+/*
+ * Usage text is laid out as it prints, one output line per source line;
+ * clang-format would join the lines around the macros spliced into it.
+ */
+/* clang-format off */
 static void usage(FILE *out)
 {
 	size_t i;
@@ -82,13 +89,13 @@ static void usage(FILE *out)
 		"'" CTL_NAME " help COMMAND' shows a command's options.\n"
 		"Exit status: 0 success, 1 failure, 2 usage error.\n");
 }
+/* clang-format on */
 
 static void usage_help(FILE *out)
 {
-	fprintf(out,
-		"Usage: " CTL_NAME " help [COMMAND]\n"
-		"\n"
-		"Show the general help, or COMMAND's.\n");
+	fprintf(out, "Usage: " CTL_NAME " help [COMMAND]\n"
+		     "\n"
+		     "Show the general help, or COMMAND's.\n");
 }
 
 static int cmd_help(int argc, char **argv, struct ctl_opts *opts)
@@ -144,7 +151,8 @@ static int parse_global_options(int argc, char **argv, struct ctl_opts *opts)
 
 int main(int argc, char **argv)
 {
-	struct ctl_opts opts = { .vuc = { .timeout_ms = VUC_DEFAULT_TIMEOUT_MS } };
+	struct ctl_opts opts = { .vuc = { .timeout_ms =
+						  VUC_DEFAULT_TIMEOUT_MS } };
 	const struct ctl_command *cmd;
 	static char cmd_prog[64];
 	int first;

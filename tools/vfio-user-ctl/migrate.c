@@ -19,10 +19,10 @@
 
 #include "ctl.h"
 
-#define FILE_MAGIC	"VUCMIGF1"
-#define FILE_VERSION	1
-#define FNV_OFFSET	0xcbf29ce484222325ULL
-#define FNV_PRIME	0x100000001b3ULL
+#define FILE_MAGIC "VUCMIGF1"
+#define FILE_VERSION 1
+#define FNV_OFFSET 0xcbf29ce484222325ULL
+#define FNV_PRIME 0x100000001b3ULL
 
 /* Who the device is, as the file header records it. */
 struct identity {
@@ -30,7 +30,7 @@ struct identity {
 	uint16_t device;
 	uint16_t subsys_vendor;
 	uint16_t subsys;
-	uint32_t class_rev;	/* class code << 8 | revision */
+	uint32_t class_rev; /* class code << 8 | revision */
 	uint32_t num_regions;
 	uint32_t num_irqs;
 } __attribute__((packed));
@@ -137,9 +137,9 @@ struct mover {
 	bool tty;
 	unsigned int max_rounds;
 	uint64_t min_round_bytes;
-	uint64_t bytes;		/* moved so far */
+	uint64_t bytes; /* moved so far */
 	unsigned int rounds;
-	int dst_err;		/* the destination failed a write */
+	int dst_err; /* the destination failed a write */
 };
 
 static int to_dst(void *opaque, const void *buf, size_t len)
@@ -160,12 +160,18 @@ static bool round_done(void *opaque, unsigned int round, uint64_t bytes)
 
 	m->rounds = round;
 	if (m->tty)
-		fprintf(stderr, "\rpre-copy round %u: %llu bytes, %llu in all   ",
+		fprintf(stderr,
+			"\rpre-copy round %u: %llu bytes, %llu in all   ",
 			round, (unsigned long long)bytes,
 			(unsigned long long)m->bytes);
 	return round >= m->max_rounds || bytes <= m->min_round_bytes;
 }
 
+/*
+ * Usage text is laid out as it prints, one output line per source line;
+ * clang-format would join the lines around the macros spliced into it.
+ */
+/* clang-format off */
 void ctl_usage_migrate(FILE *out)
 {
 	fprintf(out,
@@ -180,6 +186,7 @@ void ctl_usage_migrate(FILE *out)
 		"                       (default 65536)\n"
 		CTL_COMMON_OPTIONS_HELP);
 }
+/* clang-format on */
 
 static int parse_u64(const char *opt, const char *s, uint64_t max,
 		     uint64_t *out)
@@ -200,9 +207,8 @@ bad:
 }
 
 /* Common option parsing for the three commands; returns argv index. */
-static int parse(int argc, char **argv, struct ctl_opts *opts,
-		 const char *name, struct mover *m, int nargs,
-		 void (*usage)(FILE *out))
+static int parse(int argc, char **argv, struct ctl_opts *opts, const char *name,
+		 struct mover *m, int nargs, void (*usage)(FILE *out))
 {
 	static const struct option longopts[] = {
 		{ "rounds", required_argument, NULL, 'r' },
@@ -222,7 +228,8 @@ static int parse(int argc, char **argv, struct ctl_opts *opts,
 				ctl_err("%s: no such option", name);
 				return -CTL_EXIT_USAGE;
 			}
-			if (parse_u64(opt == 'r' ? "--rounds" : "--min-round-bytes",
+			if (parse_u64(opt == 'r' ? "--rounds" :
+						   "--min-round-bytes",
 				      optarg, opt == 'r' ? 1000000 : UINT64_MAX,
 				      &v))
 				return -CTL_EXIT_USAGE;
@@ -242,8 +249,9 @@ static int parse(int argc, char **argv, struct ctl_opts *opts,
 		}
 	}
 	if (argc - optind != nargs) {
-		ctl_err("%s: %s", name, argc - optind < nargs ?
-			"missing arguments" : "too many arguments");
+		ctl_err("%s: %s", name,
+			argc - optind < nargs ? "missing arguments" :
+						"too many arguments");
 		fprintf(stderr, "Try '" CTL_NAME " help %s'.\n", name);
 		return -CTL_EXIT_USAGE;
 	}
@@ -296,14 +304,17 @@ int ctl_cmd_migrate(int argc, char **argv, struct ctl_opts *opts)
 
 	t0 = now();
 	if (precopy && m.max_rounds) {
-		r = vuc_mig_precopy(src, to_dst, round_done, &m, &precopy_bytes);
+		r = vuc_mig_precopy(src, to_dst, round_done, &m,
+				    &precopy_bytes);
 		if (m.tty)
 			fputc('\n', stderr);
 		if (r < 0) {
 			if (m.dst_err)
-				ctl_dev_err(dst, "migrate: pre-copy into %s", dp);
+				ctl_dev_err(dst, "migrate: pre-copy into %s",
+					    dp);
 			else
-				ctl_dev_err(src, "migrate: pre-copy from %s", sp);
+				ctl_dev_err(src, "migrate: pre-copy from %s",
+					    sp);
 			goto out_resume_src;
 		}
 	}
@@ -371,6 +382,11 @@ static int to_file(void *opaque, const void *buf, size_t len)
 	return 0;
 }
 
+/*
+ * Usage text is laid out as it prints, one output line per source line;
+ * clang-format would join the lines around the macros spliced into it.
+ */
+/* clang-format off */
 void ctl_usage_save(FILE *out)
 {
 	fprintf(out,
@@ -380,6 +396,7 @@ void ctl_usage_save(FILE *out)
 		"device is left stopped.\n\n"
 		CTL_COMMON_OPTIONS_HELP);
 }
+/* clang-format on */
 
 int ctl_cmd_save(int argc, char **argv, struct ctl_opts *opts)
 {
@@ -439,6 +456,11 @@ out:
 	return ret;
 }
 
+/*
+ * Usage text is laid out as it prints, one output line per source line;
+ * clang-format would join the lines around the macros spliced into it.
+ */
+/* clang-format off */
 void ctl_usage_load(FILE *out)
 {
 	fprintf(out,
@@ -448,6 +470,7 @@ void ctl_usage_load(FILE *out)
 		"device, or a damaged one, is refused before the device sees it.\n\n"
 		CTL_COMMON_OPTIONS_HELP);
 }
+/* clang-format on */
 
 /* The whole file, checked; the stream starts at sizeof(header). */
 static uint8_t *read_file(const char *file, struct file_header *h)
@@ -464,7 +487,8 @@ static uint8_t *read_file(const char *file, struct file_header *h)
 	}
 	for (;;) {
 		if (len == cap) {
-			uint8_t *p = realloc(buf, cap = cap ? cap * 2 : 1 << 20);
+			uint8_t *p =
+				realloc(buf, cap = cap ? cap * 2 : 1 << 20);
 
 			if (!p)
 				break;
@@ -485,7 +509,8 @@ static uint8_t *read_file(const char *file, struct file_header *h)
 		return NULL;
 	}
 	if (len < sizeof(*h) || memcmp(buf, FILE_MAGIC, 8)) {
-		ctl_err("load: %s is not a saved device state (no " CTL_NAME " header)",
+		ctl_err("load: %s is not a saved device state (no " CTL_NAME
+			" header)",
 			file);
 		goto bad;
 	}
@@ -496,7 +521,8 @@ static uint8_t *read_file(const char *file, struct file_header *h)
 		goto bad;
 	}
 	if (h->stream_len != len - sizeof(*h) ||
-	    h->stream_fnv != fnv(FNV_OFFSET, buf + sizeof(*h), len - sizeof(*h))) {
+	    h->stream_fnv !=
+		    fnv(FNV_OFFSET, buf + sizeof(*h), len - sizeof(*h))) {
 		ctl_err("load: %s is damaged: its length or checksum does not match its header",
 			file);
 		goto bad;

@@ -20,10 +20,10 @@
  * Capability pointers live in dwords 0x40..0xfc: at most 48 distinct
  * capabilities, so a longer walk is a loop.
  */
-#define PCI_MAX_CAPS		48
-#define PCI_CAP_FIRST		PCI_STD_HEADER_SIZEOF
-#define PCI_EXT_CAP_FIRST	PCI_CFG_STD_SIZE
-#define PCI_MAX_EXT_CAPS	((PCI_CFG_EXT_SIZE - PCI_CFG_STD_SIZE) / 4)
+#define PCI_MAX_CAPS 48
+#define PCI_CAP_FIRST PCI_STD_HEADER_SIZEOF
+#define PCI_EXT_CAP_FIRST PCI_CFG_STD_SIZE
+#define PCI_MAX_EXT_CAPS ((PCI_CFG_EXT_SIZE - PCI_CFG_STD_SIZE) / 4)
 
 /* ---- Reading the snapshot -------------------------------------------- */
 
@@ -63,7 +63,8 @@ static void decode_bar(struct pci_cfg *cfg, unsigned int i)
 	}
 	b->prefetch = b->raw & PCI_BASE_ADDRESS_MEM_PREFETCH;
 	b->addr = b->raw & (uint32_t)PCI_BASE_ADDRESS_MEM_MASK;
-	if ((b->raw & PCI_BASE_ADDRESS_MEM_TYPE_MASK) != PCI_BASE_ADDRESS_MEM_TYPE_64)
+	if ((b->raw & PCI_BASE_ADDRESS_MEM_TYPE_MASK) !=
+	    PCI_BASE_ADDRESS_MEM_TYPE_64)
 		return;
 	b->is64 = true;
 	if (i + 1 >= cfg->nr_bars) {
@@ -162,10 +163,10 @@ static int probe_regs(const struct pci_cfg_io *io, const unsigned int *regs,
 	for (i = 0; i < n; i++) {
 		err = io_rd(io, regs[i], &orig[i], 4);
 		if (err)
-			return err;	/* nothing written yet */
+			return err; /* nothing written yet */
 	}
 	for (i = 0; i < n && !err; i++) {
-		written++;	/* a failed write may still have landed */
+		written++; /* a failed write may still have landed */
 		err = io_wr(io, regs[i], probe[i], 4);
 	}
 	for (i = 0; i < n && !err; i++)
@@ -187,9 +188,8 @@ static int size_bar(struct pci_cfg *cfg, const struct pci_cfg_io *io,
 		    unsigned int i)
 {
 	struct pci_bar *b = &cfg->bars[i];
-	unsigned int regs[2] = {
-		PCI_BASE_ADDRESS_0 + 4 * i, PCI_BASE_ADDRESS_0 + 4 * (i + 1)
-	};
+	unsigned int regs[2] = { PCI_BASE_ADDRESS_0 + 4 * i,
+				 PCI_BASE_ADDRESS_0 + 4 * (i + 1) };
 	const uint32_t ones[2] = { 0xffffffff, 0xffffffff };
 	uint32_t rb[2] = { 0, 0 };
 	bool pair = b->is64 && !b->no_upper;
@@ -243,15 +243,16 @@ static int size_all(struct pci_cfg *cfg, const struct pci_cfg_io *io,
 	if (cfg->rom_reg) {
 		err = size_rom(cfg, io);
 		if (err) {
-			snprintf(what, what_len, "sizing the expansion ROM BAR");
+			snprintf(what, what_len,
+				 "sizing the expansion ROM BAR");
 			return err;
 		}
 	}
 	return 0;
 }
 
-int pci_size_bars(struct pci_cfg *cfg, const struct pci_cfg_io *io,
-		  char *what, size_t what_len)
+int pci_size_bars(struct pci_cfg *cfg, const struct pci_cfg_io *io, char *what,
+		  size_t what_len)
 {
 	const uint32_t decode = PCI_COMMAND_IO | PCI_COMMAND_MEMORY;
 	uint32_t cmd;
@@ -271,14 +272,16 @@ int pci_size_bars(struct pci_cfg *cfg, const struct pci_cfg_io *io,
 	if (cmd & decode) {
 		err = io_wr(io, PCI_COMMAND, cmd & ~decode, 2);
 		if (err)
-			snprintf(what, what_len, "disabling decoding in the command register");
+			snprintf(what, what_len,
+				 "disabling decoding in the command register");
 	}
 	if (!err)
 		err = size_all(cfg, io, what, what_len);
 	if (cmd & decode) {
 		err2 = io_wr(io, PCI_COMMAND, cmd, 2);
 		if (err2 && !err) {
-			snprintf(what, what_len, "restoring the command register");
+			snprintf(what, what_len,
+				 "restoring the command register");
 			err = err2;
 		}
 	}
@@ -293,8 +296,8 @@ static void plus_minus(FILE *out, const char *name, bool on)
 	fprintf(out, " %s%c", name, on ? '+' : '-');
 }
 
-static void hexdump_at(FILE *out, const uint8_t *base, size_t start,
-		       size_t len, const char *indent)
+static void hexdump_at(FILE *out, const uint8_t *base, size_t start, size_t len,
+		       const char *indent)
 {
 	size_t i;
 
@@ -355,7 +358,8 @@ static void print_identity(FILE *out, const struct pci_cfg *cfg)
 	uint8_t base = rd8(cfg, PCI_CLASS_DEVICE + 1);
 	const char *name = pci_class_name(base);
 	unsigned int htype = header_type(cfg);
-	static const char *const htypes[] = { "normal", "PCI bridge", "CardBus bridge" };
+	static const char *const htypes[] = { "normal", "PCI bridge",
+					      "CardBus bridge" };
 
 	fprintf(out, "\tDevice:      %04x:%04x, revision %02x\n",
 		rd16(cfg, PCI_VENDOR_ID), rd16(cfg, PCI_DEVICE_ID),
@@ -364,13 +368,16 @@ static void print_identity(FILE *out, const struct pci_cfg *cfg)
 		fprintf(out, "\tSubsystem:   %04x:%04x\n",
 			rd16(cfg, PCI_SUBSYSTEM_VENDOR_ID),
 			rd16(cfg, PCI_SUBSYSTEM_ID));
-	fprintf(out, "\tClass:       %02x%02x%02x (%s; subclass %02x, prog-if %02x)\n",
+	fprintf(out,
+		"\tClass:       %02x%02x%02x (%s; subclass %02x, prog-if %02x)\n",
 		base, rd8(cfg, PCI_CLASS_DEVICE), rd8(cfg, PCI_CLASS_PROG),
 		name ? name : "unknown class", rd8(cfg, PCI_CLASS_DEVICE),
 		rd8(cfg, PCI_CLASS_PROG));
-	fprintf(out, "\tHeader type: %02x (%s), %s\n", rd8(cfg, PCI_HEADER_TYPE),
+	fprintf(out, "\tHeader type: %02x (%s), %s\n",
+		rd8(cfg, PCI_HEADER_TYPE),
 		htype < 3 ? htypes[htype] : "unknown",
-		rd8(cfg, PCI_HEADER_TYPE) & 0x80 ? "multi-function" : "single-function");
+		rd8(cfg, PCI_HEADER_TYPE) & 0x80 ? "multi-function" :
+						   "single-function");
 }
 
 static void print_command_status(FILE *out, const struct pci_cfg *cfg)
@@ -423,8 +430,8 @@ static void print_misc(FILE *out, const struct pci_cfg *cfg)
 		fprintf(out, "\tInterrupt: none (line %u)\n",
 			rd8(cfg, PCI_INTERRUPT_LINE));
 	else if (pin <= 4)
-		fprintf(out, "\tInterrupt: pin %c routed to IRQ %u\n", 'A' + pin - 1,
-			rd8(cfg, PCI_INTERRUPT_LINE));
+		fprintf(out, "\tInterrupt: pin %c routed to IRQ %u\n",
+			'A' + pin - 1, rd8(cfg, PCI_INTERRUPT_LINE));
 	else
 		fprintf(out, "\tInterrupt: invalid pin %u, line %u\n", pin,
 			rd8(cfg, PCI_INTERRUPT_LINE));
@@ -488,7 +495,9 @@ static void print_bars(FILE *out, const struct pci_cfg *cfg)
 			fprintf(out, " (%s, %sprefetchable)",
 				b->is64 ? "64-bit" :
 				(b->raw & PCI_BASE_ADDRESS_MEM_TYPE_MASK) ==
-				PCI_BASE_ADDRESS_MEM_TYPE_1M ? "low-1M" : "32-bit",
+						PCI_BASE_ADDRESS_MEM_TYPE_1M ?
+					  "low-1M" :
+					  "32-bit",
 				b->prefetch ? "" : "non-");
 		}
 		print_bar_size(out, b);
@@ -499,8 +508,9 @@ static void print_bars(FILE *out, const struct pci_cfg *cfg)
 	if (cfg->rom_reg && bar_present(&cfg->rom)) {
 		fputs("\tExpansion ROM at ", out);
 		print_addr(out, cfg->rom.addr, 8);
-		fprintf(out, " [%s]", cfg->rom.raw & PCI_ROM_ADDRESS_ENABLE ?
-			"enabled" : "disabled");
+		fprintf(out, " [%s]",
+			cfg->rom.raw & PCI_ROM_ADDRESS_ENABLE ? "enabled" :
+								"disabled");
 		print_bar_size(out, &cfg->rom);
 		fputc('\n', out);
 	}
@@ -525,7 +535,8 @@ static bool cap_fits(FILE *out, const struct cap *c, unsigned int len)
 {
 	if (c->off + len <= c->end)
 		return true;
-	fprintf(out, "\t\t[truncated: needs %u bytes, only %u left in config space]\n",
+	fprintf(out,
+		"\t\t[truncated: needs %u bytes, only %u left in config space]\n",
 		len, c->end - c->off);
 	return false;
 }
@@ -542,7 +553,8 @@ static uint32_t cap32(const struct cap *c, unsigned int rel)
 
 static void decode_pm(FILE *out, const struct cap *c)
 {
-	static const unsigned int aux_ma[] = { 0, 55, 100, 160, 220, 270, 320, 375 };
+	static const unsigned int aux_ma[] = { 0,   55,	 100, 160,
+					       220, 270, 320, 375 };
 	uint16_t pmc, ctl;
 
 	if (!cap_fits(out, c, PCI_PM_CTRL + 2)) {
@@ -567,7 +579,8 @@ static void decode_pm(FILE *out, const struct cap *c)
 	fprintf(out, "\t\tStatus: D%u", ctl & PCI_PM_CTRL_STATE_MASK);
 	plus_minus(out, "NoSoftRst", ctl & PCI_PM_CTRL_NO_SOFT_RESET);
 	plus_minus(out, "PME-Enable", ctl & PCI_PM_CTRL_PME_ENABLE);
-	fprintf(out, " DSel=%u DScale=%u", (ctl & PCI_PM_CTRL_DATA_SEL_MASK) >> 9,
+	fprintf(out, " DSel=%u DScale=%u",
+		(ctl & PCI_PM_CTRL_DATA_SEL_MASK) >> 9,
 		(ctl & PCI_PM_CTRL_DATA_SCALE_MASK) >> 13);
 	plus_minus(out, "PME", ctl & PCI_PM_CTRL_PME_STATUS);
 	fputc('\n', out);
@@ -636,7 +649,9 @@ static void print_msix_place(FILE *out, const struct pci_cfg *cfg,
 	else if (b->has_region_size)
 		bar_size = b->region_size;
 	if (bar_size && (off >= bar_size || len > bar_size - off))
-		fprintf(out, " (INVALID: %" PRIu64 " bytes do not fit in BAR%u of %s)",
+		fprintf(out,
+			" (INVALID: %" PRIu64
+			" bytes do not fit in BAR%u of %s)",
 			len, bir, fmt_size(bar_size, s));
 	fputc('\n', out);
 }
@@ -686,7 +701,8 @@ static const char *exp_type_name(unsigned int type)
 static const char *link_speed(unsigned int speed)
 {
 	static const char *const names[] = {
-		"unknown", "2.5GT/s", "5GT/s", "8GT/s", "16GT/s", "32GT/s", "64GT/s",
+		"unknown", "2.5GT/s", "5GT/s",	"8GT/s",
+		"16GT/s",  "32GT/s",  "64GT/s",
 	};
 
 	return speed < ARRAY_SIZE(names) ? names[speed] : "unknown";
@@ -713,7 +729,8 @@ static void decode_exp(FILE *out, const struct cap *c)
 	ctl = cap16(c, PCI_EXP_DEVCTL);
 	sta = cap16(c, PCI_EXP_DEVSTA);
 	/* 3-bit size fields: shifts of at most 7. */
-	fprintf(out, "\t\tDevCap: MaxPayload %u bytes, PhantFunc %u, FLReset%c\n",
+	fprintf(out,
+		"\t\tDevCap: MaxPayload %u bytes, PhantFunc %u, FLReset%c\n",
 		128u << (dcap & PCI_EXP_DEVCAP_PAYLOAD),
 		(dcap & PCI_EXP_DEVCAP_PHANTOM) >> 3,
 		dcap & PCI_EXP_DEVCAP_FLR ? '+' : '-');
@@ -769,7 +786,8 @@ static void decode_vndr(FILE *out, const struct cap *c)
 		return;
 	}
 	if (len > avail) {
-		fprintf(out, " (INVALID: runs past the end of config space; showing %u)",
+		fprintf(out,
+			" (INVALID: runs past the end of config space; showing %u)",
 			avail);
 		len = avail;
 	}
@@ -832,7 +850,7 @@ static void print_std_cap(FILE *out, const struct cap *c, uint8_t id)
 static bool print_std_caps(FILE *out, const struct pci_cfg *cfg)
 {
 	struct cap c = { .cfg = cfg };
-	uint64_t seen = 0;	/* one bit per dword from 0x40 */
+	uint64_t seen = 0; /* one bit per dword from 0x40 */
 	unsigned int ptr, n;
 	bool has_exp = false;
 
@@ -842,7 +860,8 @@ static bool print_std_caps(FILE *out, const struct pci_cfg *cfg)
 		return false;
 	}
 	ptr = rd8(cfg, header_type(cfg) == PCI_HEADER_TYPE_CARDBUS ?
-		  PCI_CB_CAPABILITY_LIST : PCI_CAPABILITY_LIST);
+			       PCI_CB_CAPABILITY_LIST :
+			       PCI_CAPABILITY_LIST);
 	for (n = 0; ptr; n++) {
 		uint64_t bit;
 
@@ -850,13 +869,17 @@ static bool print_std_caps(FILE *out, const struct pci_cfg *cfg)
 			fprintf(out, "\tCapabilities: [stopped after %u]\n", n);
 			break;
 		}
-		if (ptr < PCI_CAP_FIRST || ptr % 4 || ptr + PCI_CAP_SIZEOF > c.end) {
-			fprintf(out, "\tCapabilities: [INVALID pointer 0x%02x]\n", ptr);
+		if (ptr < PCI_CAP_FIRST || ptr % 4 ||
+		    ptr + PCI_CAP_SIZEOF > c.end) {
+			fprintf(out,
+				"\tCapabilities: [INVALID pointer 0x%02x]\n",
+				ptr);
 			break;
 		}
 		bit = UINT64_C(1) << ((ptr - PCI_CAP_FIRST) / 4);
 		if (seen & bit) {
-			fprintf(out, "\tCapabilities: [LOOP: back to %02x]\n", ptr);
+			fprintf(out, "\tCapabilities: [LOOP: back to %02x]\n",
+				ptr);
 			break;
 		}
 		seen |= bit;
@@ -884,10 +907,13 @@ static const char *ext_cap_name(unsigned int id)
 		[PCI_EXT_CAP_ID_RCRB] = "Root Complex Register Block",
 		[PCI_EXT_CAP_ID_VNDR] = "Vendor Specific Information",
 		[PCI_EXT_CAP_ID_ACS] = "Access Control Services",
-		[PCI_EXT_CAP_ID_ARI] = "Alternative Routing-ID Interpretation (ARI)",
+		[PCI_EXT_CAP_ID_ARI] =
+			"Alternative Routing-ID Interpretation (ARI)",
 		[PCI_EXT_CAP_ID_ATS] = "Address Translation Service (ATS)",
-		[PCI_EXT_CAP_ID_SRIOV] = "Single Root I/O Virtualization (SR-IOV)",
-		[PCI_EXT_CAP_ID_MRIOV] = "Multi-Root I/O Virtualization (MR-IOV)",
+		[PCI_EXT_CAP_ID_SRIOV] =
+			"Single Root I/O Virtualization (SR-IOV)",
+		[PCI_EXT_CAP_ID_MRIOV] =
+			"Multi-Root I/O Virtualization (MR-IOV)",
 		[PCI_EXT_CAP_ID_MCAST] = "Multicast",
 		[PCI_EXT_CAP_ID_PRI] = "Page Request Interface (PRI)",
 		[PCI_EXT_CAP_ID_REBAR] = "Physical Resizable BAR",
@@ -930,30 +956,35 @@ static void print_ext_caps(FILE *out, const struct pci_cfg *cfg)
 			break;
 		}
 		if (off < PCI_EXT_CAP_FIRST || off % 4 || off + 4 > cfg->size) {
-			fprintf(out, "\tCapabilities: [INVALID pointer 0x%03x]\n", off);
+			fprintf(out,
+				"\tCapabilities: [INVALID pointer 0x%03x]\n",
+				off);
 			break;
 		}
 		if (seen[slot / 64] & UINT64_C(1) << (slot % 64)) {
-			fprintf(out, "\tCapabilities: [LOOP: back to %03x]\n", off);
+			fprintf(out, "\tCapabilities: [LOOP: back to %03x]\n",
+				off);
 			break;
 		}
 		seen[slot / 64] |= UINT64_C(1) << (slot % 64);
 		hdr = rd32(cfg, off);
 		name = ext_cap_name(PCI_EXT_CAP_ID(hdr));
-		fprintf(out, "\tCapabilities: [%03x v%u] ", off, PCI_EXT_CAP_VER(hdr));
+		fprintf(out, "\tCapabilities: [%03x v%u] ", off,
+			PCI_EXT_CAP_VER(hdr));
 		if (name)
 			fprintf(out, "%s\n", name);
 		else
 			fprintf(out, "Unknown extended capability 0x%04x\n",
 				PCI_EXT_CAP_ID(hdr));
-		off = hdr >> 20;	/* unmasked, so misalignment is caught */
+		off = hdr >> 20; /* unmasked, so misalignment is caught */
 	}
 }
 
 void pci_print(FILE *out, const struct pci_cfg *cfg)
 {
 	if (cfg->size < PCI_STD_HEADER_SIZEOF) {
-		fprintf(out, "\t[only %zu bytes, less than the %u-byte header: not decoded]\n",
+		fprintf(out,
+			"\t[only %zu bytes, less than the %u-byte header: not decoded]\n",
 			cfg->size, PCI_STD_HEADER_SIZEOF);
 		return;
 	}

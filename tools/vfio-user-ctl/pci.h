@@ -16,9 +16,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define PCI_CFG_STD_SIZE	256	/* conventional config space */
-#define PCI_CFG_EXT_SIZE	4096	/* PCI Express extended config space */
-#define PCI_CFG_NUM_BARS	6
+#define PCI_CFG_STD_SIZE 256 /* conventional config space */
+#define PCI_CFG_EXT_SIZE 4096 /* PCI Express extended config space */
+#define PCI_CFG_NUM_BARS 6
 
 /**
  * struct pci_bar - one base address register, decoded
@@ -89,14 +89,15 @@ struct pci_cfg_io {
  * touched is restored even when something fails. Returns 0, or a negative
  * errno with @what (of @what_len bytes) naming the register that failed.
  */
-int pci_size_bars(struct pci_cfg *cfg, const struct pci_cfg_io *io,
-		  char *what, size_t what_len);
+int pci_size_bars(struct pci_cfg *cfg, const struct pci_cfg_io *io, char *what,
+		  size_t what_len);
 
 /* The header, the BARs and every capability, lspci -vv style. */
 void pci_print(FILE *out, const struct pci_cfg *cfg);
 
 /* @len bytes of @data as lspci -x does: "00: 55 56 01 00 ...". */
-void pci_hexdump(FILE *out, const uint8_t *data, size_t len, const char *indent);
+void pci_hexdump(FILE *out, const uint8_t *data, size_t len,
+		 const char *indent);
 
 /* The name of a base class code ("Network controller"), or NULL. */
 const char *pci_class_name(uint8_t base_class);

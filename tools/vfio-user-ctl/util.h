@@ -5,6 +5,6 @@
 #ifndef VFIO_USER_CTL_UTIL_H
 #define VFIO_USER_CTL_UTIL_H
 
-#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 #endif /* VFIO_USER_CTL_UTIL_H */

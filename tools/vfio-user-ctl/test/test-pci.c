@@ -24,16 +24,16 @@
 
 /* ---- The simulated device ------------------------------------------------ */
 
-#define SIM_ROM		6	/* index of the ROM BAR in sim.mask */
+#define SIM_ROM 6 /* index of the ROM BAR in sim.mask */
 
 static struct {
 	uint8_t cfg[PCI_CFG_EXT_SIZE];
-	uint32_t mask[7];	/* writable bits of BAR0-5 and the ROM BAR */
-	int fail_write;		/* index of the write that fails, or -1 */
+	uint32_t mask[7]; /* writable bits of BAR0-5 and the ROM BAR */
+	int fail_write; /* index of the write that fails, or -1 */
 	int writes;
-	int sticky;		/* BAR that ignores writes once probed, or -1 */
+	int sticky; /* BAR that ignores writes once probed, or -1 */
 	bool probed;
-	bool decode_on_probe;	/* a BAR got all-ones while decoding was on */
+	bool decode_on_probe; /* a BAR got all-ones while decoding was on */
 } sim;
 
 static void put16(unsigned int off, uint16_t v)
@@ -124,8 +124,8 @@ static void sim_reset(void)
 	sim.mask[0] = ~0xfffu;
 	put32(PCI_BASE_ADDRESS_1, 0xfe001000);
 	sim.mask[1] = ~0xfffu;
-	put32(PCI_BASE_ADDRESS_2, PCI_BASE_ADDRESS_MEM_TYPE_64 |
-	      PCI_BASE_ADDRESS_MEM_PREFETCH);
+	put32(PCI_BASE_ADDRESS_2,
+	      PCI_BASE_ADDRESS_MEM_TYPE_64 | PCI_BASE_ADDRESS_MEM_PREFETCH);
 	sim.mask[2] = ~0xfffffu;
 	put32(PCI_BASE_ADDRESS_3, 0);
 	sim.mask[3] = 0xffffffff;
@@ -162,7 +162,7 @@ static void sim_reset(void)
 /* ---- Running the decoder ------------------------------------------------- */
 
 static struct pci_cfg cfg;
-static char *text;		/* pci_print() output of the last decode() */
+static char *text; /* pci_print() output of the last decode() */
 static char what[64];
 
 /* Print @cfg into @text. */
@@ -234,7 +234,7 @@ static void has(const char *needle)
 	if (check(strstr(text, needle), "prints \"%s\"", escaped(needle)))
 		return;
 	printf("# output was:\n");
-	for (const char *p = text; *p; ) {
+	for (const char *p = text; *p;) {
 		const char *nl = strchr(p, '\n');
 		int n = nl ? (int)(nl - p) : (int)strlen(p);
 
@@ -314,8 +314,8 @@ static void test_region_mismatch(void)
 static void test_big_64bit_bar(void)
 {
 	sim_reset();
-	sim.mask[2] = 0;		/* low half: no address bits */
-	sim.mask[3] = 0xfffffffe;	/* 8G */
+	sim.mask[2] = 0; /* low half: no address bits */
+	sim.mask[3] = 0xfffffffe; /* 8G */
 	decode(PCI_CFG_STD_SIZE, true);
 	has("BAR2: Memory at <unassigned> (64-bit, prefetchable) [size=8G]");
 }
@@ -424,7 +424,7 @@ static void test_truncated_cap(void)
 static void test_msix_outside_bar(void)
 {
 	sim_reset();
-	put16(0x42, PCI_MSIX_FLAGS_QSIZE);	/* 2048 vectors */
+	put16(0x42, PCI_MSIX_FLAGS_QSIZE); /* 2048 vectors */
 	put32(0x48, 0x7ff801);
 	decode(PCI_CFG_STD_SIZE, true);
 	has("Count=2048");
@@ -432,8 +432,8 @@ static void test_msix_outside_bar(void)
 	has("PBA: BAR=1 offset=007ff800 (INVALID: 256 bytes do not fit in BAR1 of 4K)");
 
 	sim_reset();
-	put32(0x44, 3);				/* BAR3: upper half of BAR2 */
-	put32(0x48, 7);				/* BIR 7: reserved */
+	put32(0x44, 3); /* BAR3: upper half of BAR2 */
+	put32(0x48, 7); /* BIR 7: reserved */
 	decode(PCI_CFG_STD_SIZE, true);
 	has("Vector table: BAR=3 offset=00000000 (INVALID: no such BAR)");
 	has("PBA: BAR=7 offset=00000000 (INVALID: no such BAR)");
@@ -468,16 +468,16 @@ static void test_48_caps(void)
 static void test_ext_caps(void)
 {
 	sim_reset();
-	put32(0x100, 0x14010001);	/* AER v1, next 0x140 */
-	put32(0x140, 0x0001000b);	/* vendor v1, end */
+	put32(0x100, 0x14010001); /* AER v1, next 0x140 */
+	put32(0x140, 0x0001000b); /* vendor v1, end */
 	decode(PCI_CFG_EXT_SIZE, false);
 	has("[100 v1] Advanced Error Reporting\n\tCapabilities: [140 v1] Vendor Specific Information\n");
 
-	put32(0x140, 0x1001000b);	/* back to 0x100 */
+	put32(0x140, 0x1001000b); /* back to 0x100 */
 	decode(PCI_CFG_EXT_SIZE, false);
 	has("[LOOP: back to 100]");
 
-	put32(0x140, 0x0421000b);	/* misaligned 0x42 */
+	put32(0x140, 0x0421000b); /* misaligned 0x42 */
 	decode(PCI_CFG_EXT_SIZE, false);
 	has("[INVALID pointer 0x042]");
 
@@ -494,13 +494,20 @@ static void test_formats(void)
 		uint64_t v;
 		const char *s;
 	} sizes[] = {
-		{ 0, "0" }, { 100, "100" }, { 1536, "1536" }, { 4096, "4K" },
-		{ 0x100000, "1M" }, { 0x100400, "1025K" },
-		{ 3ULL << 30, "3G" }, { 1ULL << 63, "8E" },
+		{ 0, "0" },
+		{ 100, "100" },
+		{ 1536, "1536" },
+		{ 4096, "4K" },
+		{ 0x100000, "1M" },
+		{ 0x100400, "1025K" },
+		{ 3ULL << 30, "3G" },
+		{ 1ULL << 63, "8E" },
 		{ UINT64_MAX, "18446744073709551615" },
 	};
 	static const struct fmt_flag names[] = {
-		{ 1, "read" }, { 2, "write" }, { 0, NULL },
+		{ 1, "read" },
+		{ 2, "write" },
+		{ 0, NULL },
 	};
 	unsigned int i;
 	size_t len;
@@ -540,7 +547,8 @@ static void test_fuzz(void)
 			sim.cfg[PCI_CAPABILITY_LIST] &= 0xfc;
 		for (j = 0; j < 7; j++)
 			sim.mask[j] = rand_r(&seed);
-		size = i % 3 ? PCI_CFG_STD_SIZE : (size_t)(rand_r(&seed) % PCI_CFG_EXT_SIZE + 1);
+		size = i % 3 ? PCI_CFG_STD_SIZE :
+			       (size_t)(rand_r(&seed) % PCI_CFG_EXT_SIZE + 1);
 		if (i % 5 == 0)
 			size = PCI_CFG_EXT_SIZE;
 		decode(size, i % 2);
