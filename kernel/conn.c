@@ -215,6 +215,8 @@ static void vfio_user_conn_wake_workers(struct vfio_user_conn *conn)
 			vfio_user_rx_abort(w, broken);
 			mutex_unlock(&w->recv_lock);
 		}
+		/* A wake-up alone keeps the sleep it interrupts. */
+		WRITE_ONCE(w->retime, true);
 		wake_up(&w->wq);
 	}
 }
@@ -1490,8 +1492,11 @@ static int vfio_user_worker(void *data)
 	while (!kthread_should_stop() && !vfio_user_conn_status(conn)) {
 		wait_event_idle_timeout(w->wq, kthread_should_stop() ||
 					vfio_user_worker_has_work(w) ||
-					READ_ONCE(conn->multi_wake),
+					READ_ONCE(conn->multi_wake) ||
+					READ_ONCE(w->retime),
 					vfio_user_worker_idle(w));
+		/* The next sleep is computed anew, with the new timeout. */
+		WRITE_ONCE(w->retime, false);
 		/*
 		 * Gathered posted writes, and the server caught up: send them,
 		 * unless someone is sending (who does it on the way out).
@@ -1552,6 +1557,7 @@ static int vfio_user_create_worker(struct vfio_user_conn *conn,
 	worker->replies = replies;
 	mutex_init(&worker->recv_lock);
 	vfio_user_rx_reset(&worker->rx);
+	worker->retime = false;
 	init_waitqueue_head(&worker->wq);
 	worker->hooked = false;
 	worker->scratch = kmalloc(PAGE_SIZE, GFP_KERNEL_ACCOUNT);

@@ -211,6 +211,7 @@ struct vfio_user_rx {
  * @rx: the message being received, which any next receiver continues
  * @wq: the worker waits here for work: data, or a message left part-way,
  *	while nobody holds the receiver role
+ * @retime: the worker is to compute its sleep anew (a new timeout)
  * @saved_data_ready: @sock's own data_ready callback
  * @saved_state_change: @sock's own state_change callback
  * @saved_write_space: @sock's own write_space callback
@@ -228,6 +229,7 @@ struct vfio_user_worker {
 	struct mutex recv_lock;		/* receiver role, @rx */
 	struct vfio_user_rx rx;
 	wait_queue_head_t wq;
+	bool retime;
 	void (*saved_data_ready)(struct sock *sk);
 	void (*saved_state_change)(struct sock *sk);
 	void (*saved_write_space)(struct sock *sk);

@@ -100,7 +100,7 @@ static unsigned long pick_cmd(struct vu_rng *r)
 	case 0:
 	case 1:
 	case 2:
-		return _IO(VFIO_TYPE, VFIO_USER_BASE + vu_below(r, 12));
+		return _IO(VFIO_TYPE, VFIO_USER_BASE + vu_below(r, 14));
 	case 3:
 	case 4:
 	case 5:
@@ -127,6 +127,8 @@ static bool known_device_cmd(unsigned long cmd)
 	case VFIO_USER_RAW_MSG:
 	case VFIO_USER_MAP_DMA:
 	case VFIO_USER_UNMAP_DMA:
+	case VFIO_USER_MAP_DMA_BATCH:
+	case VFIO_USER_UNMAP_DMA_BATCH:
 	case VFIO_USER_DIRTY_LOG:
 	case VFIO_USER_DIRTY_REPORT:
 	case VFIO_USER_GET_IOEVENTFDS:
