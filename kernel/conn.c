@@ -1731,12 +1731,20 @@ static const struct mmu_notifier_ops vfio_user_mm_ops = {
  */
 static int vfio_user_watch_mm(struct vfio_user_conn *conn)
 {
+	int ret = 0;
+
 	conn->mm_notifier.ops = &vfio_user_mm_ops;
 #ifdef CONFIG_MMU_NOTIFIER
-	return mmu_notifier_register(&conn->mm_notifier, conn->mm);
-#else
-	return 0;
+	ret = mmu_notifier_register(&conn->mm_notifier, conn->mm);
+	/*
+	 * The first notifier of an mm takes all its locks, and gives up
+	 * when any signal is pending, io_uring's task work among them:
+	 * attach again once it has run.
+	 */
+	if (ret == -EINTR && !fatal_signal_pending(current))
+		ret = -ERESTARTNOINTR;
 #endif
+	return ret;
 }
 
 static void vfio_user_unwatch_mm(struct vfio_user_conn *conn)
