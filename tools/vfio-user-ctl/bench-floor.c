@@ -22,13 +22,8 @@
 
 #define FLOOR_MAX_MSG (1U << 20)
 
-struct peer {
-	pid_t pid;
-	int fd;
-};
-
 /* Fork @fn(@fd's other end), keeping @fd; 0 or -1. */
-static int peer_start(struct peer *p, void (*fn)(int fd, size_t arg),
+static int peer_start(struct bench_peer *p, void (*fn)(int fd, size_t arg),
 		      size_t arg)
 {
 	int sv[2];
@@ -54,7 +49,7 @@ static int peer_start(struct peer *p, void (*fn)(int fd, size_t arg),
 	return 0;
 }
 
-static void peer_stop(struct peer *p)
+void bench_peer_stop(struct bench_peer *p)
 {
 	int status;
 
@@ -72,16 +67,21 @@ static void echo_main(int fd, size_t size)
 		;
 }
 
+int bench_echo_start(struct bench_peer *p, size_t size)
+{
+	return peer_start(p, echo_main, size);
+}
+
 /* Round trips per second with @size-byte messages each way. */
 static int ping_pong(size_t size, double seconds, double *rate)
 {
 	char msg[64] = { 0 };
-	struct peer p;
+	struct bench_peer p;
 	double t0, t = 0;
 	uint64_t n = 0;
 	int ret = 0;
 
-	if (peer_start(&p, echo_main, size))
+	if (bench_echo_start(&p, size))
 		return -1;
 	t0 = bench_now();
 	do {
@@ -94,7 +94,7 @@ static int ping_pong(size_t size, double seconds, double *rate)
 		n++;
 		t = bench_now() - t0;
 	} while (t < seconds);
-	peer_stop(&p);
+	bench_peer_stop(&p);
 	*rate = n / t;
 	return ret;
 }
@@ -117,7 +117,7 @@ static void sink_main(int fd, size_t size)
 static int stream(size_t size, double seconds, double *rate)
 {
 	uint64_t bytes = 0;
-	struct peer p;
+	struct bench_peer p;
 	double t0, t = 0;
 	char *buf, done;
 	int ret = 0;
@@ -143,7 +143,7 @@ static int stream(size_t size, double seconds, double *rate)
 	if (recv(p.fd, &done, 1, MSG_WAITALL) != 1)
 		ret = -1;
 	t = bench_now() - t0;
-	peer_stop(&p);
+	bench_peer_stop(&p);
 	free(buf);
 	*rate = bytes / t;
 	return ret;
@@ -168,7 +168,7 @@ static void efd_main(int fd, size_t arg)
 static int eventfd_wake(double seconds, double *rate)
 {
 	uint64_t v = 1, n = 0;
-	struct peer p;
+	struct bench_peer p;
 	double t0, t = 0;
 	int ret = 0;
 
@@ -192,7 +192,7 @@ static int eventfd_wake(double seconds, double *rate)
 	} while (t < seconds);
 	v = UINT64_MAX - 1;
 	(void)!write(efd_ping, &v, sizeof(v));
-	peer_stop(&p);
+	bench_peer_stop(&p);
 	*rate = n / t;
 out:
 	if (efd_ping >= 0)

@@ -24,13 +24,11 @@
  */
 #include <errno.h>
 #include <liburing.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -194,18 +192,6 @@ static const char *const rt_names[RT_NR_PATHS] = {
 #define RT_MSG_SIZE (sizeof(struct vfio_user_header) + 4)
 #define RT_BATCH 64
 
-/* The floor's peer: echo every message until the socket closes. */
-static void __attribute__((noreturn)) rt_echo(int fd)
-{
-	char msg[RT_MSG_SIZE];
-
-	for (;;) {
-		if (recv(fd, msg, sizeof(msg), MSG_WAITALL) != sizeof(msg) ||
-		    send(fd, msg, sizeof(msg), MSG_NOSIGNAL) != sizeof(msg))
-			_exit(0);
-	}
-}
-
 struct rt_ctx {
 	int floor_fd;
 	struct vuc_device *kdev;
@@ -302,27 +288,13 @@ static int rt_measure(const struct ctl_opts *base, const char *path,
 	double elapsed[RT_NR_PATHS] = { 0 }, count[RT_NR_PATHS] = { 0 };
 	struct ctl_opts ko = *base, uo = *base;
 	struct rt_ctx c = { .db = db };
-	int sv[2], ret = -1, status;
+	struct bench_peer echo;
 	unsigned int r, p;
-	pid_t echo;
+	int ret = -1;
 
-	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv)) {
-		ctl_err("bench: socketpair: %s", strerror(errno));
+	if (bench_echo_start(&echo, RT_MSG_SIZE))
 		return -1;
-	}
-	echo = fork();
-	if (echo < 0) {
-		ctl_err("bench: fork: %s", strerror(errno));
-		close(sv[0]);
-		close(sv[1]);
-		return -1;
-	}
-	if (!echo) {
-		close(sv[0]);
-		rt_echo(sv[1]);
-	}
-	close(sv[1]);
-	c.floor_fd = sv[0];
+	c.floor_fd = echo.fd;
 
 	/* Writes wait for their replies: no io fds, no posted writes. */
 	ko.vuc.flags |= VUC_OPT_KERNEL | VUC_OPT_NO_IO_FDS;
@@ -372,8 +344,7 @@ static int rt_measure(const struct ctl_opts *base, const char *path,
 out:
 	vuc_device_free(c.udev);
 	vuc_device_free(c.kdev);
-	close(sv[0]);
-	waitpid(echo, &status, 0);
+	bench_peer_stop(&echo);
 	return ret;
 }
 

@@ -18,6 +18,24 @@ void bench_figure(const char *section, const char *name, double value,
 /* Write every figure recorded as one JSON document to @path; 0 or -1. */
 int bench_write_json(const char *path);
 
+#include <stddef.h>
+#include <sys/types.h>
+
+/* A process at the other end of an AF_UNIX socket pair. */
+struct bench_peer {
+	pid_t pid;
+	int fd; /* our end */
+};
+
+/*
+ * Fork a peer that echoes @size-byte messages (at most 64 bytes) until end
+ * of file; 0, or -1 after saying why.
+ */
+int bench_echo_start(struct bench_peer *p, size_t size);
+
+/* Close our end and reap the peer. */
+void bench_peer_stop(struct bench_peer *p);
+
 /*
  * The floor: AF_UNIX ping-pong with 20- and 36-byte messages, stream
  * throughput at 8 B to 1 MiB, and an eventfd signal and wake-up between
