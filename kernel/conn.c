@@ -559,7 +559,8 @@ static int vfio_user_send_msg(struct vfio_user_conn *conn,
  * @nr_fds: entries at @fds
  * @nowait: fail with -EAGAIN rather than wait for the lock or for room
  *
- * Return: 0 once sent (then wait on @req->done), or a negative errno.
+ * Return: 0 once sent, or once ended by another (then wait on @req->done),
+ * or a negative errno.
  */
 static int vfio_user_send_request(struct vfio_user_conn *conn,
 				  struct vfio_user_request *req, u16 cmd,
@@ -620,8 +621,15 @@ static int vfio_user_send_request(struct vfio_user_conn *conn,
 		xa_lock(&conn->pending);
 		old = __xa_cmpxchg(&conn->pending, id, req, NULL, 0);
 		xa_unlock(&conn->pending);
+		/*
+		 * Whoever else took it out of the table (the break our failed
+		 * send caused, or a receiver of a forged reply) completes it:
+		 * to the caller it was sent, and its status says how it ended.
+		 */
 		if (old == req)
 			vfio_user_request_put(req);
+		else
+			ret = 0;
 	}
 	vfio_user_unlock_send(conn);
 	return ret;

@@ -696,6 +696,47 @@ TEST_F_TIMEOUT(harden, ready_while_healthy_so_io_uring_completes, 120)
 	raw_close(&d);
 }
 
+/*
+ * A server that shuts its reading side: our send fails and breaks the
+ * connection, whose break ends the request it had just entered in the
+ * table. An io_uring read then completes once, with an error, and nothing
+ * is freed twice (the debug kernel's KASAN would say so).
+ */
+TEST_F_TIMEOUT(harden, failed_async_send_completes_once, 120)
+{
+	struct __kernel_timespec ts = { .tv_sec = 1 };
+	struct io_uring_cqe *cqe;
+	struct io_uring ring;
+	struct raw_dev d;
+	uint8_t buf[4];
+	int i, seen = 0;
+
+	NEED_MODULE();
+	raw_init(&d);
+	ASSERT_LE(0, d.dev);
+	ASSERT_EQ(0, raw_attach(&d));
+	ASSERT_EQ(0, shutdown(d.sv[1], SHUT_RD));
+
+	ASSERT_EQ(0, io_uring_queue_init(4, &ring, 0));
+	io_uring_prep_read(io_uring_get_sqe(&ring), d.dev, buf, sizeof(buf),
+			   vu_region_off(0, 0));
+	ASSERT_EQ(1, io_uring_submit(&ring));
+	/* One completion, an error; then no other, however long we look. */
+	for (i = 0; i < 3; i++) {
+		struct __kernel_timespec wait = { .tv_sec = VU_WAIT_MS / 1000 };
+
+		if (io_uring_wait_cqe_timeout(&ring, &cqe, seen ? &ts : &wait))
+			continue;
+		EXPECT_GT(0, cqe->res);
+		io_uring_cqe_seen(&ring, cqe);
+		seen++;
+	}
+	EXPECT_EQ(1, seen);
+	EXPECT_NE(0, vu_wait_broken(d.dev, VU_WAIT_MS));
+	io_uring_queue_exit(&ring);
+	raw_close(&d);
+}
+
 /* Limits -------------------------------------------------------------------- */
 
 #define MAX_WORKERS_PARAM "/sys/module/vfio_user/parameters/max_workers_per_user"
