@@ -349,35 +349,63 @@ static bool vfio_user_sock_behind(struct sock *sk, int div)
 }
 
 /*
+ * The most bytes a message may have to go into @sk in one piece without
+ * waiting, 0 if none would: an AF_UNIX stream socket takes up to half its
+ * send buffer (less a little) at once, while less than all of it is in
+ * use. With the send lock held, only the server changes that, and only to
+ * free room.
+ */
+static size_t vfio_user_sock_room(struct sock *sk)
+{
+	int sndbuf = READ_ONCE(sk->sk_sndbuf);
+
+	if (sk_wmem_alloc_get(sk) >= sndbuf || sndbuf / 2 <= 64)
+		return 0;
+	return min(sndbuf / 2 - 64, SZ_16K);
+}
+
+/*
  * Send the posted writes gathered so far, ahead of whatever the caller
  * sends next: one as REGION_WRITE, more as REGION_WRITE_MULTI, both
- * without a reply. The caller holds the send lock. With @nowait, only if
- * there is room: while the send lock is held only the server frees room,
- * so a message that fits now goes in one piece without waiting.
+ * without a reply. The caller holds the send lock. With @nowait, only as
+ * many as go out at once without waiting (see vfio_user_sock_room()); the
+ * rest stay gathered, for the next flush.
  */
 static int vfio_user_flush_multi(struct vfio_user_conn *conn, bool nowait)
 {
 	u8 one[sizeof(struct vfio_user_region_access) + VFIO_USER_MULTI_DATA];
 	struct vfio_user_region_access *acc = (void *)one;
+	u64 nr, max = VFIO_USER_MULTI_MAX, left;
 	struct vfio_user_header hdr;
 	const void *payload;
 	size_t len;
-	u64 nr;
 	int ret;
 
 	lockdep_assert_held(&conn->send_lock);
 	if (!conn->multi)
 		return 0;
-	if (nowait && sk_wmem_alloc_get(conn->sock->sk) >=
-		      READ_ONCE(conn->sock->sk->sk_sndbuf))
-		return -EAGAIN;
+	if (nowait) {
+		size_t room = vfio_user_sock_room(conn->sock->sk);
+
+		if (room < sizeof(hdr) + vfio_user_multi_size(1))
+			return -EAGAIN;
+		max = (room - sizeof(hdr) - vfio_user_multi_size(0)) /
+		      sizeof(struct vfio_user_wr_one);
+	}
 	mutex_lock(&conn->multi_lock);
-	nr = conn->multi->wr_cnt;
-	if (nr)
+	nr = min(conn->multi->wr_cnt, max);
+	left = conn->multi->wr_cnt - nr;
+	if (nr) {
 		memcpy(conn->multi_out, conn->multi, vfio_user_multi_size(nr));
-	conn->multi->wr_cnt = 0;
+		conn->multi_out->wr_cnt = nr;
+		memmove(conn->multi->wrs, conn->multi->wrs + nr,
+			left * sizeof(struct vfio_user_wr_one));
+	}
+	conn->multi->wr_cnt = left;
+	/* What is left, the next flush sends (see vfio_user_multi_kick()). */
 	conn->multi_flushing = false;
-	WRITE_ONCE(conn->multi_queued, false);
+	if (!left)
+		WRITE_ONCE(conn->multi_queued, false);
 	mutex_unlock(&conn->multi_lock);
 	if (!nr)
 		return 0;
@@ -435,16 +463,39 @@ static int vfio_user_lock_send(struct vfio_user_conn *conn, bool nowait)
 }
 
 /*
+ * Gathered posted writes, and the server has caught up: the worker is to
+ * send them. Called after publishing the writes or releasing the send
+ * lock, so that a catching up seen by nobody else is seen here: the
+ * write_space callback may have run before the writes were queued, and
+ * the worker's trylock may have failed while we held the lock.
+ */
+static void vfio_user_multi_kick(struct vfio_user_conn *conn)
+{
+	/* Pairs with the barrier in vfio_user_sock_write_space(). */
+	smp_mb();
+	if (READ_ONCE(conn->multi_queued) &&
+	    !vfio_user_sock_behind(conn->sock->sk, VFIO_USER_MULTI_CAUGHT_UP)) {
+		WRITE_ONCE(conn->multi_wake, true);
+		wake_up(&conn->worker.wq);
+	}
+}
+
+/*
  * Give the send lock up; posted writes that gathered meanwhile go out now
  * if the server has caught up, else once it has (see the write_space
  * callback).
  */
 static void vfio_user_unlock_send(struct vfio_user_conn *conn)
 {
-	if (conn->multi && READ_ONCE(conn->multi_queued) &&
+	if (!conn->multi) {
+		mutex_unlock(&conn->send_lock);
+		return;
+	}
+	if (READ_ONCE(conn->multi_queued) &&
 	    !vfio_user_sock_behind(conn->sock->sk, VFIO_USER_MULTI_CAUGHT_UP))
 		vfio_user_flush_multi(conn, true);
 	mutex_unlock(&conn->send_lock);
+	vfio_user_multi_kick(conn);
 }
 
 /*
@@ -586,6 +637,11 @@ static int vfio_user_send_request(struct vfio_user_conn *conn,
 	ret = vfio_user_lock_send(conn, nowait);
 	if (ret)
 		return ret;
+	/* Who may not wait sends only what goes out at once, or nothing. */
+	if (nowait && sizeof(hdr) + len > vfio_user_sock_room(conn->sock->sk)) {
+		vfio_user_unlock_send(conn);
+		return -EAGAIN;
+	}
 
 	req->cmd = cmd;
 	req->deadline = jiffies + msecs_to_jiffies(timeout_ms);
@@ -689,8 +745,12 @@ static int vfio_user_post_multi(struct vfio_user_conn *conn,
 	if (flusher)
 		conn->multi_flushing = true;
 	mutex_unlock(&conn->multi_lock);
-	if (!flusher)
+	if (!flusher) {
+		/* The server may have caught up before they were queued. */
+		if (behind)
+			vfio_user_multi_kick(conn);
 		return 0;
+	}
 
 	ret = vfio_user_lock_send(conn, false);
 	if (ret == -EINTR) {
@@ -739,6 +799,30 @@ int vfio_user_send_posted(struct vfio_user_conn *conn, u16 cmd,
 static int vfio_user_rx_run(struct vfio_user_worker *w,
 			    struct vfio_user_request *req);
 static void vfio_user_rx_release(struct vfio_user_worker *w);
+
+/*
+ * @deadline is that of a request nobody waits for any more: if it falls
+ * before the worker plans to wake, the worker computes its sleep anew.
+ */
+static void vfio_user_watch_deadline(struct vfio_user_conn *conn,
+				     unsigned long deadline)
+{
+	struct vfio_user_worker *w = &conn->worker;
+	unsigned long until;
+
+	/*
+	 * The request is marked unwaited before the worker's plan is read;
+	 * pairs with the barrier in vfio_user_worker(): either its scan of
+	 * the table sees the request, or we see its plan (or that it is
+	 * making one).
+	 */
+	smp_mb();
+	until = READ_ONCE(w->sleep_until);
+	if (!until || time_before(deadline, until)) {
+		WRITE_ONCE(w->retime, true);
+		wake_up(&w->wq);
+	}
+}
 
 /*
  * Wait for @req's reply; past its deadline the connection breaks.
@@ -795,7 +879,7 @@ killed:
 	}
 	xa_unlock(&conn->pending);
 	/* The worker now watches the deadline. */
-	wake_up(&w->wq);
+	vfio_user_watch_deadline(conn, req->deadline);
 	return -EINTR;
 }
 
@@ -957,6 +1041,8 @@ int vfio_user_call_async(struct vfio_user_conn *conn,
 		vfio_user_request_put(req);
 		return ret;
 	}
+	/* The worker watches its deadline (a reset's may be the earliest). */
+	vfio_user_watch_deadline(conn, req->deadline);
 	/* The table holds the request now: give up ours. */
 	vfio_user_request_put(req);
 	return 0;
@@ -1310,12 +1396,19 @@ static void vfio_user_sock_write_space(struct sock *sk)
 		struct vfio_user_conn *conn = w->conn;
 
 		w->saved_write_space(sk);
-		if (w->replies && conn->multi &&
-		    READ_ONCE(conn->multi_queued) &&
-		    !READ_ONCE(conn->multi_wake) &&
-		    !vfio_user_sock_behind(sk, VFIO_USER_MULTI_CAUGHT_UP)) {
-			WRITE_ONCE(conn->multi_wake, true);
-			wake_up(&w->wq);
+		if (w->replies && conn->multi) {
+			/*
+			 * The room freed before the writes are looked at;
+			 * pairs with the barrier in vfio_user_multi_kick().
+			 */
+			smp_mb();
+			if (READ_ONCE(conn->multi_queued) &&
+			    !READ_ONCE(conn->multi_wake) &&
+			    !vfio_user_sock_behind(sk,
+						   VFIO_USER_MULTI_CAUGHT_UP)) {
+				WRITE_ONCE(conn->multi_wake, true);
+				wake_up(&w->wq);
+			}
 		}
 	} else {
 		sk->sk_write_space(sk);
@@ -1498,13 +1591,19 @@ static int vfio_user_worker(void *data)
 	allow_signal(SIGKILL);
 
 	while (!kthread_should_stop() && !vfio_user_conn_status(conn)) {
+		long idle;
+
+		/* Computed anew: a new timeout, or an earlier deadline. */
+		WRITE_ONCE(w->retime, false);
+		WRITE_ONCE(w->sleep_until, 0);
+		/* Pairs with the barrier in vfio_user_watch_deadline(). */
+		smp_mb();
+		idle = vfio_user_worker_idle(w);
+		WRITE_ONCE(w->sleep_until, (jiffies + idle) ?: 1);
 		wait_event_idle_timeout(w->wq, kthread_should_stop() ||
 					vfio_user_worker_has_work(w) ||
 					READ_ONCE(conn->multi_wake) ||
-					READ_ONCE(w->retime),
-					vfio_user_worker_idle(w));
-		/* The next sleep is computed anew, with the new timeout. */
-		WRITE_ONCE(w->retime, false);
+					READ_ONCE(w->retime), idle);
 		/*
 		 * Gathered posted writes, and the server caught up: send them,
 		 * unless someone is sending (who does it on the way out).
@@ -1566,6 +1665,7 @@ static int vfio_user_create_worker(struct vfio_user_conn *conn,
 	mutex_init(&worker->recv_lock);
 	vfio_user_rx_reset(&worker->rx);
 	worker->retime = false;
+	worker->sleep_until = 0;
 	init_waitqueue_head(&worker->wq);
 	worker->hooked = false;
 	worker->scratch = kmalloc(PAGE_SIZE, GFP_KERNEL_ACCOUNT);

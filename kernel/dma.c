@@ -309,7 +309,24 @@ static void vfio_user_dma_remove(struct vfio_user_device *vdev,
 	vdev->nr_dmas--;
 }
 
-/* Send DMA_MAP for @map; its reply is for vfio_user_call_end(). */
+/*
+ * Wait for the reply to a DMA_MAP or DMA_UNMAP. A waiter killed after the
+ * send (possible while another task shares the owner's address space)
+ * leaves the server's map unknown: whatever the kernel then records, the
+ * two would disagree, so the connection ends instead.
+ */
+static int vfio_user_dma_call_end(struct vfio_user_device *vdev,
+				  struct vfio_user_request *req,
+				  struct vfio_user_request **reply)
+{
+	int ret = vfio_user_call_end(&vdev->conn, req, reply);
+
+	if (ret == -EINTR)
+		vfio_user_conn_break(&vdev->conn, -EIO);
+	return ret;
+}
+
+/* Send DMA_MAP for @map; its reply is for vfio_user_dma_call_end(). */
 static int vfio_user_dma_map_begin(struct vfio_user_device *vdev,
 				   const struct vfio_user_map_dma *map,
 				   struct vfio_user_request **reqp)
@@ -361,7 +378,7 @@ static long vfio_user_map_dma(struct vfio_user_device *vdev, void __user *arg)
 
 	ret = vfio_user_dma_map_begin(vdev, &map, &req);
 	if (!ret)
-		ret = vfio_user_call_end(&vdev->conn, req, NULL);
+		ret = vfio_user_dma_call_end(vdev, req, NULL);
 	if (ret) {
 		down_write(&vdev->dma_lock);
 		vfio_user_dma_remove(vdev, dma);
@@ -431,7 +448,7 @@ static int vfio_user_dma_unmap_end(struct vfio_user_device *vdev,
 	struct vfio_user_request *reply;
 	int ret;
 
-	ret = vfio_user_call_end(&vdev->conn, req, &reply);
+	ret = vfio_user_dma_call_end(vdev, req, &reply);
 	if (ret)
 		return ret;
 	if (reply->reply_len == sizeof(echo)) {
@@ -649,8 +666,8 @@ static long vfio_user_map_dma_batch(struct vfio_user_device *vdev,
 	}
 	/* The first failure in the order of the entries. */
 	for (i = 0; i < sent; i++) {
-		steps[i].ret = vfio_user_call_end(&vdev->conn, steps[i].req,
-						  NULL);
+		steps[i].ret = vfio_user_dma_call_end(vdev, steps[i].req,
+						      NULL);
 		if (steps[i].ret && (!ret || i < failed)) {
 			ret = steps[i].ret;
 			failed = i;

@@ -60,7 +60,12 @@ struct task_struct;
  * @datamatch: value a write must carry, with the DATAMATCH flag
  * @user_data: echoed in ioregionfd commands
  * @file: the eventfd or ioregionfd file (a reference)
- * @trigger: ioeventfd: its eventfd
+ * @trigger: ioeventfd (shadow or not): its eventfd
+ * @shadow_file: shadow ioeventfd: the shadow memory (a reference, counted
+ *	as a writable mapping of it so that it cannot be sealed meanwhile)
+ * @shadow_page: shadow ioeventfd: the page of @shadow_file that holds the
+ *	value (a reference)
+ * @shadow_in_page: shadow ioeventfd: where in @shadow_page the value goes
  * @sock: ioregionfd: its socket (@file's)
  * @lock: ioregionfd: serializes command/response pairs, @broken and
  *	@stale_responses
@@ -81,6 +86,9 @@ struct vfio_user_io_fd {
 	u64 user_data;
 	struct file *file;
 	struct eventfd_ctx *trigger;
+	struct file *shadow_file;
+	struct page *shadow_page;
+	unsigned int shadow_in_page;
 	struct socket *sock;
 	struct mutex lock;		/* ioregionfd commands, @broken */
 	bool broken;
@@ -211,7 +219,10 @@ struct vfio_user_rx {
  * @rx: the message being received, which any next receiver continues
  * @wq: the worker waits here for work: data, or a message left part-way,
  *	while nobody holds the receiver role
- * @retime: the worker is to compute its sleep anew (a new timeout)
+ * @retime: the worker is to compute its sleep anew (a new timeout, or a
+ *	request nobody waits for that is due before the worker wakes)
+ * @sleep_until: when the worker plans to wake next (jiffies); 0 while it
+ *	computes that
  * @saved_data_ready: @sock's own data_ready callback
  * @saved_state_change: @sock's own state_change callback
  * @saved_write_space: @sock's own write_space callback
@@ -230,6 +241,7 @@ struct vfio_user_worker {
 	struct vfio_user_rx rx;
 	wait_queue_head_t wq;
 	bool retime;
+	unsigned long sleep_until;
 	void (*saved_data_ready)(struct sock *sk);
 	void (*saved_state_change)(struct sock *sk);
 	void (*saved_write_space)(struct sock *sk);

@@ -28,6 +28,7 @@
 #include <linux/sockios.h>
 #include <linux/userfaultfd.h>
 #include <poll.h>
+#include <sched.h>
 #include <pthread.h>
 #include <signal.h>
 #include <dirent.h>
@@ -124,8 +125,9 @@ FIXTURE_TEARDOWN(harden)
 		SKIP(return, "%s missing: vfio_user module not loaded", VFIO_USER_DEV); \
 } while (0)
 
-/* Answers REGION_READs with bytes equal to their offset; other commands get
- * the error in @error_no, REGION_READs too while it is not 0. */
+/* Answers REGION_READs with bytes equal to their offset and acknowledges
+ * REGION_WRITEs; other commands get the error in @error_no (EINVAL if 0),
+ * REGION_READs and REGION_WRITEs too while it is not 0. */
 struct responder {
 	int sock;
 	pthread_t thread;
@@ -143,6 +145,14 @@ static void *responder_main(void *arg)
 	while (!vu_msg_recv(r->sock, &hdr, buf, sizeof(buf))) {
 		uint32_t error_no = __atomic_load_n(&r->error_no, __ATOMIC_SEQ_CST);
 
+		if (hdr.cmd == VFIO_USER_REGION_WRITE && !error_no) {
+			/* The reply echoes the access, without its data. */
+			if (!(hdr.flags & VFIO_USER_F_NO_REPLY))
+				vu_msg_send(r->sock, hdr.msg_id, hdr.cmd,
+					    VFIO_USER_F_TYPE_REPLY, 0, buf,
+					    sizeof(acc));
+			continue;
+		}
 		if (hdr.cmd != VFIO_USER_REGION_READ || error_no) {
 			if (!(hdr.flags & VFIO_USER_F_NO_REPLY))
 				vu_msg_send(r->sock, hdr.msg_id, hdr.cmd,
@@ -694,6 +704,61 @@ TEST_F_TIMEOUT(harden, ready_while_healthy_so_io_uring_completes, 120)
 	ASSERT_EQ(1, poll(&pfd, 1, 60000));
 	EXPECT_EQ(POLLHUP | POLLERR, pfd.revents & (POLLHUP | POLLERR));
 	raw_close(&d);
+}
+
+/*
+ * io_uring submits inline with IOCB_NOWAIT, which must never wait: a
+ * message that would not go into the socket in one piece is left to
+ * io_uring's workers (-EAGAIN), never half sent and then waited for. The
+ * VMM shrank its socket's send buffer below one such message; reads ahead
+ * of the write fill it to every level up to full.
+ */
+TEST_F_TIMEOUT(harden, io_uring_submit_never_waits_for_room, 900)
+{
+	static uint8_t wbuf[REGION_SIZE];
+	struct __kernel_timespec ts = { .tv_sec = 60 };
+	uint8_t rbuf[8][4];
+	int reads, i, one = 1;
+
+	NEED_MODULE();
+	for (reads = 0; reads < 8; reads++) {
+		struct responder r = { 0 };
+		struct io_uring_cqe *cqe;
+		struct io_uring ring;
+		struct raw_dev d;
+
+		raw_init(&d);
+		ASSERT_LE(0, d.dev);
+		ASSERT_EQ(0, raw_attach(&d));
+		/* Nothing may time out here but a submission that waits. */
+		ASSERT_EQ(0, vu_set_timeout(d.dev, VU_LONG_TIMEOUT_MS));
+		ASSERT_EQ(0, setsockopt(d.sv[0], SOL_SOCKET, SO_SNDBUF, &one,
+					sizeof(one)));
+		ASSERT_EQ(0, io_uring_queue_init(16, &ring, 0));
+		for (i = 0; i < reads; i++)
+			io_uring_prep_read(io_uring_get_sqe(&ring), d.dev,
+					   rbuf[i], sizeof(rbuf[i]),
+					   vu_region_off(0, 4 * i));
+		io_uring_prep_write(io_uring_get_sqe(&ring), d.dev, wbuf,
+				    sizeof(wbuf), vu_region_off(0, 0));
+		/* Nobody reads the socket yet: submitting must not wait. */
+		ASSERT_EQ(reads + 1, io_uring_submit(&ring));
+		EXPECT_EQ(0, vu_wait_broken(d.dev, 0)) {
+			TH_LOG("%d reads: the submission waited until the timeout",
+			       reads);
+		}
+		r.sock = d.sv[1];
+		ASSERT_EQ(0, pthread_create(&r.thread, NULL, responder_main, &r));
+		for (i = 0; i <= reads; i++) {
+			ASSERT_EQ(0, io_uring_wait_cqe_timeout(&ring, &cqe, &ts));
+			EXPECT_LT(0, cqe->res);
+			io_uring_cqe_seen(&ring, cqe);
+		}
+		io_uring_queue_exit(&ring);
+		shutdown(d.sv[1], SHUT_RDWR);
+		pthread_join(r.thread, NULL);
+		raw_close(&d);
+	}
 }
 
 /*
@@ -1589,6 +1654,144 @@ TEST_F_TIMEOUT(harden, close_while_worker_faults, 180)
 	ASSERT_EQ(child, got);
 	ASSERT_TRUE(WIFEXITED(status));
 	EXPECT_EQ(0, WEXITSTATUS(status));
+}
+
+/* Killed while another task shares the address space ---------------------- */
+
+/*
+ * A task that shares the owner's address space (clone with CLONE_VM, not a
+ * thread) may use the device as the owner does; killing it leaves the
+ * owner, and the connection, alive.
+ */
+struct vm_call {
+	int dev;
+	unsigned long cmd;
+	void *arg;
+};
+
+static int vm_call_main(void *arg)
+{
+	struct vm_call *c = arg;
+
+	ioctl(c->dev, c->cmd, c->arg);
+	return 0;
+}
+
+#define VM_CALL_STACK	(64 * 1024)
+
+static pid_t vm_call_start(struct vm_call *c, void *stack)
+{
+	return clone(vm_call_main, (char *)stack + VM_CALL_STACK,
+		     CLONE_VM | SIGCHLD, c);
+}
+
+static void vm_call_kill(pid_t pid)
+{
+	int status;
+
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+}
+
+/*
+ * Killed while waiting for the server's answer to DMA_MAP: whether the
+ * server mapped the range is unknown, so the connection ends rather than
+ * leave the kernel's map and the server's to disagree.
+ */
+TEST_F_TIMEOUT(harden, killed_dma_map_ends_connection, 180)
+{
+	static uint8_t stack[VM_CALL_STACK] __attribute__((aligned(16)));
+	struct vfio_user_map_dma maps[4];
+	struct vfio_user_dma_batch batch = {
+		.argsz = sizeof(batch), .count = 4,
+		.entries = (uintptr_t)maps,
+	};
+	struct vfio_user_header hdr;
+	uint8_t buf[256];
+	int batched, i;
+
+	NEED_MODULE();
+	for (batched = 0; batched < 2; batched++) {
+		struct vm_call c = { .cmd = VFIO_USER_MAP_DMA, .arg = maps };
+		uint8_t *mem = mmap(NULL, 4 * PAGE, PROT_READ | PROT_WRITE,
+				    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		unsigned int nr = batched ? 4 : 1;
+		struct raw_dev d;
+		pid_t pid;
+
+		ASSERT_NE(MAP_FAILED, mem);
+		for (i = 0; i < 4; i++)
+			maps[i] = (struct vfio_user_map_dma) {
+				.argsz = sizeof(maps[i]),
+				.flags = VFIO_USER_MAP_DMA_READ |
+					 VFIO_USER_MAP_DMA_WRITE,
+				.vaddr = (uintptr_t)mem + i * PAGE,
+				.iova = 0x100000 + i * 2 * PAGE,
+				.size = PAGE,
+			};
+		if (batched) {
+			c.cmd = VFIO_USER_MAP_DMA_BATCH;
+			c.arg = &batch;
+		}
+		raw_init(&d);
+		ASSERT_LE(0, d.dev);
+		ASSERT_EQ(0, raw_attach(&d));
+		ASSERT_EQ(0, vu_set_timeout(d.dev, VU_LONG_TIMEOUT_MS));
+		c.dev = d.dev;
+		pid = vm_call_start(&c, stack);
+		ASSERT_LT(0, pid);
+		/* Every DMA_MAP is at the server, none answered. */
+		for (i = 0; i < (int)nr; i++) {
+			ASSERT_TRUE(vu_wait_readable(d.sv[1], VU_WAIT_MS));
+			ASSERT_EQ(0, vu_msg_recv(d.sv[1], &hdr, buf, sizeof(buf)));
+			ASSERT_EQ(VFIO_USER_DMA_MAP, hdr.cmd);
+		}
+		vm_call_kill(pid);
+		EXPECT_NE(0, vu_wait_broken(d.dev, VU_WAIT_MS)) {
+			TH_LOG("%s: connection still up after a killed map",
+			       batched ? "batch" : "single");
+		}
+		raw_close(&d);
+		munmap(mem, 4 * PAGE);
+	}
+}
+
+/*
+ * Killed while waiting for the answer to DEVICE_RESET, whose bound is far
+ * shorter than the message timeout: the worker, asleep for the message
+ * timeout, must learn of the earlier deadline, and the connection ends by
+ * the reset's bound, not the message timeout's.
+ */
+TEST_F_TIMEOUT(harden, killed_reset_keeps_its_own_bound, 180)
+{
+	static uint8_t stack[VM_CALL_STACK] __attribute__((aligned(16)));
+	struct vfio_user_timeout reset = {
+		.argsz = sizeof(reset), .flags = VFIO_USER_TIMEOUT_RESET,
+		.timeout_ms = 300,
+	};
+	struct vm_call c = { .cmd = VFIO_DEVICE_RESET };
+	struct vfio_user_header hdr;
+	struct raw_dev d;
+	uint8_t buf[64];
+	pid_t pid;
+
+	NEED_MODULE();
+	raw_init(&d);
+	ASSERT_LE(0, d.dev);
+	d.arg.device_flags = VFIO_DEVICE_FLAGS_RESET;
+	ASSERT_EQ(0, raw_attach(&d));
+	/* Longer than the wait below: only the reset's bound can end it. */
+	ASSERT_EQ(0, vu_set_timeout(d.dev, 3 * VU_WAIT_MS));
+	ASSERT_EQ(0, ioctl(d.dev, VFIO_USER_SET_TIMEOUT, &reset));
+	c.dev = d.dev;
+	pid = vm_call_start(&c, stack);
+	ASSERT_LT(0, pid);
+	ASSERT_TRUE(vu_wait_readable(d.sv[1], VU_WAIT_MS));
+	ASSERT_EQ(0, vu_msg_recv(d.sv[1], &hdr, buf, sizeof(buf)));
+	ASSERT_EQ(VFIO_USER_DEVICE_RESET, hdr.cmd);
+	vm_call_kill(pid);
+	EXPECT_NE(0, vu_wait_broken(d.dev, VU_WAIT_MS));
+	raw_close(&d);
 }
 
 /* Memory cgroups -------------------------------------------------------------- */
