@@ -17,6 +17,7 @@
 #include <linux/net.h>
 #include <linux/nospec.h>
 #include <linux/overflow.h>
+#include <linux/shmem_fs.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <net/sock.h>
@@ -144,7 +145,7 @@ static int vfio_user_check_io_fd(const struct vfio_user_region *region,
 {
 	u64 end;
 
-	if (io->reserved)
+	if (io->reserved && io->type != VFIO_USER_IO_FD_TYPE_IOEVENTFD_SHADOW)
 		return -EINVAL;
 	if (check_add_overflow(io->offset, io->size, &end) ||
 	    end > region->info.size || io->offset >= region->info.size)
@@ -167,6 +168,21 @@ static int vfio_user_check_io_fd(const struct vfio_user_region *region,
 		if (io->user_data)
 			return -EINVAL;
 		break;
+	case VFIO_USER_IO_FD_TYPE_IOEVENTFD_SHADOW:
+		if (io->flags & ~(VFIO_USER_IOEVENTFD_FLAG_DATAMATCH |
+				  VFIO_USER_IOEVENTFD_FLAG_PIO))
+			return -EINVAL;
+		/* The value has a width; stored whole, within one page. */
+		if (io->size != 1 && io->size != 2 && io->size != 4 &&
+		    io->size != 8)
+			return -EINVAL;
+		if (!IS_ALIGNED(io->shadow_offset, io->size) ||
+		    io->shadow_offset > MAX_LFS_FILESIZE - io->size)
+			return -EINVAL;
+		if (!(io->flags & VFIO_USER_IOEVENTFD_FLAG_DATAMATCH) &&
+		    io->datamatch)
+			return -EINVAL;
+		break;
 	case VFIO_USER_IO_FD_TYPE_IOREGIONFD:
 		if (io->flags & ~(VFIO_USER_IOREGIONFD_FLAG_PIO |
 				  VFIO_USER_IOREGIONFD_FLAG_POSTED_WRITES))
@@ -178,6 +194,59 @@ static int vfio_user_check_io_fd(const struct vfio_user_region *region,
 		return -EINVAL;
 	}
 	return 0;
+}
+
+/*
+ * The shadow memory of a shadow ioeventfd: the module writes into it only
+ * what a shared writable mapping of it could, a VMM holding the fd could
+ * make one itself. It must be shmem (a memfd), open for writing, large
+ * enough, and mappable so (which checks the seals and the LSM).
+ */
+static int vfio_user_shadow_setup(struct vfio_user_io_fd *io, int fd,
+				  u64 shadow_offset, u64 width)
+{
+	struct file *file = fget(fd);
+	unsigned long addr;
+	struct page *page;
+	int ret;
+
+	if (!file)
+		return -EBADF;
+	ret = -EINVAL;
+	if (!shmem_mapping(file->f_mapping))
+		goto err_put;
+	ret = -EACCES;
+	if (!(file->f_mode & FMODE_WRITE))
+		goto err_put;
+	ret = -EINVAL;
+	if (shadow_offset + width > i_size_read(file_inode(file)))
+		goto err_put;
+	addr = vm_mmap(file, 0, PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
+		       shadow_offset & PAGE_MASK);
+	if (IS_ERR_VALUE(addr)) {
+		ret = (int)addr;
+		goto err_put;
+	}
+	vm_munmap(addr, PAGE_SIZE);
+	/* As a writable mapping would, it keeps the file from being sealed. */
+	ret = mapping_map_writable(file->f_mapping);
+	if (ret)
+		goto err_put;
+	page = shmem_read_mapping_page(file->f_mapping,
+				       shadow_offset >> PAGE_SHIFT);
+	if (IS_ERR(page)) {
+		ret = PTR_ERR(page);
+		mapping_unmap_writable(file->f_mapping);
+		goto err_put;
+	}
+	io->shadow_file = file;
+	io->shadow_page = page;
+	io->shadow_in_page = offset_in_page(shadow_offset);
+	return 0;
+
+err_put:
+	fput(file);
+	return ret;
 }
 
 static int vfio_user_attach_io_fds(struct vfio_user_region *region,
@@ -217,6 +286,10 @@ static int vfio_user_attach_io_fds(struct vfio_user_region *region,
 		io->type = uio[i].type;
 		region->nr_io_fds++;
 		ret = vfio_user_io_fd_setup(io);
+		if (!ret && io->type == VFIO_USER_IO_FD_TYPE_IOEVENTFD_SHADOW)
+			ret = vfio_user_shadow_setup(io, uio[i].shadow_fd,
+						     uio[i].shadow_offset,
+						     uio[i].size);
 		if (ret)
 			goto out_free;
 		io->flags = uio[i].flags;

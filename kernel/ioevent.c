@@ -14,6 +14,8 @@
 
 #include <linux/eventfd.h>
 #include <linux/file.h>
+#include <linux/highmem.h>
+#include <linux/mm.h>
 #include <linux/net.h>
 #include <linux/nospec.h>
 #include <linux/slab.h>
@@ -45,6 +47,21 @@ static bool vfio_user_ioeventfd_matches(const struct vfio_user_io_fd *io,
 	if (io->flags & VFIO_USER_IOEVENTFD_FLAG_DATAMATCH)
 		return value == io->datamatch;
 	return true;
+}
+
+/*
+ * A shadow ioeventfd's value goes to its shadow page before the eventfd is
+ * signalled: the server reads it after the signal, as from KVM's. The
+ * access has the sub-region's width (matched), aligned, within the page.
+ */
+static void vfio_user_shadow_store(struct vfio_user_io_fd *io, u64 data,
+				   size_t count)
+{
+	u8 *p = kmap_local_page(io->shadow_page);
+
+	memcpy(p + io->shadow_in_page, &data, count);
+	kunmap_local(p);
+	set_page_dirty(io->shadow_page);
 }
 
 /*
@@ -273,6 +290,8 @@ ssize_t vfio_user_io_fd_access(struct vfio_user_device *vdev,
 		if (copy_from_user(&data, buf, count))
 			return -EFAULT;
 		if (vfio_user_ioeventfd_matches(io, offset, count, data)) {
+			if (io->shadow_page)
+				vfio_user_shadow_store(io, data, count);
 			eventfd_signal(io->trigger, 1);
 			return count;
 		}
@@ -294,7 +313,8 @@ int vfio_user_io_fd_setup(struct vfio_user_io_fd *io)
 
 	mutex_init(&io->lock);
 	INIT_WORK(&io->watch, vfio_user_io_fd_watch);
-	if (io->type == VFIO_USER_IO_FD_TYPE_IOEVENTFD) {
+	if (io->type == VFIO_USER_IO_FD_TYPE_IOEVENTFD ||
+	    io->type == VFIO_USER_IO_FD_TYPE_IOEVENTFD_SHADOW) {
 		ctx = eventfd_ctx_fileget(io->file);
 		if (IS_ERR(ctx))
 			return PTR_ERR(ctx);
@@ -341,6 +361,12 @@ void vfio_user_io_fd_release(struct vfio_user_io_fd *io)
 		sk->sk_user_data = NULL;
 		write_unlock_bh(&sk->sk_callback_lock);
 		cancel_work_sync(&io->watch);
+	}
+	if (io->shadow_page)
+		put_page(io->shadow_page);
+	if (io->shadow_file) {
+		mapping_unmap_writable(io->shadow_file->f_mapping);
+		fput(io->shadow_file);
 	}
 	if (io->trigger)
 		eventfd_ctx_put(io->trigger);

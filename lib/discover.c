@@ -450,10 +450,10 @@ static int io_fds_stride(struct vuc_device *dev, unsigned int index,
 }
 
 /*
- * One entry. Returns 1 to keep it in *io (fd holds the fd index for now),
- * 0 to skip it, or a -errno. Shadow ioeventfds (type 2) and unknown types
- * are skipped: they need kernel support we do not have, and the server
- * still serves those addresses through REGION_WRITE.
+ * One entry. Returns 1 to keep it in *io (fd and shadow_fd hold fd
+ * indexes for now), 0 to skip it, or a -errno. Unknown types are skipped:
+ * the server still serves those addresses through REGION_WRITE. Shadow
+ * ioeventfds (type 2) exist in libvfio-user's 48-byte layout only.
  */
 static int parse_io_fd(struct vuc_device *dev, unsigned int index,
 		       unsigned int i, const uint8_t *e, size_t stride,
@@ -467,8 +467,10 @@ static int parse_io_fd(struct vuc_device *dev, unsigned int index,
 	io->size = get_u64(e + 8);
 	io->type = get_u32(e + 20);
 	io->flags = get_u32(e + 24);
+	io->shadow_fd = -1;
 	if (io->type != VFIO_USER_IO_FD_TYPE_IOEVENTFD &&
-	    io->type != VFIO_USER_IO_FD_TYPE_IOREGIONFD)
+	    io->type != VFIO_USER_IO_FD_TYPE_IOREGIONFD &&
+	    (io->type != VFIO_USER_IO_FD_TYPE_IOEVENTFD_SHADOW || stride != 48))
 		return 0;
 	if (fd_index >= nr_fds)
 		return vuc_fail(
@@ -484,7 +486,26 @@ static int parse_io_fd(struct vuc_device *dev, unsigned int index,
 			i, index, (unsigned long long)io->offset,
 			(unsigned long long)io->size,
 			(unsigned long long)rsize);
-	if (io->type == VFIO_USER_IO_FD_TYPE_IOEVENTFD) {
+	if (io->type == VFIO_USER_IO_FD_TYPE_IOEVENTFD_SHADOW) {
+		uint32_t shadow_index = get_u32(e + 28);
+
+		known = VFIO_USER_IOEVENTFD_FLAG_DATAMATCH |
+			VFIO_USER_IOEVENTFD_FLAG_PIO;
+		io->shadow_offset = get_u64(e + 32);
+		io->datamatch = get_u64(e + 40);
+		if (shadow_index >= nr_fds)
+			return vuc_fail(
+				dev, -EPROTO,
+				"shadow ioeventfd entry %u of region %u names shadow_mem_fd_index %u; the reply carries %u fds",
+				i, index, shadow_index, nr_fds);
+		if (io->size != 1 && io->size != 2 && io->size != 4 &&
+		    io->size != 8)
+			return vuc_fail(
+				dev, -EPROTO,
+				"shadow ioeventfd entry %u of region %u has size %llu; the value it stores must be 1, 2, 4 or 8 bytes",
+				i, index, (unsigned long long)io->size);
+		io->shadow_fd = (int)shadow_index;
+	} else if (io->type == VFIO_USER_IO_FD_TYPE_IOEVENTFD) {
 		known = VFIO_USER_IOEVENTFD_FLAG_DATAMATCH |
 			VFIO_USER_IOEVENTFD_FLAG_PIO |
 			VFIO_USER_IOEVENTFD_FLAG_VIRTIO_CCW_NOTIFY;
@@ -525,8 +546,11 @@ static int keep_io_fds(struct vuc_device *dev, struct vuc_region_store *r,
 	for (i = 0; i < reply->nr_fds; i++)
 		r->fds[i] = vu_msg_take_fd(reply, i);
 	r->nr_fds = reply->nr_fds;
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		io[i].fd = r->fds[io[i].fd];
+		if (io[i].shadow_fd >= 0)
+			io[i].shadow_fd = r->fds[io[i].shadow_fd];
+	}
 	r->io_fds = io;
 	r->pub.io_fds = io;
 	r->pub.nr_io_fds = n;

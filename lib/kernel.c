@@ -71,8 +71,13 @@ static struct vfio_user_attach_region *build_regions(struct vuc_device *dev)
 			io[j].offset = s->offset;
 			io[j].size = s->size;
 			io[j].datamatch = s->datamatch;
-			io[j].user_data = s->user_data;
 			io[j].fd = s->fd;
+			if (s->type == VFIO_USER_IO_FD_TYPE_IOEVENTFD_SHADOW) {
+				io[j].shadow_offset = s->shadow_offset;
+				io[j].shadow_fd = s->shadow_fd;
+			} else {
+				io[j].user_data = s->user_data;
+			}
 		}
 		ar[i].nr_io_fds = r->nr_io_fds;
 		ar[i].io_fds = (uintptr_t)io;

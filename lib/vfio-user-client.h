@@ -139,8 +139,8 @@ struct vuc_sparse_area {
 /**
  * struct vuc_io_fd - a sub-region served through a file descriptor
  *	(DEVICE_GET_REGION_IO_FDS)
- * @type: VFIO_USER_IO_FD_TYPE_IOEVENTFD or _IOREGIONFD (shadow ioeventfds
- *	and unknown types are skipped at discovery: the server still serves
+ * @type: VFIO_USER_IO_FD_TYPE_IOEVENTFD, _IOREGIONFD or _IOEVENTFD_SHADOW
+ *	(unknown types are skipped at discovery: the server still serves
  *	those addresses through REGION_WRITE)
  * @flags: VFIO_USER_IOEVENTFD_FLAG_* or VFIO_USER_IOREGIONFD_FLAG_*
  * @offset: from the start of the region
@@ -149,6 +149,10 @@ struct vuc_sparse_area {
  * @user_data: ioregionfd only: echoed in every ioregionfd command
  * @fd: the eventfd or ioregionfd socket; owned by the library. Entries may
  *	share an fd.
+ * @shadow_offset: shadow ioeventfd only: where in @shadow_fd the value of
+ *	a matching write is stored before @fd is signalled
+ * @shadow_fd: shadow ioeventfd only: the shadow memory; owned by the
+ *	library; -1 for other types
  */
 struct vuc_io_fd {
 	uint32_t type;
@@ -158,6 +162,8 @@ struct vuc_io_fd {
 	uint64_t datamatch;
 	uint64_t user_data;
 	int fd;
+	uint64_t shadow_offset;
+	int shadow_fd;
 };
 
 /**

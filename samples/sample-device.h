@@ -67,9 +67,18 @@
 #define SAMPLE_REG_DOORBELL_COUNT	0x20	/* RO: doorbell writes seen, any path */
 #define SAMPLE_REG_DOORBELL_DM_COUNT	0x24	/* RO: doorbell writes that matched the datamatch */
 #define SAMPLE_REG_RESET_COUNT		0x28	/* RO: device resets since start */
+#define SAMPLE_REG_SHADOW_COUNT		0x2c	/* RO: shadow doorbell writes seen, any path */
+#define SAMPLE_REG_SHADOW_VALUE		0x34	/* RO: value of the last shadow doorbell write */
 #define SAMPLE_REG_DOORBELL		0x40	/* WO: ioeventfd sub-region, 4 bytes, any value */
 #define SAMPLE_REG_DOORBELL_DM		0x48	/* WO: ioeventfd sub-region, 4 bytes, datamatch below */
 #define SAMPLE_DOORBELL_DM_VALUE	0x0000c0de
+/*
+ * WO: shadow ioeventfd sub-region, 4 bytes, any value, offered with the
+ * libvfio-user entry layout only (--io-fds-layout=lvu): the client stores
+ * the value at SAMPLE_SHADOW_OFFSET of the shadow memory, then signals.
+ */
+#define SAMPLE_REG_DOORBELL_SHADOW	0x50
+#define SAMPLE_SHADOW_OFFSET		0x100
 
 /*
  * What the server received, for tests of the client's message limits

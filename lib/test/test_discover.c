@@ -684,11 +684,40 @@ TEST_F(disc, io_fds_spec_layout)
 	EXPECT_EQ(0x80, r->io_fds[1].size);
 }
 
-TEST_F(disc, io_fds_shadow_skipped)
+/* A shadow ioeventfd: its shadow memory is another fd of the reply. */
+TEST_F(disc, io_fds_shadow)
+{
+	const uint32_t shadow_index = 2;
+	const uint64_t shadow_offset = 0x100;
+	const struct vuc_region *r;
+	uint8_t *e;
+
+	self->io.stride = 48;
+	e = self->io.entries;
+	iofd_add(&self->io, 0x40, 4, 0, VFIO_USER_IO_FD_TYPE_IOEVENTFD_SHADOW,
+		 VFIO_USER_IOEVENTFD_FLAG_DATAMATCH, 0x77);
+	memcpy(e + 28, &shadow_index, 4);
+	memcpy(e + 32, &shadow_offset, 8);
+	iofd_add(&self->io, 0x48, 4, 1, IOEVENTFD, 0, 0);
+	self->io.nr_fds = 3;
+	ASSERT_EQ(0, connect_iofds(self)) TH_LOG("%s", vuc_strerror(self->dev));
+	r = vuc_get_region(self->dev, 0);
+	ASSERT_EQ(2, r->nr_io_fds);
+	EXPECT_EQ(VFIO_USER_IO_FD_TYPE_IOEVENTFD_SHADOW, r->io_fds[0].type);
+	EXPECT_EQ(0x77, r->io_fds[0].datamatch);
+	EXPECT_EQ(0x100, r->io_fds[0].shadow_offset);
+	EXPECT_LE(0, r->io_fds[0].shadow_fd);
+	EXPECT_NE(r->io_fds[0].fd, r->io_fds[0].shadow_fd);
+	EXPECT_NE(r->io_fds[1].fd, r->io_fds[0].shadow_fd);
+	EXPECT_EQ(-1, r->io_fds[1].shadow_fd);
+}
+
+/* Only libvfio-user's layout has room for the shadow memory. */
+TEST_F(disc, io_fds_shadow_needs_48_byte_entries)
 {
 	const struct vuc_region *r;
 
-	self->io.stride = 48;
+	self->io.stride = 40;
 	iofd_add(&self->io, 0x40, 4, 0, VFIO_USER_IO_FD_TYPE_IOEVENTFD_SHADOW,
 		 0, 0);
 	iofd_add(&self->io, 0x48, 4, 1, IOEVENTFD, 0, 0);
@@ -697,6 +726,19 @@ TEST_F(disc, io_fds_shadow_skipped)
 	r = vuc_get_region(self->dev, 0);
 	ASSERT_EQ(1, r->nr_io_fds);
 	EXPECT_EQ(0x48, r->io_fds[0].offset);
+}
+
+TEST_F(disc, io_fds_shadow_checked)
+{
+	const uint32_t shadow_index = 5;
+
+	self->io.stride = 48;
+	iofd_add(&self->io, 0x40, 4, 0, VFIO_USER_IO_FD_TYPE_IOEVENTFD_SHADOW,
+		 0, 0);
+	memcpy(self->io.entries + 28, &shadow_index, 4);
+	self->io.nr_fds = 2;
+	EXPECT_EQ(-EPROTO, connect_iofds(self));
+	ASSERT_MSG(self->dev, "shadow_mem_fd_index 5");
 }
 
 /* An optional command: refusing it means no io fds. */

@@ -152,8 +152,8 @@ static void check_region(struct __test_metadata *_metadata,
 }
 
 /* Everything sample-device.h promises. */
-static void check_device(struct __test_metadata *_metadata,
-			 const struct vuc_device *dev)
+static void check_device_layout(struct __test_metadata *_metadata,
+				const struct vuc_device *dev, bool shadow)
 {
 	static const uint32_t counts[SAMPLE_NUM_IRQS] = {
 		1, 0, SAMPLE_MSIX_VECTORS, 1, 1,
@@ -187,14 +187,22 @@ static void check_device(struct __test_metadata *_metadata,
 	EXPECT_EQ(SAMPLE_BAR2_AREA1_OFFSET, bar2->areas[1].offset);
 	EXPECT_EQ(SAMPLE_BAR2_AREA1_SIZE, bar2->areas[1].size);
 
-	/* BAR0: two doorbell ioeventfds and the mailbox ioregionfd. */
+	/*
+	 * BAR0: two doorbell ioeventfds and the mailbox ioregionfd; with
+	 * libvfio-user's layout also the shadow doorbell.
+	 */
 	bar0 = vuc_get_region(dev, VFIO_PCI_BAR0_REGION_INDEX);
-	ASSERT_EQ(3, bar0->nr_io_fds);
+	ASSERT_EQ(shadow ? 4 : 3, bar0->nr_io_fds);
 	for (i = 0; i < bar0->nr_io_fds; i++) {
 		const struct vuc_io_fd *f = &bar0->io_fds[i];
 
 		EXPECT_LE(0, f->fd);
-		if (f->type == VFIO_USER_IO_FD_TYPE_IOREGIONFD) {
+		if (f->type == VFIO_USER_IO_FD_TYPE_IOEVENTFD_SHADOW) {
+			EXPECT_EQ(SAMPLE_REG_DOORBELL_SHADOW, f->offset);
+			EXPECT_EQ(4, f->size);
+			EXPECT_EQ(SAMPLE_SHADOW_OFFSET, f->shadow_offset);
+			EXPECT_LE(0, f->shadow_fd);
+		} else if (f->type == VFIO_USER_IO_FD_TYPE_IOREGIONFD) {
 			EXPECT_EQ(SAMPLE_MAILBOX_OFFSET, f->offset);
 			EXPECT_EQ(SAMPLE_MAILBOX_SIZE, f->size);
 			EXPECT_EQ(SAMPLE_MAILBOX_USER_DATA, f->user_data);
@@ -215,6 +223,12 @@ static void check_device(struct __test_metadata *_metadata,
 		EXPECT_EQ(counts[i], irq->count) TH_LOG("IRQ index %u", i);
 		EXPECT_TRUE(irq->flags & VFIO_IRQ_INFO_EVENTFD);
 	}
+}
+
+static void check_device(struct __test_metadata *_metadata,
+			 const struct vuc_device *dev)
+{
+	check_device_layout(_metadata, dev, false);
 }
 
 static void check_config(struct __test_metadata *_metadata,
@@ -267,11 +281,11 @@ TEST_F(sample, server_declines_twin_socket)
 	check_device(_metadata, self->dev);
 }
 
-/* libvfio-user's 48-byte io-fd entries parse the same. */
+/* libvfio-user's 48-byte io-fd entries parse the same, and add a shadow. */
 TEST_F(sample, lvu_io_fds_layout)
 {
 	START(self, "--io-fds-layout=lvu");
-	check_device(_metadata, self->dev);
+	check_device_layout(_metadata, self->dev, true);
 }
 
 TEST_F(sample, bar0_registers)

@@ -6,7 +6,10 @@
  *    datamatch): the client (KVM) signals them instead of sending a
  *    REGION_WRITE; we add their counters to the doorbell counts;
  *  - one ioregionfd (the mailbox): a socket on which the client sends the
- *    mailbox accesses in the KVM ioregionfd RFC v3 format and we answer.
+ *    mailbox accesses in the KVM ioregionfd RFC v3 format and we answer;
+ *  - with libvfio-user's entry layout, one shadow ioeventfd
+ *    (SAMPLE_REG_DOORBELL_SHADOW): the client stores the written value in
+ *    our shadow memory, then signals; we read the value from there.
  *
  * The fds live as long as the connection. The mailbox memory is the same
  * whichever way it is reached.
@@ -16,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <linux/types.h>
@@ -65,12 +69,20 @@ struct sub_region {
 	uint32_t flags;
 	uint64_t data; /* datamatch, or user_data */
 	int fd;
+	int shadow_fd; /* shadow ioeventfd: its memory, else -1 */
+	uint64_t shadow_offset;
 };
+
+/* Most sub-regions of one region. */
+#define MAX_SUB_REGIONS 4
 
 void io_fds_init(struct io_fds *io)
 {
 	io->doorbell_efd = -1;
 	io->doorbell_dm_efd = -1;
+	io->shadow_efd = -1;
+	io->shadow_memfd = -1;
+	io->shadow = NULL;
 	io->mailbox_fd = -1;
 	io->mailbox_peer = -1;
 	io->cmd_len = 0;
@@ -87,6 +99,12 @@ void io_fds_close(struct io_fds *io)
 {
 	close_fd(&io->doorbell_efd);
 	close_fd(&io->doorbell_dm_efd);
+	close_fd(&io->shadow_efd);
+	close_fd(&io->shadow_memfd);
+	if (io->shadow)
+		munmap((uint8_t *)io->shadow - SAMPLE_SHADOW_OFFSET,
+		       SAMPLE_SHADOW_OFFSET + 4);
+	io->shadow = NULL;
 	close_fd(&io->mailbox_fd);
 	close_fd(&io->mailbox_peer);
 	io->cmd_len = 0;
@@ -94,6 +112,7 @@ void io_fds_close(struct io_fds *io)
 
 int io_fds_open(struct io_fds *io)
 {
+	void *shadow;
 	int sv[2], ret;
 
 	io_fds_init(io);
@@ -103,6 +122,19 @@ int io_fds_open(struct io_fds *io)
 	io->doorbell_dm_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (io->doorbell_dm_efd < 0)
 		goto err;
+	io->shadow_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (io->shadow_efd < 0)
+		goto err;
+	io->shadow_memfd = memfd_create("sample-shadow", MFD_CLOEXEC);
+	if (io->shadow_memfd < 0 ||
+	    ftruncate(io->shadow_memfd, SAMPLE_SHADOW_OFFSET + 4))
+		goto err;
+	shadow = mmap(NULL, SAMPLE_SHADOW_OFFSET + 4, PROT_READ, MAP_SHARED,
+		      io->shadow_memfd, 0);
+	if (shadow == MAP_FAILED)
+		goto err;
+	io->shadow =
+		(volatile uint32_t *)((uint8_t *)shadow + SAMPLE_SHADOW_OFFSET);
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
 		goto err;
 	io->mailbox_fd = sv[0];
@@ -132,6 +164,20 @@ void io_fds_doorbell_ready(struct server *srv, bool dm)
 		dev_doorbell_dm(&srv->dev, n);
 	else
 		dev_doorbell(&srv->dev, n);
+}
+
+/* The eventfd fires after the value is in the shadow memory. */
+void io_fds_shadow_ready(struct server *srv)
+{
+	struct io_fds *io = &srv->conn.io;
+	uint64_t n;
+
+	if (io->shadow_efd < 0 ||
+	    read(io->shadow_efd, &n, sizeof(n)) != sizeof(n))
+		return;
+	srv_debug(srv, "DOORBELL_SHADOW: %llu signal(s), value %#x",
+		  (unsigned long long)n, *io->shadow);
+	dev_doorbell_shadow(&srv->dev, n, *io->shadow);
 }
 
 static bool mailbox_cmd_valid(const struct ioregionfd_cmd *cmd)
@@ -226,14 +272,16 @@ void io_fds_drain(struct server *srv)
 {
 	io_fds_doorbell_ready(srv, false);
 	io_fds_doorbell_ready(srv, true);
+	io_fds_shadow_ready(srv);
 	io_fds_mailbox_ready(srv);
 }
 
 /* The sub-regions of @index that this connection can offer. */
 static unsigned int sub_regions(const struct io_fds *io, unsigned int index,
+				enum io_fds_layout layout,
 				struct sub_region *sr)
 {
-	unsigned int n = 0;
+	unsigned int n = 0, i;
 
 	if (index != VFIO_PCI_BAR0_REGION_INDEX)
 		return 0;
@@ -261,10 +309,25 @@ static unsigned int sub_regions(const struct io_fds *io, unsigned int index,
 			.data = SAMPLE_MAILBOX_USER_DATA,
 			.fd = io->mailbox_peer,
 		};
+	for (i = 0; i < n; i++)
+		sr[i].shadow_fd = -1;
+	/* The specified layout has no room for the shadow memory. */
+	if (layout == IO_FDS_LAYOUT_LVU && io->shadow_efd >= 0 && io->shadow)
+		sr[n++] = (struct sub_region){
+			.offset = SAMPLE_REG_DOORBELL_SHADOW,
+			.size = 4,
+			.type = VFIO_USER_IO_FD_TYPE_IOEVENTFD_SHADOW,
+			.fd = io->shadow_efd,
+			.shadow_fd = io->shadow_memfd,
+			.shadow_offset = SAMPLE_SHADOW_OFFSET,
+		};
 	return n;
 }
 
-/* Write entry @sr, whose fd is fd number @fd_index of the reply. */
+/*
+ * Write entry @sr, whose fd is fd number @fd_index of the reply (and its
+ * shadow memory the next one).
+ */
 static void encode(uint8_t *out, const struct sub_region *sr, uint32_t fd_index,
 		   enum io_fds_layout layout)
 {
@@ -290,6 +353,10 @@ static void encode(uint8_t *out, const struct sub_region *sr, uint32_t fd_index,
 			.datamatch = sr->data,
 		};
 
+		if (sr->shadow_fd >= 0) {
+			e.shadow_mem_fd_index = fd_index + 1;
+			e.shadow_offset = sr->shadow_offset;
+		}
 		memcpy(out, &e, sizeof(e));
 	} else {
 		struct vfio_user_sub_region_ioeventfd e = {
@@ -315,21 +382,24 @@ int io_fds_get(struct server *srv, const struct vu_msg *msg,
 {
 	const struct vfio_user_region_io_fds_request *req = msg->payload;
 	struct vfio_user_region_io_fds_reply *out;
-	struct sub_region sr[SERVER_MAX_REPLY_FDS];
+	struct sub_region sr[MAX_SUB_REGIONS];
+	unsigned int n, i, nr_fds = 0;
 	size_t stride, needed;
-	unsigned int n, i;
 
 	if (msg->len != sizeof(*req) || req->argsz < sizeof(*out) ||
 	    req->flags || req->count || req->index >= SAMPLE_NUM_REGIONS)
 		return -EINVAL;
 
-	n = sub_regions(&srv->conn.io, req->index, sr);
-	if (n > srv->conn.client_max_fds) {
+	n = sub_regions(&srv->conn.io, req->index, srv->opts.io_fds_layout, sr);
+	for (i = 0; i < n; i++)
+		nr_fds += sr[i].shadow_fd >= 0 ? 2 : 1;
+	if (nr_fds > srv->conn.client_max_fds) {
 		/* It could not take the fds: it uses messages instead. */
 		srv_debug(srv,
 			  "client takes %u fds per message, offering no io fds",
 			  srv->conn.client_max_fds);
 		n = 0;
+		nr_fds = 0;
 	}
 	stride = srv->opts.io_fds_layout == IO_FDS_LAYOUT_LVU ?
 			 sizeof(struct vfio_user_sub_region_ioeventfd_lvu) :
@@ -345,9 +415,11 @@ int io_fds_get(struct server *srv, const struct vu_msg *msg,
 	out->index = req->index;
 	out->count = (uint32_t)(needed - sizeof(*out)) / stride;
 	for (i = 0; i < n; i++) {
-		encode(out->sub_regions + i * stride, &sr[i], i,
+		encode(out->sub_regions + i * stride, &sr[i], reply->nr_fds,
 		       srv->opts.io_fds_layout);
 		reply->fds[reply->nr_fds++] = sr[i].fd;
+		if (sr[i].shadow_fd >= 0)
+			reply->fds[reply->nr_fds++] = sr[i].shadow_fd;
 	}
 	return 0;
 }

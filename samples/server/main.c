@@ -440,6 +440,7 @@ enum {
 	PFD_TWIN,
 	PFD_DOORBELL,
 	PFD_DOORBELL_DM,
+	PFD_DOORBELL_SHADOW,
 	PFD_MAILBOX,
 	PFD_INTX_MASK,
 	PFD_INTX_UNMASK,
@@ -458,6 +459,7 @@ static void pollset(const struct server *srv, struct pollfd *pfd)
 	pfd[PFD_TWIN].fd = conn->twin;
 	pfd[PFD_DOORBELL].fd = conn->io.doorbell_efd;
 	pfd[PFD_DOORBELL_DM].fd = conn->io.doorbell_dm_efd;
+	pfd[PFD_DOORBELL_SHADOW].fd = conn->io.shadow_efd;
 	pfd[PFD_MAILBOX].fd = conn->io.mailbox_fd;
 	pfd[PFD_INTX_MASK].fd =
 		srv->dev.irq[VFIO_PCI_INTX_IRQ_INDEX][0].mask_efd;
@@ -501,6 +503,8 @@ static int run(struct server *srv)
 			io_fds_doorbell_ready(srv, false);
 		if (pfd[PFD_DOORBELL_DM].revents)
 			io_fds_doorbell_ready(srv, true);
+		if (pfd[PFD_DOORBELL_SHADOW].revents)
+			io_fds_shadow_ready(srv);
 		if (pfd[PFD_MAILBOX].revents)
 			io_fds_mailbox_ready(srv);
 		if (pfd[PFD_INTX_MASK].revents || pfd[PFD_INTX_UNMASK].revents)

@@ -233,6 +233,9 @@ static unsigned int bar0_reg_width(uint64_t off)
 	case SAMPLE_REG_DOORBELL_COUNT:
 	case SAMPLE_REG_DOORBELL_DM_COUNT:
 	case SAMPLE_REG_RESET_COUNT:
+	case SAMPLE_REG_SHADOW_COUNT:
+	case SAMPLE_REG_SHADOW_VALUE:
+	case SAMPLE_REG_DOORBELL_SHADOW:
 	case SAMPLE_REG_SET_IRQS_COUNT:
 	case SAMPLE_REG_SET_IRQS_MAX_FDS:
 	case SAMPLE_REG_XFER_MAX:
@@ -282,6 +285,12 @@ static int bar0_reg_read(const struct device *dev, uint64_t off, uint64_t *val)
 		return 0;
 	case SAMPLE_REG_RESET_COUNT:
 		*val = dev->regs.reset_count;
+		return 0;
+	case SAMPLE_REG_SHADOW_COUNT:
+		*val = dev->regs.shadow_count;
+		return 0;
+	case SAMPLE_REG_SHADOW_VALUE:
+		*val = dev->regs.shadow_value;
 		return 0;
 	case SAMPLE_REG_SET_IRQS_COUNT:
 		*val = dev->regs.set_irqs_count;
@@ -374,6 +383,9 @@ static int bar0_reg_write(struct device *dev, uint64_t off, uint64_t val)
 		if (val == SAMPLE_DOORBELL_DM_VALUE)
 			dev_doorbell_dm(dev, 1);
 		return 0;
+	case SAMPLE_REG_DOORBELL_SHADOW:
+		dev_doorbell_shadow(dev, 1, (uint32_t)val);
+		return 0;
 	default:
 		return -EINVAL; /* read-only */
 	}
@@ -438,6 +450,12 @@ void dev_doorbell(struct device *dev, uint64_t n)
 void dev_doorbell_dm(struct device *dev, uint64_t n)
 {
 	dev->regs.doorbell_dm_count += (uint32_t)n;
+}
+
+void dev_doorbell_shadow(struct device *dev, uint64_t n, uint32_t value)
+{
+	dev->regs.shadow_count += (uint32_t)n;
+	dev->regs.shadow_value = value;
 }
 
 /* ---- BAR1: MSI-X table (memory) and PBA (read-only, computed) ---- */

@@ -59,7 +59,7 @@
 #define SERVER_IO_TIMEOUT_MS 5000
 
 /* Most fds the server attaches to one reply (GET_REGION_IO_FDS). */
-#define SERVER_MAX_REPLY_FDS 3
+#define SERVER_MAX_REPLY_FDS 5
 
 /* Most vectors of any IRQ index: INTx, MSI, MSI-X, ERR, REQ. */
 #define IRQ_MAX_VECTORS SAMPLE_MSIX_MAX_VECTORS
@@ -149,6 +149,8 @@ struct device {
 		uint32_t irq_count;
 		uint32_t doorbell_count;
 		uint32_t doorbell_dm_count;
+		uint32_t shadow_count;
+		uint32_t shadow_value;
 		uint32_t reset_count;
 		uint32_t set_irqs_count;
 		uint32_t set_irqs_max_fds;
@@ -202,6 +204,9 @@ struct dma_table {
 struct io_fds {
 	int doorbell_efd; /* ioeventfd of SAMPLE_REG_DOORBELL */
 	int doorbell_dm_efd; /* ioeventfd of SAMPLE_REG_DOORBELL_DM */
+	int shadow_efd; /* shadow ioeventfd of SAMPLE_REG_DOORBELL_SHADOW */
+	int shadow_memfd; /* its shadow memory */
+	volatile uint32_t *shadow; /* the value in it, mapped */
 	int mailbox_fd; /* our end of the ioregionfd socket pair */
 	int mailbox_peer; /* the client's end, kept to send again */
 	uint8_t cmd_buf[32]; /* partial struct ioregionfd_cmd */
@@ -304,6 +309,7 @@ bool dev_msix_function_masked(const struct device *dev);
 bool dev_intx_disabled(const struct device *dev);
 void dev_doorbell(struct device *dev, uint64_t n);
 void dev_doorbell_dm(struct device *dev, uint64_t n);
+void dev_doorbell_shadow(struct device *dev, uint64_t n, uint32_t value);
 int dev_mailbox_access(struct device *dev, uint64_t offset, void *buf,
 		       uint32_t count, bool write);
 
@@ -325,6 +331,7 @@ void io_fds_init(struct io_fds *io);
 int io_fds_open(struct io_fds *io);
 void io_fds_close(struct io_fds *io);
 void io_fds_doorbell_ready(struct server *srv, bool dm);
+void io_fds_shadow_ready(struct server *srv);
 void io_fds_mailbox_ready(struct server *srv);
 void io_fds_drain(struct server *srv);
 int io_fds_get(struct server *srv, const struct vu_msg *msg,

@@ -2,7 +2,9 @@
 /*
  * Region writes that skip the socket: ioeventfd sub-regions (KVM's matching
  * rules: address, length or any, datamatch) are signalled by the kernel and
- * never reach the server; ioregionfd sub-regions carry reads and writes in
+ * never reach the server; a shadow ioeventfd stores the written value in
+ * the server's shadow memory first, which must be memory the VMM could map
+ * writable itself; ioregionfd sub-regions carry reads and writes in
  * the ioregionfd wire format, posted when flagged; a misbehaving ioregionfd
  * peer fails its own sub-region only. The test plays both the vfio-user
  * server (answering the writes that do reach it) and the ioregionfd peer.
@@ -14,6 +16,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -28,8 +31,13 @@ enum {
 	IO_PIO,		/* 0x58, 2 bytes, PIO flag */
 	IO_MAILBOX,	/* 0x100..0x200, ioregionfd */
 	IO_POSTED,	/* 0x200..0x300, ioregionfd with posted writes */
+	IO_SHADOW,	/* 0x60, 4 bytes, shadow ioeventfd */
 	NR_IO,
 };
+
+#define SHADOW_REG	0x60
+#define SHADOW_OFFSET	0x100	/* of the value in the shadow memory */
+#define SHADOW_SIZE	4096	/* of the shadow memory */
 
 #define MAILBOX_USER_DATA	0x1234567890ULL
 /* The reply timeout of the test that expects one to expire. */
@@ -85,6 +93,8 @@ FIXTURE(ioevent)
 	int rs[2];	/* mailbox: the kernel's end, the test's end */
 	int ps[2];	/* posted mailbox */
 	int efd[4];
+	int shadow_efd;
+	int memfd;	/* the shadow memory */
 	struct fake_server fs;
 };
 
@@ -111,6 +121,9 @@ FIXTURE_SETUP(ioevent)
 		[IO_POSTED] = { .type = VFIO_USER_IO_FD_TYPE_IOREGIONFD,
 				.offset = 0x200, .size = 0x100,
 				.flags = VFIO_USER_IOREGIONFD_FLAG_POSTED_WRITES },
+		[IO_SHADOW] = { .type = VFIO_USER_IO_FD_TYPE_IOEVENTFD_SHADOW,
+				.offset = SHADOW_REG, .size = 4,
+				.shadow_offset = SHADOW_OFFSET },
 	};
 	struct vfio_user_attach_region region = {
 		.flags = VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE,
@@ -140,6 +153,13 @@ FIXTURE_SETUP(ioevent)
 	}
 	io[IO_MAILBOX].fd = self->rs[0];
 	io[IO_POSTED].fd = self->ps[0];
+	self->shadow_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	ASSERT_LE(0, self->shadow_efd);
+	self->memfd = memfd_create("shadow", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	ASSERT_LE(0, self->memfd);
+	ASSERT_EQ(0, ftruncate(self->memfd, SHADOW_SIZE));
+	io[IO_SHADOW].fd = self->shadow_efd;
+	io[IO_SHADOW].shadow_fd = self->memfd;
 	arg.sock_fd = self->sv[0];
 	ASSERT_EQ(0, ioctl(self->dev, VFIO_USER_SET_TIMEOUT, &t));
 	ASSERT_EQ(0, ioctl(self->dev, VFIO_USER_ATTACH, &arg));
@@ -165,6 +185,18 @@ FIXTURE_TEARDOWN(ioevent)
 	}
 	for (i = 0; i < 4; i++)
 		close(self->efd[i]);
+	close(self->shadow_efd);
+	close(self->memfd);
+}
+
+/* The value in the shadow memory, as the server sees it. */
+static uint32_t shadow_value(int memfd)
+{
+	uint32_t v = 0;
+
+	if (pread(memfd, &v, sizeof(v), SHADOW_OFFSET) != sizeof(v))
+		return 0xdeadbeef;
+	return v;
 }
 
 static int wr(int dev, uint64_t off, uint64_t val, size_t len)
@@ -377,6 +409,171 @@ TEST_F(ioevent, missing_response_times_out)
 	pthread_join(p.tid, NULL);
 	EXPECT_EQ(-1, pwrite(self->dev, &v, 4, vu_region_off(0, 0x100)));
 	EXPECT_EQ(EIO, errno);
+}
+
+TEST_F(ioevent, shadow_stores_the_value_then_signals)
+{
+	ASSERT_EQ(0, wr(self->dev, SHADOW_REG, 0x12345678, 4));
+	EXPECT_EQ(1ULL, vu_eventfd_read(self->shadow_efd));
+	EXPECT_EQ(0x12345678U, shadow_value(self->memfd));
+	ASSERT_EQ(0, wr(self->dev, SHADOW_REG, 0xabcd, 4));
+	ASSERT_EQ(0, wr(self->dev, SHADOW_REG, 0x5a5a, 4));
+	EXPECT_EQ(2ULL, vu_eventfd_read(self->shadow_efd));
+	EXPECT_EQ(0x5a5aU, shadow_value(self->memfd));
+	EXPECT_EQ(0U, self->fs.writes);
+
+	/* Another width is an ordinary write: no store, no signal. */
+	ASSERT_EQ(0, wr(self->dev, SHADOW_REG, 0x77, 2));
+	EXPECT_EQ(1U, server_writes(&self->fs, 1));
+	EXPECT_EQ(0ULL, vu_eventfd_read(self->shadow_efd));
+	EXPECT_EQ(0x5a5aU, shadow_value(self->memfd));
+}
+
+/*
+ * Attach a device with one shadow ioeventfd; -errno. With @devp the device
+ * stays open there (its server never answers), else it is closed again.
+ */
+static int attach_shadow_dev(int eventfd_fd, int shadow_fd, uint64_t offset,
+			     uint64_t size, int *devp)
+{
+	struct vfio_user_attach_io_fd io = {
+		.type = VFIO_USER_IO_FD_TYPE_IOEVENTFD_SHADOW,
+		.offset = SHADOW_REG, .size = size, .shadow_offset = offset,
+		.fd = eventfd_fd, .shadow_fd = shadow_fd,
+	};
+	struct vfio_user_attach_region region = {
+		.flags = VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE,
+		.fd = -1, .size = 4096, .nr_io_fds = 1,
+		.io_fds = (uintptr_t)&io,
+	};
+	struct vfio_user_attach arg = {
+		.argsz = sizeof(arg), .twin_fd = -1, .minor = 2,
+		.max_msg_fds = 8, .max_data_xfer_size = 1 << 20,
+		.client_max_data_xfer_size = 1 << 20, .max_dma_maps = 16,
+		.pgsizes = 4096, .num_regions = 1,
+		.regions = (uintptr_t)&region,
+	};
+	int dev = open(VFIO_USER_DEV, O_RDWR | O_CLOEXEC), sv[2], ret;
+
+	if (dev < 0)
+		return -errno;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv)) {
+		ret = -errno;
+		close(dev);
+		return ret;
+	}
+	arg.sock_fd = sv[0];
+	ret = ioctl(dev, VFIO_USER_ATTACH, &arg) ? -errno : 0;
+	if (devp && !ret)
+		*devp = dev;
+	else
+		close(dev);
+	close(sv[0]);
+	close(sv[1]);
+	return ret;
+}
+
+static int attach_shadow(int eventfd_fd, int shadow_fd, uint64_t offset,
+			 uint64_t size)
+{
+	return attach_shadow_dev(eventfd_fd, shadow_fd, offset, size, NULL);
+}
+
+/* As with a writable mapping of it: no write seal while attached. */
+TEST_F(ioevent, shadow_memory_cannot_be_sealed_while_attached)
+{
+	int memfd = memfd_create("shadow", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	int dev = -1;
+
+	ASSERT_LE(0, memfd);
+	ASSERT_EQ(0, ftruncate(memfd, SHADOW_SIZE));
+	ASSERT_EQ(0, attach_shadow_dev(self->shadow_efd, memfd, SHADOW_OFFSET,
+				       4, &dev));
+	EXPECT_EQ(-1, fcntl(memfd, F_ADD_SEALS, F_SEAL_WRITE));
+	EXPECT_EQ(EBUSY, errno);
+	/* Once the device is gone, it can. */
+	close(dev);
+	EXPECT_EQ(0, fcntl(memfd, F_ADD_SEALS, F_SEAL_WRITE));
+	close(memfd);
+}
+
+/* Only memory the VMM could map shared and writable itself. */
+TEST_F(ioevent, shadow_memory_checked_at_attach)
+{
+	char path[64];
+	int ro, sealed, future, efd = self->shadow_efd;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", self->memfd);
+	ro = open(path, O_RDONLY | O_CLOEXEC);
+	ASSERT_LE(0, ro);
+	sealed = memfd_create("sealed", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	future = memfd_create("future", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	ASSERT_LE(0, sealed);
+	ASSERT_LE(0, future);
+	ASSERT_EQ(0, ftruncate(sealed, SHADOW_SIZE));
+	ASSERT_EQ(0, ftruncate(future, SHADOW_SIZE));
+	ASSERT_EQ(0, fcntl(sealed, F_ADD_SEALS, F_SEAL_WRITE));
+	ASSERT_EQ(0, fcntl(future, F_ADD_SEALS, F_SEAL_FUTURE_WRITE));
+
+	EXPECT_EQ(0, attach_shadow(efd, self->memfd, SHADOW_OFFSET, 4));
+	EXPECT_EQ(0, attach_shadow(efd, self->memfd, SHADOW_SIZE - 8, 8));
+	/* Not memory: an eventfd, a socket. */
+	EXPECT_EQ(-EINVAL, attach_shadow(efd, efd, SHADOW_OFFSET, 4));
+	EXPECT_EQ(-EINVAL, attach_shadow(efd, self->sv[1], SHADOW_OFFSET, 4));
+	EXPECT_EQ(-EBADF, attach_shadow(efd, -1, SHADOW_OFFSET, 4));
+	/* Not writable, or sealed against writes. */
+	EXPECT_EQ(-EACCES, attach_shadow(efd, ro, SHADOW_OFFSET, 4));
+	EXPECT_EQ(-EPERM, attach_shadow(efd, sealed, SHADOW_OFFSET, 4));
+	EXPECT_EQ(-EPERM, attach_shadow(efd, future, SHADOW_OFFSET, 4));
+	/* The value must fit, aligned, and have a width. */
+	EXPECT_EQ(-EINVAL, attach_shadow(efd, self->memfd, SHADOW_SIZE - 4, 8));
+	EXPECT_EQ(-EINVAL, attach_shadow(efd, self->memfd, SHADOW_SIZE, 4));
+	EXPECT_EQ(-EINVAL, attach_shadow(efd, self->memfd, SHADOW_OFFSET + 2, 4));
+	EXPECT_EQ(-EINVAL, attach_shadow(efd, self->memfd, SHADOW_OFFSET, 0));
+	EXPECT_EQ(-EINVAL, attach_shadow(efd, self->memfd, SHADOW_OFFSET, 3));
+	EXPECT_EQ(-EINVAL, attach_shadow(efd, self->memfd, ~0ULL - 3, 4));
+	/* The eventfd must be one. */
+	EXPECT_EQ(-EINVAL, attach_shadow(self->memfd, self->memfd,
+					 SHADOW_OFFSET, 4));
+	close(ro);
+	close(sealed);
+	close(future);
+}
+
+/*
+ * End to end with the sample server in libvfio-user's layout: the library
+ * finds the shadow doorbell, the kernel stores and signals, and the server
+ * reads the value from its shadow memory.
+ */
+TEST(sample_server_shadow_doorbell)
+{
+	const char *args[] = { "--io-fds-layout=lvu", NULL };
+	const struct vuc_region *bar0;
+	struct vu_server srv = { 0 };
+	struct vuc_device *dev;
+	uint32_t v = 0, i, found = 0;
+	int fd;
+
+	if (access(VFIO_USER_DEV, F_OK))
+		SKIP(return, "%s missing: vfio_user module not loaded", VFIO_USER_DEV);
+	ASSERT_EQ(0, vu_server_start(&srv, args));
+	dev = vu_attach(srv.path, NULL);
+	ASSERT_NE(NULL, dev);
+	fd = vuc_device_fd(dev);
+	bar0 = vuc_get_region(dev, 0);
+	for (i = 0; i < bar0->nr_io_fds; i++)
+		found += bar0->io_fds[i].type ==
+			 VFIO_USER_IO_FD_TYPE_IOEVENTFD_SHADOW;
+	EXPECT_EQ(1U, found);
+	for (i = 1; i <= 3; i++)
+		ASSERT_EQ(0, vu_reg_write32(fd, SAMPLE_REG_DOORBELL_SHADOW,
+					    0x1000 + i));
+	ASSERT_EQ(0, vu_reg_read32(fd, SAMPLE_REG_SHADOW_COUNT, &v));
+	EXPECT_EQ(3U, v);
+	ASSERT_EQ(0, vu_reg_read32(fd, SAMPLE_REG_SHADOW_VALUE, &v));
+	EXPECT_EQ(0x1003U, v);
+	vuc_device_free(dev);
+	vu_server_stop(&srv);
 }
 
 TEST_HARNESS_MAIN

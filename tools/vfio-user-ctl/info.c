@@ -251,6 +251,9 @@ static void print_io_fd(FILE *out, const struct vuc_io_fd *f)
 	case VFIO_USER_IO_FD_TYPE_IOREGIONFD:
 		fputs("ioregionfd ", out);
 		break;
+	case VFIO_USER_IO_FD_TYPE_IOEVENTFD_SHADOW:
+		fputs("shadow ioeventfd ", out);
+		break;
 	default:
 		fprintf(out, "type %" PRIu32 " (unknown) ", f->type);
 		break;
@@ -267,6 +270,14 @@ static void print_io_fd(FILE *out, const struct vuc_io_fd *f)
 		if (f->flags & VFIO_USER_IOEVENTFD_FLAG_DATAMATCH)
 			fprintf(out, ", datamatch value 0x%" PRIx64,
 				f->datamatch);
+	} else if (f->type == VFIO_USER_IO_FD_TYPE_IOEVENTFD_SHADOW) {
+		fmt_flags(out, f->flags, ioeventfd_flags);
+		if (f->flags & VFIO_USER_IOEVENTFD_FLAG_DATAMATCH)
+			fprintf(out, ", datamatch value 0x%" PRIx64,
+				f->datamatch);
+		fprintf(out,
+			", value stored at 0x%" PRIx64 " of its shadow memory",
+			f->shadow_offset);
 	} else if (f->type == VFIO_USER_IO_FD_TYPE_IOREGIONFD) {
 		fmt_flags(out, f->flags, ioregionfd_flags);
 		fprintf(out, ", user_data 0x%" PRIx64, f->user_data);

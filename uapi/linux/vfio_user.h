@@ -1138,15 +1138,26 @@ VFIO_USER_ASSERT_OFFSET(struct vfio_user_mig_data, data, 8);
 
 /**
  * struct vfio_user_attach_io_fd - an io-fd sub-region for VFIO_USER_ATTACH
- * @type: VFIO_USER_IO_FD_TYPE_IOEVENTFD or VFIO_USER_IO_FD_TYPE_IOREGIONFD
+ * @type: VFIO_USER_IO_FD_TYPE_IOEVENTFD, VFIO_USER_IO_FD_TYPE_IOREGIONFD or
+ *	VFIO_USER_IO_FD_TYPE_IOEVENTFD_SHADOW
  * @flags: VFIO_USER_IOEVENTFD_FLAG_* or VFIO_USER_IOREGIONFD_FLAG_*, as
  *	the server sent them
  * @offset: start of the sub-region within its region
- * @size: bytes (0 for an ioeventfd: any access size)
+ * @size: bytes (0 for an ioeventfd: any access size; a shadow ioeventfd
+ *	needs 1, 2, 4 or 8, the width of the value it stores)
  * @datamatch: ioeventfd with VFIO_USER_IOEVENTFD_FLAG_DATAMATCH: the value
  * @user_data: ioregionfd: the value to echo in its commands
- * @fd: the fd the server sent for it
- * @reserved: must be 0
+ * @shadow_offset: shadow ioeventfd: where in @shadow_fd a matching write's
+ *	value is stored, aligned to @size
+ * @fd: the fd the server sent for it (an eventfd, or a socket for an
+ *	ioregionfd)
+ * @reserved: must be 0 but for a shadow ioeventfd
+ * @shadow_fd: shadow ioeventfd: the shadow memory the server sent, a memfd
+ *	open for writing that a shared writable mmap() could map
+ *
+ * A write that matches a shadow ioeventfd stores its value at
+ * @shadow_offset in @shadow_fd, then signals @fd; no message is sent, as
+ * with KVM's shadow ioeventfd patches that libvfio-user targets.
  */
 struct vfio_user_attach_io_fd {
 	__u32		type;
@@ -1154,9 +1165,15 @@ struct vfio_user_attach_io_fd {
 	__aligned_u64	offset;
 	__aligned_u64	size;
 	__aligned_u64	datamatch;
-	__aligned_u64	user_data;
+	union {
+		__aligned_u64	user_data;
+		__aligned_u64	shadow_offset;
+	};
 	__s32		fd;
-	__u32		reserved;
+	union {
+		__u32	reserved;
+		__s32	shadow_fd;
+	};
 };
 
 VFIO_USER_ASSERT_SIZE(struct vfio_user_attach_io_fd, 48);
