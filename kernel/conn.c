@@ -1059,13 +1059,16 @@ int vfio_user_call_async(struct vfio_user_conn *conn,
  * Return: bytes received; -EAGAIN when nothing is queued; -ENOTCONN at end
  * of file; -EPROTO for fds; another negative errno.
  */
-static int vfio_user_rx_recv(struct vfio_user_conn *conn, struct socket *sock,
-			     void *buf, size_t len)
+static int vfio_user_sock_recv(struct vfio_user_conn *conn, struct socket *sock,
+			       void *buf, size_t len)
 {
 	struct kvec vec = { .iov_base = buf, .iov_len = len };
 	struct msghdr msg = { };
 	int ret;
 
+	/* Nothing there (the usual case right after a send): no call. */
+	if (!vfio_user_sock_ready(sock->sk, false))
+		return -EAGAIN;
 	ret = kernel_recvmsg(sock, &msg, &vec, 1, len, MSG_DONTWAIT);
 	if (msg.msg_flags & MSG_CTRUNC)
 		return -EPROTO;
@@ -1074,6 +1077,36 @@ static int vfio_user_rx_recv(struct vfio_user_conn *conn, struct socket *sock,
 	if (ret > 0)
 		atomic64_add(ret, &conn->stats.bytes_received);
 	return ret;
+}
+
+/*
+ * Receive up to @len bytes of the stream for the receiver of @w: from
+ * what was received ahead first; a short ask fills that buffer with
+ * whatever the socket holds, so that a small message takes one receive.
+ * Same return values as vfio_user_sock_recv().
+ */
+static int vfio_user_rx_recv(struct vfio_user_worker *w, void *buf,
+			     size_t len)
+{
+	struct vfio_user_rx *rx = &w->rx;
+	size_t n;
+	int ret;
+
+	lockdep_assert_held(&w->recv_lock);
+	if (rx->ahead_pos == rx->ahead_len) {
+		if (len >= sizeof(rx->ahead))
+			return vfio_user_sock_recv(w->conn, w->sock, buf, len);
+		ret = vfio_user_sock_recv(w->conn, w->sock, rx->ahead,
+					  sizeof(rx->ahead));
+		if (ret < 0)
+			return ret;
+		rx->ahead_pos = 0;
+		WRITE_ONCE(rx->ahead_len, ret);
+	}
+	n = min_t(size_t, len, rx->ahead_len - rx->ahead_pos);
+	memcpy(buf, rx->ahead + rx->ahead_pos, n);
+	WRITE_ONCE(rx->ahead_pos, rx->ahead_pos + n);
+	return n;
 }
 
 static void vfio_user_rx_reset(struct vfio_user_rx *rx)
@@ -1094,6 +1127,9 @@ static void vfio_user_rx_abort(struct vfio_user_worker *w, int err)
 
 	lockdep_assert_held(&w->recv_lock);
 	vfio_user_rx_reset(&w->rx);
+	/* The rest of the stream is no one's either. */
+	w->rx.ahead_pos = 0;
+	WRITE_ONCE(w->rx.ahead_len, 0);
 	if (req) {
 		req->status = err;
 		vfio_user_request_done(req);
@@ -1233,7 +1269,7 @@ static int vfio_user_rx_step(struct vfio_user_worker *w, bool worker)
 	int ret;
 
 	while (rx->got < hdr_len) {
-		ret = vfio_user_rx_recv(conn, w->sock, (u8 *)&rx->hdr + rx->got,
+		ret = vfio_user_rx_recv(w, (u8 *)&rx->hdr + rx->got,
 					hdr_len - rx->got);
 		if (ret < 0)
 			return ret;
@@ -1262,7 +1298,7 @@ static int vfio_user_rx_step(struct vfio_user_worker *w, bool worker)
 
 		if (!rx->body)
 			len = min_t(size_t, len, PAGE_SIZE);
-		ret = vfio_user_rx_recv(conn, w->sock, dst, len);
+		ret = vfio_user_rx_recv(w, dst, len);
 		if (ret < 0)
 			return ret;
 		rx->got += ret;
@@ -1333,7 +1369,9 @@ static bool vfio_user_worker_has_work(struct vfio_user_worker *w)
 {
 	if (mutex_is_locked(&w->recv_lock))
 		return false;
-	return READ_ONCE(w->rx.got) || vfio_user_sock_ready(w->sock->sk, false);
+	return READ_ONCE(w->rx.got) ||
+	       READ_ONCE(w->rx.ahead_pos) != READ_ONCE(w->rx.ahead_len) ||
+	       vfio_user_sock_ready(w->sock->sk, false);
 }
 
 /*
@@ -1345,7 +1383,7 @@ static void vfio_user_rx_release(struct vfio_user_worker *w)
 	int broken = vfio_user_conn_status(w->conn);
 
 	/* Nobody would continue it: the socket is shut down for good. */
-	if (broken && w->rx.got)
+	if (broken && (w->rx.got || w->rx.ahead_pos != w->rx.ahead_len))
 		vfio_user_rx_abort(w, broken);
 	mutex_unlock(&w->recv_lock);
 	/* Pairs with the barrier in vfio_user_sock_data_ready(). */
@@ -1664,6 +1702,8 @@ static int vfio_user_create_worker(struct vfio_user_conn *conn,
 	worker->replies = replies;
 	mutex_init(&worker->recv_lock);
 	vfio_user_rx_reset(&worker->rx);
+	worker->rx.ahead_pos = 0;
+	worker->rx.ahead_len = 0;
 	worker->retime = false;
 	worker->sleep_until = 0;
 	init_waitqueue_head(&worker->wq);

@@ -198,6 +198,11 @@ struct vfio_user_request {
  *	with the table's reference), or NULL
  * @for_worker: a server command, whose body only the worker may take
  * @deadline: when the rest of the message is overdue (jiffies)
+ * @ahead: bytes received from the socket before they were asked for: a
+ *	small message comes in with one receive, not one for the header and
+ *	one for the body
+ * @ahead_pos: the next byte of @ahead to hand out
+ * @ahead_len: bytes in @ahead
  */
 struct vfio_user_rx {
 	struct vfio_user_header hdr;
@@ -206,6 +211,9 @@ struct vfio_user_rx {
 	struct vfio_user_request *req;
 	bool for_worker;
 	unsigned long deadline;
+	u16 ahead_pos;
+	u16 ahead_len;
+	u8 ahead[256];
 };
 
 /**
