@@ -86,6 +86,26 @@ static void *fake_server_run(void *arg)
 	return NULL;
 }
 
+/* The attach of a one-region test device with @nr io fds, over @sock. */
+static void attach_arg(struct vfio_user_attach *arg,
+		       struct vfio_user_attach_region *region,
+		       struct vfio_user_attach_io_fd *io, unsigned int nr,
+		       int sock)
+{
+	*region = (struct vfio_user_attach_region) {
+		.flags = VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE,
+		.fd = -1, .size = 4096, .nr_io_fds = nr,
+		.io_fds = (uintptr_t)io,
+	};
+	*arg = (struct vfio_user_attach) {
+		.argsz = sizeof(*arg), .sock_fd = sock, .twin_fd = -1,
+		.minor = 2, .max_msg_fds = 8, .max_data_xfer_size = 1 << 20,
+		.client_max_data_xfer_size = 1 << 20, .max_dma_maps = 16,
+		.pgsizes = 4096, .num_regions = 1,
+		.regions = (uintptr_t)region,
+	};
+}
+
 FIXTURE(ioevent)
 {
 	int dev;
@@ -125,18 +145,8 @@ FIXTURE_SETUP(ioevent)
 				.offset = SHADOW_REG, .size = 4,
 				.shadow_offset = SHADOW_OFFSET },
 	};
-	struct vfio_user_attach_region region = {
-		.flags = VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE,
-		.fd = -1, .size = 4096, .nr_io_fds = NR_IO,
-		.io_fds = (uintptr_t)io,
-	};
-	struct vfio_user_attach arg = {
-		.argsz = sizeof(arg), .twin_fd = -1, .minor = 2,
-		.max_msg_fds = 8, .max_data_xfer_size = 1 << 20,
-		.client_max_data_xfer_size = 1 << 20, .max_dma_maps = 16,
-		.pgsizes = 4096, .num_regions = 1,
-		.regions = (uintptr_t)&region,
-	};
+	struct vfio_user_attach_region region;
+	struct vfio_user_attach arg;
 	int i;
 
 	self->dev = open(VFIO_USER_DEV, O_RDWR | O_CLOEXEC);
@@ -160,7 +170,7 @@ FIXTURE_SETUP(ioevent)
 	ASSERT_EQ(0, ftruncate(self->memfd, SHADOW_SIZE));
 	io[IO_SHADOW].fd = self->shadow_efd;
 	io[IO_SHADOW].shadow_fd = self->memfd;
-	arg.sock_fd = self->sv[0];
+	attach_arg(&arg, &region, io, NR_IO, self->sv[0]);
 	ASSERT_EQ(0, ioctl(self->dev, VFIO_USER_SET_TIMEOUT, &t));
 	ASSERT_EQ(0, ioctl(self->dev, VFIO_USER_ATTACH, &arg));
 
@@ -441,18 +451,8 @@ static int attach_shadow_dev(int eventfd_fd, int shadow_fd, uint64_t offset,
 		.offset = SHADOW_REG, .size = size, .shadow_offset = offset,
 		.fd = eventfd_fd, .shadow_fd = shadow_fd,
 	};
-	struct vfio_user_attach_region region = {
-		.flags = VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE,
-		.fd = -1, .size = 4096, .nr_io_fds = 1,
-		.io_fds = (uintptr_t)&io,
-	};
-	struct vfio_user_attach arg = {
-		.argsz = sizeof(arg), .twin_fd = -1, .minor = 2,
-		.max_msg_fds = 8, .max_data_xfer_size = 1 << 20,
-		.client_max_data_xfer_size = 1 << 20, .max_dma_maps = 16,
-		.pgsizes = 4096, .num_regions = 1,
-		.regions = (uintptr_t)&region,
-	};
+	struct vfio_user_attach_region region;
+	struct vfio_user_attach arg;
 	int dev = open(VFIO_USER_DEV, O_RDWR | O_CLOEXEC), sv[2], ret;
 
 	if (dev < 0)
@@ -462,7 +462,7 @@ static int attach_shadow_dev(int eventfd_fd, int shadow_fd, uint64_t offset,
 		close(dev);
 		return ret;
 	}
-	arg.sock_fd = sv[0];
+	attach_arg(&arg, &region, &io, 1, sv[0]);
 	ret = ioctl(dev, VFIO_USER_ATTACH, &arg) ? -errno : 0;
 	if (devp && !ret)
 		*devp = dev;
