@@ -4,10 +4,15 @@
 #
 #   make            module (against Debian's 6.1 headers, or KDIR=...),
 #                   userspace programs and the selftests
+#   make module-612 the module against the 6.12 headers Debian 12 also
+#                   carries (build/kmod/debian612); module-debian and
+#                   module-debug: 6.1 and the debug kernel
 #   make run        the demo, in a VM
-#   make check      lint, build, host tests, selftests in a VM on the Debian
-#                   kernel and on the debug kernel; ends with a summary line
-#   make lint       checkpatch --strict, sparse, W=1 build of the module;
+#   make check      lint, build, host tests, selftests in a VM on Debian's
+#                   6.1 and 6.12 kernels and on the debug kernel; ends with
+#                   a summary line
+#   make lint       checkpatch --strict, sparse, W=1 build of the module
+#                   (6.1 and 6.12 headers);
 #                   clang-format (checked) and cppcheck on the userspace code
 #   make fuzz       fuzzers, fault injection and kill tests on the debug
 #                   kernel with long counts; ends with a line of figures
@@ -25,6 +30,7 @@ SCRIPTS	:= $(TOP)/scripts
 
 # Recursive on purpose: evaluated only after the deps target has run.
 DEBIAN_KDIR = $(shell . $(SCRIPTS)/lib.sh && debian_kdir)
+DEBIAN612_KDIR = $(shell . $(SCRIPTS)/lib.sh && kernel_kdir debian612)
 KDIR ?= $(DEBIAN_KDIR)
 DEBUG_KDIR = $(shell $(SCRIPTS)/build-debug-kernel.sh)
 LINUX_SRC = $(shell . $(SCRIPTS)/lib.sh && linux_source_dir)
@@ -46,7 +52,8 @@ else
 Q := @
 endif
 
-.PHONY: all deps module module-debian module-debug selftests check fuzz run bench \
+.PHONY: all deps module module-debian module-debian612 module-612 module-debug \
+	selftests check fuzz run bench \
 	lint docs clean
 
 all: module userspace selftests
@@ -74,6 +81,11 @@ module: deps
 
 module-debian: deps
 	$(call build_module,$(DEBIAN_KDIR),$(BUILD)/kmod/debian)
+
+module-debian612: deps
+	$(call build_module,$(DEBIAN612_KDIR),$(BUILD)/kmod/debian612)
+
+module-612: module-debian612
 
 module-debug: deps
 	$(call build_module,$(DEBUG_KDIR),$(BUILD)/kmod/debug)

@@ -53,9 +53,9 @@ void vfio_user_device_broken(struct vfio_user_device *vdev)
 
 	mutex_lock(&vdev->irq_lock);
 	if (vdev->err_trigger)
-		eventfd_signal(vdev->err_trigger, 1);
+		vfio_user_eventfd_signal(vdev->err_trigger);
 	if (vdev->req_trigger)
-		eventfd_signal(vdev->req_trigger, 1);
+		vfio_user_eventfd_signal(vdev->req_trigger);
 	mutex_unlock(&vdev->irq_lock);
 }
 
@@ -440,14 +440,8 @@ static ssize_t vfio_user_rw_iter_sync(struct vfio_user_device *vdev,
 	if (iocb->ki_flags & IOCB_NOWAIT)
 		return -EAGAIN;
 	while (iov_iter_count(iter)) {
-		struct iovec seg;
+		struct iovec seg = vfio_user_iter_segment(iter);
 
-		if (iter_is_ubuf(iter)) {
-			seg.iov_base = iter->ubuf + iter->iov_offset;
-			seg.iov_len = iov_iter_count(iter);
-		} else {
-			seg = iov_iter_iovec(iter);
-		}
 		if (!seg.iov_len) {
 			iov_iter_advance(iter, 0);
 			continue;
@@ -526,7 +520,7 @@ static bool vfio_user_mmap_may_write(const struct vfio_user_region *region,
 	    !(file->f_mode & FMODE_WRITE) || IS_SWAPFILE(mapping->host))
 		return false;
 #ifdef CONFIG_SHMEM
-	if (mapping->a_ops == &shmem_aops &&
+	if (shmem_mapping(mapping) &&
 	    (READ_ONCE(SHMEM_I(file_inode(file))->seals) & F_SEAL_FUTURE_WRITE))
 		return false;
 #endif
@@ -590,9 +584,9 @@ int vfio_user_device_mmap(struct vfio_user_device *vdev,
 		if (vma->vm_flags & VM_WRITE)
 			return -EACCES;
 		/* Nor later, through mprotect(). */
-		vma->vm_flags &= ~VM_MAYWRITE;
+		vm_flags_clear(vma, VM_MAYWRITE);
 	}
-	vma->vm_flags &= ~VM_MAYEXEC;
+	vm_flags_clear(vma, VM_MAYEXEC);
 
 	WRITE_ONCE(vdev->mmapped, true);
 	vma->vm_pgoff = file_off >> PAGE_SHIFT;

@@ -292,7 +292,7 @@ ssize_t vfio_user_io_fd_access(struct vfio_user_device *vdev,
 		if (vfio_user_ioeventfd_matches(io, offset, count, data)) {
 			if (io->shadow_page)
 				vfio_user_shadow_store(io, data, count);
-			eventfd_signal(io->trigger, 1);
+			vfio_user_eventfd_signal(io->trigger);
 			return count;
 		}
 	}

@@ -22,6 +22,8 @@
 #include <linux/workqueue.h>
 #include <linux/xarray.h>
 
+#include "compat.h"
+
 struct eventfd_ctx;
 struct file;
 struct iov_iter;

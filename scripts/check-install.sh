@@ -8,7 +8,8 @@
 #   man           the man pages: mandoc -Tlint, lexgrog, man -l; every
 #                 option and library function they should describe is there
 #   dkms          dkms add, build and install of vfio_user.ko against
-#                 Debian's headers, in a DKMS tree of its own
+#                 Debian's headers (a build against the 6.12 ones too), in
+#                 a DKMS tree of its own
 #   deb           dpkg-buildpackage -b of debian/ in a copy of the tree,
 #                 lintian on the result
 #   pkg-config    the packages unpacked into a staging tree; the autopkgtest
@@ -250,19 +251,45 @@ dkms_installed() {
 	echo "$out" | grep -q ': installed$'
 }
 
+# vermagic_is KO KVER; KO may be compressed as DKMS leaves it for a kernel
+# whose modules are (6.12's: KO.xz).
 vermagic_is() {
-	local vm
-	vm=$(modinfo -F vermagic "$1") || return 1
+	local vm ko=$1 z
+	for z in "" .xz .zst .gz; do
+		[ -f "$1$z" ] && { ko=$1$z; break; }
+	done
+	vm=$(modinfo -F vermagic "$ko") || return 1
 	echo "vermagic: $vm"
 	case "$vm" in "$2 "*) ;; *) return 1 ;; esac
 }
 
+# dkms.conf's BUILD_EXCLUSIVE_KERNEL, matched as dkms matches it (a bash
+# regex), admits the supported lines (6.1 and 6.12) and no other.
+dkms_exclusive_range() {
+	local re v bad=0
+	re=$(sed -n 's/^BUILD_EXCLUSIVE_KERNEL="\(.*\)"$/\1/p' "$top/dkms.conf")
+	echo "BUILD_EXCLUSIVE_KERNEL: $re"
+	[ -n "$re" ] || return 1
+	for v in "$@" 6.1.0-57-amd64 6.1.0-99-rt-amd64 6.12.117+deb12-amd64 \
+		6.12.57+deb13-amd64; do
+		[[ $v =~ $re ]] || { echo "refuses $v"; bad=1; }
+	done
+	for v in 6.10.0-1-amd64 6.11.0 6.13.0-1-amd64 6.6.0 6.0.0 5.10.0-30-amd64 \
+		7.1.0 16.1.0; do
+		[[ $v =~ $re ]] && { echo "admits $v"; bad=1; }
+	done
+	return "$bad"
+}
+
 part_dkms() {
-	local kver kdir built inst
+	local kver kdir built inst kver612 kdir612 built612
 	kver=$(debian_headers_abi)
 	kdir=$(debian_kdir)
 	built="$work/dkms/tree/vfio-user/$version/$kver/$(uname -m)/module/vfio_user.ko"
 	inst="$work/dkms/root/lib/modules/$kver/updates/dkms/vfio_user.ko"
+	kver612=$(headers_abi debian612)
+	kdir612=$(kernel_kdir debian612)
+	built612="$work/dkms/tree/vfio-user/$version/$kver612/$(uname -m)/module/vfio_user.ko"
 
 	begin dkms
 	mkdir -p "$work/dkms/tree" "$work/dkms/root/lib/modules/$kver"
@@ -272,6 +299,11 @@ part_dkms() {
 	t "dkms build against linux-headers-$kver" \
 		dkms_run build -k "$kver" --kernelsourcedir "$kdir"
 	t "the module DKMS built is for $kver" vermagic_is "$built" "$kver"
+	t "dkms build against linux-headers-$kver612" \
+		dkms_run build -k "$kver612" --kernelsourcedir "$kdir612"
+	t "the module DKMS built is for $kver612" vermagic_is "$built612" "$kver612"
+	t "BUILD_EXCLUSIVE_KERNEL admits the 6.1 and 6.12 lines only" \
+		dkms_exclusive_range "$kver" "$kver612"
 	if [ "$(id -u)" -eq 0 ]; then
 		t "dkms install (into the test's own tree, no depmod)" \
 			dkms_run install -k "$kver" --no-depmod

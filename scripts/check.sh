@@ -3,7 +3,9 @@
 #
 # The project's test command (make check): lint, docs, build, host-side tests,
 # install and packaging tests (scripts/check-install.sh), then the
-# selftests in a VM on Debian's kernel and on the debug kernel.
+# selftests in a VM on each kernel the module supports: Debian 12's 6.1,
+# the 6.12 line Debian 12 also carries (each with the module built against
+# its headers), and the debug kernel.
 # Prints every test's result and ends with "N passed, N failed, N skipped";
 # exits non-zero on any failure, splat or lint finding.
 
@@ -47,7 +49,7 @@ stage "install: make install, DKMS, Debian packages, pkg-config, in the VM"
 # Frames each part itself (install: make-install, man, dkms, deb, ...).
 "$here/check-install.sh" 2>&1 | tee "$logs/install.log"
 
-for kernel in debian debug; do
+for kernel in debian debian612 debug; do
 	stage "selftests in the VM, $kernel kernel"
 	{
 		echo "# selftest: $kernel-vm"

@@ -5,6 +5,12 @@
 # Idempotent: when everything is present it does nothing (and needs no
 # network); otherwise it runs apt-get update once and installs what is
 # missing. Every make target that needs packages calls it.
+#
+# Kernels: Debian 12's own 6.1 line (linux-image-amd64, linux-headers-amd64)
+# and the 6.12 line it also carries (linux-image-6.12-amd64,
+# linux-headers-6.12-amd64). These are the meta-packages that always pull
+# the newest kernel of their line; scripts/lib.sh reads the ABI from them,
+# so a point release never needs an edit here.
 
 set -eu
 
@@ -25,7 +31,9 @@ PACKAGES="
 	libjson-c-dev
 	liburing-dev
 	libssl-dev
+	linux-headers-6.12-amd64
 	linux-headers-amd64
+	linux-image-6.12-amd64
 	linux-image-amd64
 	linux-source-6.1
 	lintian

@@ -10,32 +10,60 @@ die() {
 	exit 1
 }
 
-# The ABI string of the kernel that linux-image-amd64 currently pulls in
-# (e.g. 6.1.0-56-amd64). Debian point releases change it, so never
+# The ABI string of the kernel a Debian meta-package currently pulls in:
+# meta_abi PACKAGE PREFIX, e.g. meta_abi linux-image-amd64 linux-image
+# prints 6.1.0-57-amd64. Debian point releases change it, so never
 # hard-code it.
-debian_kernel_abi() {
-	dpkg-query -W -f='${Depends}\n' linux-image-amd64 2>/dev/null |
-		tr ',|' '\n\n' | sed -n 's/^ *linux-image-\([^ ]*\).*/\1/p' |
+meta_abi() {
+	dpkg-query -W -f='${Depends}\n' "$1" 2>/dev/null |
+		tr ',|' '\n\n' | sed -n "s/^ *$2-\([^ ]*\).*/\1/p" |
 		head -n 1
 }
 
-debian_headers_abi() {
-	dpkg-query -W -f='${Depends}\n' linux-headers-amd64 2>/dev/null |
-		tr ',|' '\n\n' | sed -n 's/^ *linux-headers-\([^ ]*\).*/\1/p' |
-		head -n 1
+# The kernels the module supports, by the name vm-run.sh's --kernel and the
+# Makefile's module-<name> targets use:
+#   debian     Debian 12's own 6.1 line (linux-image-amd64)
+#   debian612  the 6.12 line Debian 12 also carries (Debian 13's kernel;
+#              linux-image-6.12-amd64)
+# kernel_meta NAME image|headers prints the meta-package.
+kernel_meta() {
+	case "$1" in
+	debian) echo "linux-$2-amd64" ;;
+	debian612) echo "linux-$2-6.12-amd64" ;;
+	*) die "unknown Debian kernel $1 (debian or debian612)" ;;
+	esac
 }
 
-debian_kdir() {
-	abi=$(debian_headers_abi)
-	[ -n "$abi" ] || die "linux-headers-amd64 is not installed"
+kernel_abi() {
+	meta=$(kernel_meta "$1" image) || exit 1
+	meta_abi "$meta" linux-image
+}
+
+headers_abi() {
+	meta=$(kernel_meta "$1" headers) || exit 1
+	meta_abi "$meta" linux-headers
+}
+
+# KDIR of a kernel's headers: kernel_kdir debian|debian612.
+kernel_kdir() {
+	meta=$(kernel_meta "$1" headers) || exit 1
+	abi=$(meta_abi "$meta" linux-headers)
+	[ -n "$abi" ] || die "$meta is not installed"
 	echo "/usr/src/linux-headers-$abi"
 }
 
-debian_vmlinuz() {
-	abi=$(debian_kernel_abi)
-	[ -n "$abi" ] || die "linux-image-amd64 is not installed"
+# The kernel image vm-run.sh boots: kernel_vmlinuz debian|debian612.
+kernel_vmlinuz() {
+	meta=$(kernel_meta "$1" image) || exit 1
+	abi=$(meta_abi "$meta" linux-image)
+	[ -n "$abi" ] || die "$meta is not installed"
 	echo "/boot/vmlinuz-$abi"
 }
+
+debian_kernel_abi() { kernel_abi debian; }
+debian_headers_abi() { headers_abi debian; }
+debian_kdir() { kernel_kdir debian; }
+debian_vmlinuz() { kernel_vmlinuz debian; }
 
 linux_source_version() {
 	dpkg-query -W -f='${Version}\n' linux-source-6.1 2>/dev/null

@@ -4,8 +4,16 @@
 # Boot a QEMU VM (software emulation) with vfio_user.ko loaded and run one
 # command in it; exit with that command's status.
 #
-#   vm-run.sh [--kernel debian|debug] [--add DIR]... [--module KO|--no-module]
-#             [--timeout SECS] [--memory MB] [--show-boot] -- CMD [ARGS...]
+#   vm-run.sh [--kernel debian|debian612|debug] [--add DIR]...
+#             [--module KO|--no-module] [--timeout SECS] [--memory MB]
+#             [--show-boot] -- CMD [ARGS...]
+#
+# Kernels: debian is Debian 12's own (6.1), debian612 the 6.12 line Debian
+# 12 also carries (linux-image-6.12-amd64), each with the module built
+# against its headers (make module-debian, make module-debian612); debug
+# is the 6.1 debug kernel (scripts/build-debug-kernel.sh). Neither Debian
+# kernel needs a module of its own in the VM: the console, initramfs,
+# devtmpfs, debugfs, eventfd, memfd and Unix sockets are built in.
 #
 # The initramfs holds busybox, the module (/lib/modules/vfio_user.ko), the
 # project's programs (build/bin on PATH), the selftests (/selftests), this
@@ -31,7 +39,7 @@ memory=2048
 show_boot=0
 
 usage() {
-	sed -n '4,9p' "$0" | sed 's/^# \{0,1\}//' >&2
+	sed -n '4,17p' "$0" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 }
 
@@ -52,9 +60,9 @@ done
 [ $# -gt 0 ] || usage
 
 case "$kernel" in
-debian)
-	vmlinuz=$(debian_vmlinuz)
-	flavor=debian
+debian|debian612)
+	vmlinuz=$(kernel_vmlinuz "$kernel")
+	flavor=$kernel
 	;;
 debug)
 	kdir=$("$here/build-debug-kernel.sh")
@@ -62,7 +70,7 @@ debug)
 	flavor=debug
 	;;
 *)
-	die "--kernel must be debian or debug"
+	die "--kernel must be debian, debian612 or debug"
 	;;
 esac
 [ -r "$vmlinuz" ] || die "kernel image $vmlinuz not readable"
