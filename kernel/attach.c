@@ -703,6 +703,9 @@ int vfio_user_attach(struct vfio_user_device *vdev,
 	if (ret)
 		goto err_put_twin;
 	vfio_user_note_pids(vdev, sock);
+	vu_dbg(vdev, "attached: protocol %u.%u, %u regions, %u irqs, server pid %d%s\n",
+	       arg.major, arg.minor, vdev->num_regions, vdev->num_irqs,
+	       pid_vnr(vdev->server_pid), twin ? ", twin socket" : "");
 	/* Pairs with vfio_user_attached(): publish the cached state. */
 	smp_store_release(&vdev->attached, true);
 	mutex_unlock(&vdev->lock);
@@ -730,6 +733,7 @@ void vfio_user_detach(struct vfio_user_device *vdev)
 
 	if (!vdev->attached)
 		return;
+	vu_dbg(vdev, "released\n");
 	/* Closing is not a failure: no ERR/REQ signal for it. */
 	vfio_user_device_release_irqs(vdev);
 	/* Shut the sockets down before another device may claim them. */

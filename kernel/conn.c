@@ -244,6 +244,7 @@ void vfio_user_conn_break(struct vfio_user_conn *conn, int err)
 	}
 	WRITE_ONCE(conn->broken, err);
 	trace_vfio_user_conn_broken(conn_to_vdev(conn)->id, err);
+	vu_dbg(conn_to_vdev(conn), "connection broken: %pe\n", ERR_PTR(err));
 	/* No request enters the table from now on; empty it. */
 	for (;;) {
 		id = 0;

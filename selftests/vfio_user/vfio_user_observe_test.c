@@ -328,6 +328,44 @@ TEST_F(observe, trace_conn_broken)
 	free(trace);
 }
 
+/*
+ * The module's debug messages name the device: with dynamic debug on, a
+ * broken connection is logged as "vfio_user: vfio-user<N>: ...".
+ */
+TEST_F(observe, debug_messages_name_the_device)
+{
+	const char *ctl = DEBUGFS "/dynamic_debug/control";
+	char rec[1024], want[128];
+	bool found = false;
+	ssize_t n;
+	int kmsg;
+
+	if (ensure_mounted("debugfs", DEBUGFS, "dynamic_debug/control"))
+		SKIP(return, "no dynamic debug (CONFIG_DYNAMIC_DEBUG)");
+	kmsg = open("/dev/kmsg", O_RDONLY | O_NONBLOCK);
+	ASSERT_LE(0, kmsg);
+	ASSERT_EQ(0, (int)lseek(kmsg, 0, SEEK_END));
+	ASSERT_EQ(0, write_file(ctl, "module vfio_user +p"));
+	vu_server_stop(&self->srv);
+	self->srv.pid = 0;
+	ASSERT_NE(0, vu_wait_broken(self->fd, VU_WAIT_MS));
+	write_file(ctl, "module vfio_user -p");
+
+	snprintf(want, sizeof(want), "vfio_user: %s: connection broken: -ENOTCONN",
+		 self->name);
+	while ((n = read(kmsg, rec, sizeof(rec) - 1)) > 0 || errno == EPIPE) {
+		if (n <= 0)
+			continue;	/* overwritten records: go on */
+		rec[n] = '\0';
+		if (strstr(rec, want)) {
+			found = true;
+			break;
+		}
+	}
+	close(kmsg);
+	EXPECT_TRUE(found) TH_LOG("no '%s' in the kernel log", want);
+}
+
 /* The counters move as the device is used, in fdinfo and in debugfs. */
 TEST_F(observe, stats_count)
 {
