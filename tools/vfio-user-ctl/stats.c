@@ -494,6 +494,10 @@ int ctl_cmd_stats(int argc, char **argv, struct ctl_opts *opts)
 	}
 	if (optind < argc)
 		spec = argv[optind];
+	if (spec && !*spec) {
+		ctl_err("stats: DEVICE is empty: give a name as 'vfio-user-ctl list' shows it, or PID:FD");
+		return CTL_EXIT_USAGE;
+	}
 	if (watch) {
 		char *end;
 
