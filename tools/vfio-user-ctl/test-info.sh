@@ -299,7 +299,10 @@ ok "stats --watch 0: a usage error saying the range" watch0_ok
 
 # ---- bash completion ------------------------------------------------------
 
+# The source tree's, else the one installed next to BIN_DIR.
 completion=$here/../../data/bash-completion/vfio-user-ctl
+[ -f "$completion" ] ||
+	completion=$bin/../share/bash-completion/completions/vfio-user-ctl
 # complete WORDS...: what the completion offers for the last word.
 complete_words() {
 	bash -c '. "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1));
