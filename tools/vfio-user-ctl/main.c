@@ -26,7 +26,7 @@ static int cmd_help(int argc, char **argv, struct ctl_opts *opts);
 static void usage_help(FILE *out);
 
 static const struct ctl_command commands[] = {
-	{ "info", "[-x] SOCKET_PATH",
+	{ "info", "[-x] [--json] SOCKET_PATH|--fd N",
 	  "connect to a server and describe its device", ctl_cmd_info,
 	  ctl_usage_info },
 	{ "bench", "[--seconds N] SOCKET_PATH",
