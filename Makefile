@@ -19,7 +19,8 @@
 #   make docs       HTML documentation with Sphinx into build/docs; any
 #                   warning fails
 #   make install    module, udev rule, library, headers, pkg-config file,
-#                   programs and man pages (DESTDIR, PREFIX); make uninstall
+#                   programs, man pages and bash completion (DESTDIR,
+#                   PREFIX); make uninstall
 #
 # Every target that needs Debian packages installs them first
 # (scripts/install-deps.sh; a no-op when they are present).
@@ -227,6 +228,7 @@ LIBDIR		?= $(PREFIX)/lib
 INCLUDEDIR	?= $(PREFIX)/include
 MANDIR		?= $(PREFIX)/share/man
 PKGCONFIGDIR	?= $(LIBDIR)/pkgconfig
+BASHCOMPDIR	?= $(PREFIX)/share/bash-completion/completions
 SYSCONFDIR	?= /etc
 UDEVRULESDIR	?= /lib/udev/rules.d
 KVER		?= $(shell sed -n 's/^\#define UTS_RELEASE "\(.*\)"/\1/p' \
@@ -274,8 +276,10 @@ install-module: module
 install-userspace: build-userspace
 	$(INSTALL_DIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) \
 		$(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(INCLUDEDIR)/linux \
-		$(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man8
+		$(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man8 \
+		$(DESTDIR)$(BASHCOMPDIR)
 	$(INSTALL_PROGRAM) $(CTL) $(SERVER) $(DESTDIR)$(BINDIR)/
+	$(INSTALL_DATA) data/bash-completion/vfio-user-ctl $(DESTDIR)$(BASHCOMPDIR)/
 	$(INSTALL_DATA) $(LIBSO) $(LIBA) $(DESTDIR)$(LIBDIR)/
 	ln -sf libvfio-user-client.so.0 $(DESTDIR)$(LIBDIR)/libvfio-user-client.so
 	$(INSTALL_DATA) $(PC) $(DESTDIR)$(PKGCONFIGDIR)/
@@ -315,7 +319,8 @@ uninstall-userspace:
 		$(DESTDIR)$(INCLUDEDIR)/vfio-user-client.h \
 		$(DESTDIR)$(INCLUDEDIR)/linux/vfio_user.h \
 		$(addprefix $(DESTDIR)$(MANDIR)/man3/,$(notdir $(MAN3))) \
-		$(addprefix $(DESTDIR)$(MANDIR)/man8/,$(notdir $(MAN8)))
+		$(addprefix $(DESTDIR)$(MANDIR)/man8/,$(notdir $(MAN8))) \
+		$(DESTDIR)$(BASHCOMPDIR)/vfio-user-ctl
 	$(if $(DESTDIR),,ldconfig)
 
 uninstall-data:

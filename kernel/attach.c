@@ -17,6 +17,8 @@
 #include <linux/net.h>
 #include <linux/nospec.h>
 #include <linux/overflow.h>
+#include <linux/pid.h>
+#include <linux/sched.h>
 #include <linux/shmem_fs.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
@@ -518,7 +520,7 @@ static int vfio_user_attach_regions(struct vfio_user_device *vdev,
 				    const struct vfio_user_attach *arg)
 {
 	struct vfio_user_attach_region *uregions;
-	u32 i;
+	u32 i, j;
 	int ret;
 
 	uregions = memdup_user(u64_to_user_ptr(arg->regions),
@@ -538,6 +540,8 @@ static int vfio_user_attach_regions(struct vfio_user_device *vdev,
 					      &uregions[i], arg->device_flags);
 		if (ret)
 			goto out_free;
+		for (j = 0; j < vdev->regions[i].nr_io_fds; j++)
+			vdev->regions[i].io_fds[j].dev_name = vdev->name;
 	}
 	ret = 0;
 out_free:
@@ -621,6 +625,22 @@ static void vfio_user_free_attach_state(struct vfio_user_device *vdev)
 	vdev->num_irqs = 0;
 }
 
+/*
+ * For vfio-user-ctl list: who attached the device, and the server as the
+ * socket's peer credentials name it (the process that called listen() or
+ * connect(); none for a socketpair's other end passed along).
+ */
+static void vfio_user_note_pids(struct vfio_user_device *vdev,
+				struct socket *sock)
+{
+	struct sock *sk = sock->sk;
+
+	vdev->owner_pid = get_pid(task_tgid(current));
+	spin_lock(&sk->sk_peer_lock);
+	vdev->server_pid = get_pid(sk->sk_peer_pid);
+	spin_unlock(&sk->sk_peer_lock);
+}
+
 /**
  * vfio_user_attach() - VFIO_USER_ATTACH
  * @vdev: the device of this open file
@@ -682,6 +702,10 @@ int vfio_user_attach(struct vfio_user_device *vdev,
 	ret = vfio_user_conn_start(vdev, sock, twin);
 	if (ret)
 		goto err_put_twin;
+	vfio_user_note_pids(vdev, sock);
+	vu_dbg(vdev, "attached: protocol %u.%u, %u regions, %u irqs, server pid %d%s\n",
+	       arg.major, arg.minor, vdev->num_regions, vdev->num_irqs,
+	       pid_vnr(vdev->server_pid), twin ? ", twin socket" : "");
 	/* Pairs with vfio_user_attached(): publish the cached state. */
 	smp_store_release(&vdev->attached, true);
 	mutex_unlock(&vdev->lock);
@@ -709,6 +733,7 @@ void vfio_user_detach(struct vfio_user_device *vdev)
 
 	if (!vdev->attached)
 		return;
+	vu_dbg(vdev, "released\n");
 	/* Closing is not a failure: no ERR/REQ signal for it. */
 	vfio_user_device_release_irqs(vdev);
 	/* Shut the sockets down before another device may claim them. */

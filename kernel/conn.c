@@ -25,6 +25,7 @@
 #include <net/sock.h>
 
 #include "vfio_user.h"
+#include "trace.h"
 
 static struct vfio_user_device *conn_to_vdev(struct vfio_user_conn *conn)
 {
@@ -242,6 +243,8 @@ void vfio_user_conn_break(struct vfio_user_conn *conn, int err)
 		return;
 	}
 	WRITE_ONCE(conn->broken, err);
+	trace_vfio_user_conn_broken(conn_to_vdev(conn)->id, err);
+	vu_dbg(conn_to_vdev(conn), "connection broken: %pe\n", ERR_PTR(err));
 	/* No request enters the table from now on; empty it. */
 	for (;;) {
 		id = 0;
@@ -306,7 +309,8 @@ static void vfio_user_protocol_error(struct vfio_user_conn *conn,
 	if (vfio_user_conn_status(conn))
 		return;
 	atomic64_inc(&conn->stats.protocol_errors);
-	pr_warn_ratelimited("protocol error from server: %s (command %u, id %u); connection closed\n",
+	vu_warn_ratelimited(conn_to_vdev(conn),
+			    "protocol error from server: %s (command %u, id %u); connection closed\n",
 			    what, cmd, id);
 	vfio_user_conn_break(conn, -EPROTO);
 }
@@ -433,6 +437,8 @@ static int vfio_user_flush_multi(struct vfio_user_conn *conn, bool nowait)
 				 NULL, 0, false);
 	if (!ret)
 		atomic64_add(nr, &conn->stats.posted_writes);
+	if (!ret && nr > 1)
+		atomic64_inc(&conn->stats.write_multi);
 	return ret;
 }
 
@@ -582,7 +588,9 @@ static int vfio_user_send_msg(struct vfio_user_conn *conn,
 
 	if (sent == total) {
 		atomic64_inc(&conn->stats.msgs_sent);
+		atomic64_inc(vfio_user_cmd_stat(conn->stats.sent, hdr->cmd));
 		atomic64_add(total, &conn->stats.bytes_sent);
+		trace_vfio_user_msg_send(conn_to_vdev(conn)->id, hdr);
 		return 0;
 	}
 	/*
@@ -667,6 +675,8 @@ static int vfio_user_send_request(struct vfio_user_conn *conn,
 	req->id = id;
 
 	vfio_user_init_header(&hdr, id, cmd, len, 0);
+	/* Before: the reply may be in before the send returns. */
+	req->sent_ns = ktime_get_ns();
 	ret = vfio_user_send_msg(conn, conn->sock, NULL, &hdr, payload, len,
 				 fds, nr_fds, nowait);
 	if (ret) {
@@ -1182,6 +1192,8 @@ static int vfio_user_rx_reply(struct vfio_user_worker *w)
 	 */
 	__xa_erase(&conn->pending, rx->hdr.msg_id);
 	xa_unlock(&conn->pending);
+	trace_vfio_user_msg_recv(conn_to_vdev(conn)->id, &rx->hdr,
+				 ktime_get_ns() - req->sent_ns);
 
 	if (req->abandoned || req->end)
 		atomic_dec(&conn->unwaited);
@@ -1206,6 +1218,7 @@ static int vfio_user_rx_header(struct vfio_user_worker *w)
 	size_t limit;
 
 	atomic64_inc(&conn->stats.msgs_received);
+	atomic64_inc(vfio_user_cmd_stat(conn->stats.received, hdr->cmd));
 	/* The largest legitimate payload: data plus the raw-message room. */
 	limit = (size_t)max(conn->client_max_xfer, conn->max_xfer) +
 		VFIO_USER_RAW_MSG_OVERHEAD;
@@ -1226,6 +1239,7 @@ static int vfio_user_rx_header(struct vfio_user_worker *w)
 	if (type == VFIO_USER_F_TYPE_COMMAND &&
 	    !(hdr->flags & VFIO_USER_F_ERROR)) {
 		atomic64_inc(&conn->stats.server_requests);
+		trace_vfio_user_msg_recv(conn_to_vdev(conn)->id, hdr, 0);
 		if (hdr->msg_size - sizeof(*hdr) > w->buf_size) {
 			vfio_user_protocol_error(conn, "server command too large",
 						 hdr->cmd, hdr->msg_id);
@@ -1535,6 +1549,13 @@ static int vfio_user_serve_dma(struct vfio_user_conn *conn,
 			       acc.count, write);
 	kthread_unuse_mm(conn->mm);
 	mmput(conn->mm);
+	trace_vfio_user_dma(conn_to_vdev(conn)->id, write, acc.addr, acc.count,
+			    ret);
+	atomic64_inc(write ? &conn->stats.dma_writes : &conn->stats.dma_reads);
+	if (ret)
+		atomic64_inc(&conn->stats.dma_errors);
+	else
+		atomic64_add(acc.count, &conn->stats.dma_bytes);
 	return ret;
 }
 
@@ -1905,21 +1926,12 @@ static void vfio_user_unwatch_mm(struct vfio_user_conn *conn)
 /* A fresh connection: nothing of an earlier attach carries over. */
 static void vfio_user_conn_reset(struct vfio_user_conn *conn)
 {
-	struct vfio_user_stat_counters *c = &conn->stats;
-
 	conn->broken = 0;
 	conn->next_id = 0;
 	atomic_set(&conn->posted_id, 0);
 	atomic_set(&conn->unwaited, 0);
-	atomic64_set(&c->msgs_sent, 0);
-	atomic64_set(&c->msgs_received, 0);
-	atomic64_set(&c->bytes_sent, 0);
-	atomic64_set(&c->bytes_received, 0);
-	atomic64_set(&c->error_replies, 0);
-	atomic64_set(&c->timeouts, 0);
-	atomic64_set(&c->protocol_errors, 0);
-	atomic64_set(&c->server_requests, 0);
-	atomic64_set(&c->posted_writes, 0);
+	/* Nothing reads them before the attach publishes the device. */
+	memset(&conn->stats, 0, sizeof(conn->stats));
 }
 
 static void vfio_user_sock_setup(struct vfio_user_conn *conn,

@@ -117,6 +117,7 @@ static ssize_t vfio_user_region_read_chunk(struct vfio_user_device *vdev,
 	struct vfio_user_request *req;
 	int ret;
 
+	atomic64_inc(&vdev->conn.stats.region_reads);
 	ret = vfio_user_call(&vdev->conn, VFIO_USER_REGION_READ, &acc,
 			     sizeof(acc), NULL, 0, sizeof(acc) + count, &req);
 	if (ret)
@@ -153,6 +154,7 @@ static ssize_t vfio_user_region_write_chunk(struct vfio_user_device *vdev,
 		goto out_free;
 	}
 
+	atomic64_inc(&vdev->conn.stats.region_writes);
 	/* Once the VMM maps the device, a read could pass a posted write. */
 	if (region->posted_writes && !READ_ONCE(vdev->mmapped)) {
 		ret = vfio_user_send_posted(&vdev->conn, VFIO_USER_REGION_WRITE,
@@ -407,6 +409,8 @@ static ssize_t vfio_user_rw_async(struct vfio_user_device *vdev,
 
 	req->end = vfio_user_async_end;
 	req->end_data = async;
+	atomic64_inc(write ? &vdev->conn.stats.region_writes :
+		     &vdev->conn.stats.region_reads);
 	ret = vfio_user_call_async(&vdev->conn, req,
 				   write ? VFIO_USER_REGION_WRITE :
 					   VFIO_USER_REGION_READ,

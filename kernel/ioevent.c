@@ -153,8 +153,8 @@ static void vfio_user_io_fd_fail(struct vfio_user_io_fd *io, int err)
 {
 	lockdep_assert_held(&io->lock);
 	io->broken = true;
-	pr_warn_ratelimited("ioregionfd at offset 0x%llx misbehaved (%d); its accesses fail from now on\n",
-			    io->offset, err);
+	pr_warn_ratelimited("%s: ioregionfd at offset 0x%llx misbehaved (%d); its accesses fail from now on\n",
+			    io->dev_name, io->offset, err);
 	vfio_user_sock_close(io->sock);
 }
 
@@ -293,6 +293,7 @@ ssize_t vfio_user_io_fd_access(struct vfio_user_device *vdev,
 			if (io->shadow_page)
 				vfio_user_shadow_store(io, data, count);
 			vfio_user_eventfd_signal(io->trigger);
+			atomic64_inc(&vdev->conn.stats.ioeventfd_signals);
 			return count;
 		}
 	}

@@ -10,14 +10,20 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/fs.h>
+#include <linux/idr.h>
 #include <linux/kernel.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
 #include <linux/moduleparam.h>
+#include <linux/pid.h>
 #include <linux/poll.h>
+#include <linux/seq_file.h>
 #include <linux/slab.h>
 
 #include "vfio_user.h"
+
+#define CREATE_TRACE_POINTS
+#include "trace.h"
 
 #define VFIO_USER_TIMEOUT_MS_DEFAULT		5000
 #define VFIO_USER_RESET_TIMEOUT_MS_DEFAULT	60000
@@ -93,6 +99,9 @@ unsigned int vfio_user_default_reset_timeout_ms(void)
 
 /* Device object lifetime */
 
+/* Numbers of the open devices, for their names. */
+static DEFINE_IDA(vfio_user_ida);
+
 static struct vfio_user_device *vfio_user_device_alloc(void)
 {
 	struct vfio_user_device *vdev;
@@ -100,6 +109,12 @@ static struct vfio_user_device *vfio_user_device_alloc(void)
 	vdev = kzalloc(sizeof(*vdev), GFP_KERNEL_ACCOUNT);
 	if (!vdev)
 		return NULL;
+	vdev->id = ida_alloc(&vfio_user_ida, GFP_KERNEL);
+	if (vdev->id < 0) {
+		kfree(vdev);
+		return NULL;
+	}
+	snprintf(vdev->name, sizeof(vdev->name), "vfio-user%d", vdev->id);
 	kref_init(&vdev->kref);
 	mutex_init(&vdev->lock);
 	mutex_init(&vdev->irq_lock);
@@ -125,6 +140,9 @@ static void vfio_user_device_free(struct kref *kref)
 	mutex_destroy(&vdev->dma_ops_lock);
 	mutex_destroy(&vdev->irq_lock);
 	mutex_destroy(&vdev->lock);
+	put_pid(vdev->owner_pid);
+	put_pid(vdev->server_pid);
+	ida_free(&vfio_user_ida, vdev->id);
 	kfree(vdev);
 }
 
@@ -143,6 +161,7 @@ static int vfio_user_fops_open(struct inode *inode, struct file *filep)
 	if (!vdev)
 		return -ENOMEM;
 	filep->private_data = vdev;
+	vfio_user_debugfs_add(vdev);
 	/* io_uring submits inline: an access waits for nothing but room. */
 	filep->f_mode |= FMODE_NOWAIT;
 	return 0;
@@ -153,6 +172,7 @@ static int vfio_user_fops_release(struct inode *inode, struct file *filep)
 	struct vfio_user_device *vdev = filep->private_data;
 
 	/* Last user of the file: stop, then release, then free. */
+	vfio_user_debugfs_remove(vdev);
 	vfio_user_detach(vdev);
 	vfio_user_device_put(vdev);
 	return 0;
@@ -213,6 +233,12 @@ static __poll_t vfio_user_fops_poll(struct file *filep,
 	return EPOLLIN | EPOLLRDNORM | EPOLLOUT | EPOLLWRNORM;
 }
 
+/* The device's name, state and counters, for its owner to read. */
+static void vfio_user_fops_show_fdinfo(struct seq_file *m, struct file *filep)
+{
+	vfio_user_stats_show(m, filep->private_data);
+}
+
 static const struct file_operations vfio_user_fops = {
 	.owner		= THIS_MODULE,
 	.open		= vfio_user_fops_open,
@@ -226,6 +252,7 @@ static const struct file_operations vfio_user_fops = {
 	.unlocked_ioctl	= vfio_user_fops_unl_ioctl,
 	.compat_ioctl	= compat_ptr_ioctl,
 	.llseek		= noop_llseek,
+	.show_fdinfo	= vfio_user_fops_show_fdinfo,
 };
 
 static struct miscdevice vfio_user_misc = {
@@ -241,9 +268,11 @@ static int __init vfio_user_init(void)
 {
 	int ret;
 
+	vfio_user_debugfs_init();
 	ret = misc_register(&vfio_user_misc);
 	if (ret) {
 		pr_err("cannot register /dev/vfio-user: %d\n", ret);
+		vfio_user_debugfs_exit();
 		return ret;
 	}
 	return 0;
@@ -252,6 +281,7 @@ static int __init vfio_user_init(void)
 static void __exit vfio_user_exit(void)
 {
 	misc_deregister(&vfio_user_misc);
+	vfio_user_debugfs_exit();
 }
 
 module_init(vfio_user_init);

@@ -24,12 +24,15 @@
 
 #include "compat.h"
 
+struct dentry;
 struct eventfd_ctx;
 struct file;
 struct iov_iter;
 struct kiocb;
 struct mem_cgroup;
 struct mm_struct;
+struct pid;
+struct seq_file;
 struct sock;
 struct socket;
 struct task_struct;
@@ -78,6 +81,7 @@ struct task_struct;
  * @watching: ioregionfd: @sock's data_ready is ours
  * @saved_data_ready: ioregionfd: @sock's own data_ready
  * @watch: ioregionfd: looks at what arrived while no access waits for it
+ * @dev_name: its device's name, for messages
  */
 struct vfio_user_io_fd {
 	u32 type;
@@ -99,6 +103,7 @@ struct vfio_user_io_fd {
 	bool watching;
 	void (*saved_data_ready)(struct sock *sk);
 	struct work_struct watch;
+	const char *dev_name;
 };
 
 /**
@@ -145,6 +150,17 @@ struct vfio_user_region {
  * @protocol_errors: malformed or unexpected messages
  * @server_requests: commands from the server
  * @posted_writes: writes sent without a reply
+ * @sent: messages sent, by command (index 0: any unknown command)
+ * @received: messages received, by command (likewise)
+ * @region_reads: region reads sent to the server (one per message)
+ * @region_writes: region writes sent to the server, posted or not
+ * @write_multi: REGION_WRITE_MULTI batches sent
+ * @dma_reads: DMA_READ requests of the server served
+ * @dma_writes: DMA_WRITE requests of the server served
+ * @dma_bytes: bytes those requests moved
+ * @dma_errors: DMA requests refused or failed
+ * @ioeventfd_signals: region writes that signalled an ioeventfd instead
+ *	of becoming a message
  */
 struct vfio_user_stat_counters {
 	atomic64_t msgs_sent;
@@ -156,7 +172,23 @@ struct vfio_user_stat_counters {
 	atomic64_t protocol_errors;
 	atomic64_t server_requests;
 	atomic64_t posted_writes;
+	atomic64_t sent[VFIO_USER_MAX_COMMAND];
+	atomic64_t received[VFIO_USER_MAX_COMMAND];
+	atomic64_t region_reads;
+	atomic64_t region_writes;
+	atomic64_t write_multi;
+	atomic64_t dma_reads;
+	atomic64_t dma_writes;
+	atomic64_t dma_bytes;
+	atomic64_t dma_errors;
+	atomic64_t ioeventfd_signals;
 };
+
+/* The counter of command @cmd in @array (sent or received). */
+static inline atomic64_t *vfio_user_cmd_stat(atomic64_t *array, u16 cmd)
+{
+	return &array[cmd < VFIO_USER_MAX_COMMAND ? cmd : 0];
+}
 
 /**
  * struct vfio_user_request - one command waiting for its reply
@@ -170,6 +202,8 @@ struct vfio_user_stat_counters {
  *	@done (asynchronous I/O); NULL otherwise
  * @end_data: for @end
  * @deadline: when the reply is overdue (jiffies): one timeout after sending
+ * @sent_ns: when the command was sent (ktime_get_ns()), for the round-trip
+ *	latency the receive tracepoint reports
  * @done: completed once @status and the reply are final
  * @status: 0 or a negative errno: transport failure, or the server's error
  * @reply_max: room at @reply
@@ -184,6 +218,7 @@ struct vfio_user_request {
 	void (*end)(struct vfio_user_request *req);
 	void *end_data;
 	unsigned long deadline;
+	u64 sent_ns;
 	struct completion done;
 	int status;
 	size_t reply_max;
@@ -334,9 +369,17 @@ struct vfio_user_conn {
 	struct vfio_user_stat_counters stats;
 };
 
+#define VFIO_USER_NAME_LEN	24
+
 /**
  * struct vfio_user_device - one open of /dev/vfio-user, one device connection
  * @kref: object lifetime; the open file holds one reference
+ * @id: number of this device among the open ones (an IDA's), in @name
+ * @name: "vfio-user<@id>": in messages, traces, debugfs and fdinfo
+ * @debugfs: its directory in debugfs, or NULL
+ * @owner_pid: the process that attached it (a reference), or NULL
+ * @server_pid: the server's process as its socket's peer credentials
+ *	name it (a reference), or NULL
  * @lock: serializes attach and the attach state against the device
  *	operations
  * @attached: VFIO_USER_ATTACH succeeded; everything below is then
@@ -367,6 +410,11 @@ struct vfio_user_conn {
  */
 struct vfio_user_device {
 	struct kref kref;
+	int id;
+	char name[VFIO_USER_NAME_LEN];
+	struct dentry *debugfs;
+	struct pid *owner_pid;
+	struct pid *server_pid;
 	struct mutex lock;		/* attach, and @conn.timeout_ms */
 	bool attached;
 	u32 device_flags;
@@ -390,6 +438,12 @@ struct vfio_user_device {
 	struct eventfd_ctx *req_trigger;
 	struct vfio_user_conn conn;
 };
+
+/* Messages about a device name it. */
+#define vu_warn_ratelimited(vdev, fmt, ...) \
+	pr_warn_ratelimited("%s: " fmt, (vdev)->name, ##__VA_ARGS__)
+#define vu_dbg(vdev, fmt, ...) \
+	pr_debug("%s: " fmt, (vdev)->name, ##__VA_ARGS__)
 
 /* main.c */
 unsigned int vfio_user_default_timeout_ms(void);
@@ -438,6 +492,13 @@ int vfio_user_dma_rw(struct vfio_user_device *vdev, u64 iova, void *buf,
 long vfio_user_dma_ioctl(struct vfio_user_device *vdev, unsigned int cmd,
 			 void __user *arg);
 void vfio_user_dma_release(struct vfio_user_device *vdev);
+
+/* debugfs.c */
+void vfio_user_debugfs_init(void);
+void vfio_user_debugfs_exit(void);
+void vfio_user_debugfs_add(struct vfio_user_device *vdev);
+void vfio_user_debugfs_remove(struct vfio_user_device *vdev);
+void vfio_user_stats_show(struct seq_file *m, struct vfio_user_device *vdev);
 
 /* ioevent.c */
 ssize_t vfio_user_io_fd_access(struct vfio_user_device *vdev,

@@ -139,6 +139,8 @@ part_make_install() {
 	t "man pages" test -f "$d/usr/local/share/man/man8/vfio-user-ctl.8" \
 		-a -f "$d/usr/local/share/man/man8/vfio-user-sample-server.8" \
 		-a -f "$d/usr/local/share/man/man3/libvfio-user-client.3"
+	t "bash completion for vfio-user-ctl" bash -n \
+		"$d/usr/local/share/bash-completion/completions/vfio-user-ctl"
 	t "make uninstall DESTDIR=..." make -s -C "$top" uninstall DESTDIR="$d"
 	t "nothing left after make uninstall" nothing_left "$d"
 	t "make install-userspace PREFIX=/opt/vfio-user" \

@@ -5,8 +5,10 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "ctl.h"
 
@@ -27,9 +29,47 @@ static int parse_uint(const char *s, unsigned long min, unsigned long max,
 	return 0;
 }
 
+/*
+ * --posted-writes: region indexes (0..31, not the config space) or PCI
+ * names, comma-separated; "none" for no region.
+ */
+static int parse_regions(const char *arg, uint32_t *mask)
+{
+	static const char *const names[] = { "BAR0", "BAR1", "BAR2", "BAR3",
+					     "BAR4", "BAR5", "ROM" };
+	char buf[256], *tok, *save = NULL;
+	unsigned long idx;
+	size_t i;
+
+	*mask = 0;
+	if (!strcmp(arg, "none"))
+		return 0;
+	if (strlen(arg) >= sizeof(buf) || !*arg)
+		return -1;
+	strcpy(buf, arg);
+	for (tok = strtok_r(buf, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+			if (!strcasecmp(tok, names[i]))
+				break;
+		if (i < sizeof(names) / sizeof(names[0]))
+			idx = i;
+		else if (parse_uint(tok, 0, 31, &idx))
+			return -1;
+		if (idx == VFIO_PCI_CONFIG_REGION_INDEX) {
+			ctl_err("--posted-writes: region %lu is the PCI config space, whose writes are never posted; leave it out",
+				idx);
+			return -2;
+		}
+		*mask |= 1U << idx;
+	}
+	return 0;
+}
+
 int ctl_common_option(struct ctl_opts *opts, int opt, const char *arg)
 {
 	unsigned long v;
+	int ret;
 
 	switch (opt) {
 	case CTL_OPT_TIMEOUT_MS:
@@ -39,7 +79,7 @@ int ctl_common_option(struct ctl_opts *opts, int opt, const char *arg)
 		 * valid for poll().
 		 */
 		if (parse_uint(arg, 1, INT_MAX, &v)) {
-			ctl_err("--timeout-ms: '%s' is not a number of milliseconds between 1 and %d",
+			ctl_err("--timeout: '%s' is not a number of milliseconds between 1 and %d",
 				arg, INT_MAX);
 			return -1;
 		}
@@ -51,6 +91,23 @@ int ctl_common_option(struct ctl_opts *opts, int opt, const char *arg)
 	case CTL_OPT_USERSPACE:
 		opts->vuc.flags |= VUC_OPT_USERSPACE;
 		return 0;
+	case CTL_OPT_NO_FD_SHARING:
+		opts->vuc.flags |= VUC_OPT_NO_FD_SHARING;
+		return 0;
+	case CTL_OPT_FD:
+		if (parse_uint(arg, 0, INT_MAX, &v)) {
+			ctl_err("--fd: '%s' is not a file descriptor number",
+				arg);
+			return -1;
+		}
+		opts->fd = (int)v;
+		return 0;
+	case CTL_OPT_POSTED_WRITES:
+		ret = parse_regions(arg, &opts->vuc.posted_write_regions);
+		if (ret == -1)
+			ctl_err("--posted-writes: '%s' is not a list of regions (indexes 0..31 or BAR0..BAR5, ROM, comma-separated; or 'none')",
+				arg);
+		return ret ? -1 : 0;
 	default:
 		return 1;
 	}
@@ -80,19 +137,51 @@ void ctl_dev_err(const struct vuc_device *dev, const char *fmt, ...)
 	fprintf(stderr, ": %s\n", vuc_strerror(dev));
 }
 
+const char *ctl_target(const struct ctl_opts *opts, const char *path,
+		       char *label, size_t len)
+{
+	if (path)
+		snprintf(label, len, "%s", path);
+	else
+		snprintf(label, len, "socket fd %d", opts->fd);
+	return label;
+}
+
 struct vuc_device *ctl_connect(const struct ctl_opts *opts,
 			       const char *socket_path)
 {
 	struct vuc_device *dev;
+	int ret;
+
+	if (socket_path && opts->fd >= 0) {
+		ctl_err("--fd %d and a SOCKET_PATH: give one of them (--fd works with info only)",
+			opts->fd);
+		return NULL;
+	}
+	if ((opts->vuc.flags & VUC_OPT_USERSPACE) &&
+	    opts->vuc.posted_write_regions) {
+		ctl_err("--posted-writes needs the kernel: drop --userspace");
+		return NULL;
+	}
 
 	dev = vuc_device_new(&opts->vuc);
 	if (!dev) {
 		ctl_err("creating a device handle: %s", strerror(errno));
 		return NULL;
 	}
-	if (vuc_connect(dev, socket_path) < 0) {
+	if (socket_path)
+		ret = vuc_connect(dev, socket_path);
+	else
+		ret = vuc_connect_fd(dev, opts->fd);
+	if (ret < 0) {
 		/* The library's text names the path and the step that failed. */
-		ctl_dev_err(dev, "attaching to the server");
+		if (socket_path)
+			ctl_dev_err(dev, "attaching to the server");
+		else
+			ctl_dev_err(
+				dev,
+				"attaching to the server on fd %d (is it a connected vfio-user socket?)",
+				opts->fd);
 		vuc_device_free(dev);
 		return NULL;
 	}

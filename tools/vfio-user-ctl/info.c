@@ -12,6 +12,7 @@
 #include <inttypes.h>
 #include <string.h>
 #include <linux/pci_regs.h>
+#include <json-c/json.h>
 
 #include "ctl.h"
 #include "format.h"
@@ -25,6 +26,7 @@
 
 enum {
 	OPT_NO_BAR_SIZING = 0x200, /* above the CTL_OPT_* values */
+	OPT_JSON,
 };
 
 /**
@@ -32,10 +34,12 @@ enum {
  * @hex: -x count: 0 dumps the header, 1 the conventional config space,
  *	2 or more everything read
  * @size_bars: size the BARs by writing to them (not with --no-bar-sizing)
+ * @json: one JSON object instead of text (no BAR sizing)
  */
 struct info_opts {
 	unsigned int hex;
 	bool size_bars;
+	bool json;
 };
 
 /*
@@ -46,7 +50,8 @@ struct info_opts {
 void ctl_usage_info(FILE *out)
 {
 	fprintf(out,
-		"Usage: " CTL_NAME " [OPTIONS] info [-x] [--no-bar-sizing] SOCKET_PATH\n"
+		"Usage: " CTL_NAME " [OPTIONS] info [-x] [--no-bar-sizing] [--json]\n"
+		"                     SOCKET_PATH | --fd N\n"
 		"\n"
 		"Connect to the vfio-user server listening at SOCKET_PATH, negotiate,\n"
 		"discover the device and describe it: negotiated capabilities, device,\n"
@@ -57,6 +62,9 @@ void ctl_usage_info(FILE *out)
 		"                     64-byte header; -xx: all of it (up to 4096)\n"
 		"  --no-bar-sizing    do not size the BARs by writing all-ones to them;\n"
 		"                     show the vfio region sizes instead\n"
+		"  --json             one JSON object: capabilities, device, regions\n"
+		"                     (a region of size 0 is \"present\": false),\n"
+		"                     IRQs and the config space bytes; no BAR sizing\n"
 		CTL_COMMON_OPTIONS_HELP
 		"  -h, --help         show this help\n");
 }
@@ -486,6 +494,194 @@ static int print_config(FILE *out, struct vuc_device *dev,
 	return rc;
 }
 
+/* ---- JSON ------------------------------------------------------------- */
+
+static json_object *json_flags(uint64_t flags, const struct fmt_flag *names)
+{
+	json_object *arr = json_object_new_array();
+
+	for (; names->name; names++)
+		if (flags & names->bit)
+			json_object_array_add(
+				arr, json_object_new_string(names->name));
+	return arr;
+}
+
+static void jadd(json_object *o, const char *key, json_object *v)
+{
+	json_object_object_add(o, key, v);
+}
+
+static json_object *json_u64(uint64_t v)
+{
+	return json_object_new_uint64(v);
+}
+
+static json_object *json_negotiated(const struct vuc_caps *c)
+{
+	json_object *o = json_object_new_object();
+
+	jadd(o, "major", json_u64(c->major));
+	jadd(o, "minor", json_u64(c->minor));
+	jadd(o, "max_msg_fds", json_u64(c->max_msg_fds));
+	jadd(o, "max_data_xfer_size", json_u64(c->max_data_xfer_size));
+	jadd(o, "max_dma_maps", json_u64(c->max_dma_maps));
+	jadd(o, "pgsizes", json_u64(c->pgsizes));
+	jadd(o, "twin_socket", json_object_new_boolean(c->twin_socket));
+	jadd(o, "write_multiple", json_object_new_boolean(c->write_multiple));
+	jadd(o, "migration_pgsize", json_u64(c->migration_pgsize));
+	return o;
+}
+
+static json_object *json_io_fd(const struct vuc_io_fd *f)
+{
+	json_object *o = json_object_new_object();
+	const char *type =
+		f->type == VFIO_USER_IO_FD_TYPE_IOEVENTFD  ? "ioeventfd" :
+		f->type == VFIO_USER_IO_FD_TYPE_IOREGIONFD ? "ioregionfd" :
+							     "unknown";
+
+	jadd(o, "type", json_object_new_string(type));
+	jadd(o, "offset", json_u64(f->offset));
+	jadd(o, "size", json_u64(f->size));
+	jadd(o, "flags_value", json_u64(f->flags));
+	if (f->type == VFIO_USER_IO_FD_TYPE_IOEVENTFD) {
+		jadd(o, "flags", json_flags(f->flags, ioeventfd_flags));
+		if (f->flags & VFIO_USER_IOEVENTFD_FLAG_DATAMATCH)
+			jadd(o, "datamatch", json_u64(f->datamatch));
+	} else if (f->type == VFIO_USER_IO_FD_TYPE_IOREGIONFD) {
+		jadd(o, "flags", json_flags(f->flags, ioregionfd_flags));
+		jadd(o, "user_data", json_u64(f->user_data));
+	}
+	return o;
+}
+
+static json_object *json_region(const struct vuc_device *dev, unsigned int i,
+				bool pci)
+{
+	const struct vuc_region *r = vuc_get_region(dev, i);
+	json_object *o = json_object_new_object(), *arr;
+	char name[32];
+	unsigned int j;
+
+	jadd(o, "index", json_u64(i));
+	jadd(o, "name",
+	     json_object_new_string(region_name(i, pci, name, sizeof(name))));
+	/* Size 0 is absent, whatever flags the server set on it. */
+	jadd(o, "present", json_object_new_boolean(r && r->info.size));
+	if (!r || !r->info.size)
+		return o;
+	jadd(o, "size", json_u64(r->info.size));
+	jadd(o, "flags", json_flags(r->info.flags, region_flags));
+	jadd(o, "flags_value", json_u64(r->info.flags));
+	if (r->info.flags & VFIO_REGION_INFO_FLAG_MMAP) {
+		jadd(o, "mmap_offset", json_u64(r->info.offset));
+		arr = json_object_new_array();
+		for (j = 0; j < r->nr_areas; j++) {
+			json_object *a = json_object_new_object();
+
+			jadd(a, "offset", json_u64(r->areas[j].offset));
+			jadd(a, "size", json_u64(r->areas[j].size));
+			json_object_array_add(arr, a);
+		}
+		jadd(o, "sparse_areas", arr);
+	}
+	if (r->has_type) {
+		jadd(o, "type", json_u64(r->type));
+		jadd(o, "subtype", json_u64(r->subtype));
+	}
+	arr = json_object_new_array();
+	for (j = 0; j < r->nr_io_fds; j++)
+		json_object_array_add(arr, json_io_fd(&r->io_fds[j]));
+	jadd(o, "io_fds", arr);
+	return o;
+}
+
+static json_object *json_irq(const struct vuc_device *dev, unsigned int i,
+			     bool pci)
+{
+	const struct vfio_irq_info *irq = vuc_get_irq_info(dev, i);
+	json_object *o = json_object_new_object();
+	char name[32];
+
+	jadd(o, "index", json_u64(i));
+	jadd(o, "name",
+	     json_object_new_string(irq_name(i, pci, name, sizeof(name))));
+	if (!irq)
+		return o;
+	jadd(o, "count", json_u64(irq->count));
+	jadd(o, "flags", json_flags(irq->flags, irq_flags));
+	jadd(o, "flags_value", json_u64(irq->flags));
+	return o;
+}
+
+/* The config space as read, in hex: no BAR sizing, which writes. */
+static int json_config(json_object *root, struct vuc_device *dev)
+{
+	const struct vuc_region *r =
+		vuc_get_region(dev, VFIO_PCI_CONFIG_REGION_INDEX);
+	uint8_t buf[PCI_CFG_EXT_SIZE];
+	char hex[2 * PCI_CFG_EXT_SIZE + 1];
+	size_t len, i;
+
+	if (!r || !r->info.size ||
+	    !(r->info.flags & VFIO_REGION_INFO_FLAG_READ))
+		return 0;
+	len = r->info.size < sizeof(buf) ? r->info.size : sizeof(buf);
+	if (cfg_read(dev, 0, buf, len)) {
+		ctl_dev_err(dev, "reading %zu bytes of PCI config space", len);
+		return -1;
+	}
+	for (i = 0; i < len; i++)
+		snprintf(hex + 2 * i, 3, "%02x", buf[i]);
+	jadd(root, "config_space", json_object_new_string(hex));
+	return 0;
+}
+
+static int describe_json(FILE *out, struct vuc_device *dev, const char *server)
+{
+	const struct vfio_user_device_info *info = vuc_get_device_info(dev);
+	json_object *root, *d, *arr;
+	unsigned int i;
+	int rc = CTL_EXIT_OK;
+	bool pci;
+
+	if (!info) {
+		ctl_dev_err(dev, "getting the device info");
+		return CTL_EXIT_FAILURE;
+	}
+	pci = info->flags & VFIO_DEVICE_FLAGS_PCI;
+	root = json_object_new_object();
+	jadd(root, "server", json_object_new_string(server));
+	jadd(root, "backend",
+	     json_object_new_string(vuc_device_fd(dev) >= 0 ? "kernel" :
+							      "userspace"));
+	jadd(root, "negotiated", json_negotiated(vuc_get_caps(dev)));
+	d = json_object_new_object();
+	jadd(d, "flags", json_flags(info->flags, device_flags));
+	jadd(d, "flags_value", json_u64(info->flags));
+	jadd(d, "num_regions", json_u64(info->num_regions));
+	jadd(d, "num_irqs", json_u64(info->num_irqs));
+	jadd(root, "device", d);
+	arr = json_object_new_array();
+	for (i = 0; i < info->num_regions; i++)
+		json_object_array_add(arr, json_region(dev, i, pci));
+	jadd(root, "regions", arr);
+	arr = json_object_new_array();
+	for (i = 0; i < info->num_irqs; i++)
+		json_object_array_add(arr, json_irq(dev, i, pci));
+	jadd(root, "irqs", arr);
+	if (pci && json_config(root, dev))
+		rc = CTL_EXIT_FAILURE;
+	fprintf(out, "%s\n",
+		json_object_to_json_string_ext(
+			root, JSON_C_TO_STRING_PRETTY |
+				      JSON_C_TO_STRING_SPACED |
+				      JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(root);
+	return rc;
+}
+
 /* ---- The command -------------------------------------------------------- */
 
 static int describe(FILE *out, struct vuc_device *dev, const char *socket_path,
@@ -514,12 +710,15 @@ int ctl_cmd_info(int argc, char **argv, struct ctl_opts *opts)
 	static const struct option longopts[] = {
 		{ "hex", no_argument, NULL, 'x' },
 		{ "no-bar-sizing", no_argument, NULL, OPT_NO_BAR_SIZING },
+		{ "json", no_argument, NULL, OPT_JSON },
 		{ "help", no_argument, NULL, 'h' },
 		CTL_COMMON_LONG_OPTIONS,
 		{ NULL, 0, NULL, 0 },
 	};
 	struct info_opts o = { .size_bars = true };
 	struct vuc_device *dev;
+	const char *path;
+	char label[128];
 	int opt, rc;
 
 	while ((opt = getopt_long(argc, argv, "xh", longopts, NULL)) != -1) {
@@ -529,6 +728,9 @@ int ctl_cmd_info(int argc, char **argv, struct ctl_opts *opts)
 			break;
 		case OPT_NO_BAR_SIZING:
 			o.size_bars = false;
+			break;
+		case OPT_JSON:
+			o.json = true;
 			break;
 		case 'h':
 			ctl_usage_info(stdout);
@@ -540,17 +742,24 @@ int ctl_cmd_info(int argc, char **argv, struct ctl_opts *opts)
 			return CTL_EXIT_USAGE;
 		}
 	}
-	if (optind != argc - 1) {
-		ctl_err("info: %s", optind == argc ? "missing SOCKET_PATH" :
-						     "too many arguments");
+	if (optind != argc - (opts->fd >= 0 ? 0 : 1)) {
+		ctl_err("info: %s",
+			optind == argc ? "missing SOCKET_PATH (or --fd N)" :
+			opts->fd >= 0  ? "--fd and a SOCKET_PATH: give one" :
+					 "too many arguments");
 		fputs("Try '" CTL_NAME " help info'.\n", stderr);
 		return CTL_EXIT_USAGE;
 	}
 
-	dev = ctl_connect(opts, argv[optind]);
+	path = opts->fd >= 0 ? NULL : argv[optind];
+	dev = ctl_connect(opts, path);
 	if (!dev)
 		return CTL_EXIT_FAILURE;
-	rc = describe(stdout, dev, argv[optind], &o);
+	ctl_target(opts, path, label, sizeof(label));
+	if (o.json)
+		rc = describe_json(stdout, dev, label);
+	else
+		rc = describe(stdout, dev, label, &o);
 	vuc_device_free(dev);
 	if (fflush(stdout) || ferror(stdout)) {
 		ctl_err("writing the output: %s", strerror(errno));

@@ -26,7 +26,7 @@ static int cmd_help(int argc, char **argv, struct ctl_opts *opts);
 static void usage_help(FILE *out);
 
 static const struct ctl_command commands[] = {
-	{ "info", "[-x] SOCKET_PATH",
+	{ "info", "[-x] [--json] SOCKET_PATH|--fd N",
 	  "connect to a server and describe its device", ctl_cmd_info,
 	  ctl_usage_info },
 	{ "bench", "[--seconds N] SOCKET_PATH",
@@ -41,6 +41,10 @@ static const struct ctl_command commands[] = {
 	{ "load", "SOCKET_PATH FILE",
 	  "load a device's state from FILE and run it", ctl_cmd_load,
 	  ctl_usage_load },
+	{ "list", "[--json]", "list the attached devices and their servers",
+	  ctl_cmd_list, ctl_usage_list },
+	{ "stats", "[--watch [S]] [--json] [DEVICE]",
+	  "an attached device's counters", ctl_cmd_stats, ctl_usage_stats },
 	{ "help", "[COMMAND]", "show this help, or a command's", cmd_help,
 	  usage_help },
 };
@@ -151,8 +155,10 @@ static int parse_global_options(int argc, char **argv, struct ctl_opts *opts)
 
 int main(int argc, char **argv)
 {
-	struct ctl_opts opts = { .vuc = { .timeout_ms =
-						  VUC_DEFAULT_TIMEOUT_MS } };
+	struct ctl_opts opts = {
+		.vuc = { .timeout_ms = VUC_DEFAULT_TIMEOUT_MS },
+		.fd = -1,
+	};
 	const struct ctl_command *cmd;
 	static char cmd_prog[64];
 	int first;

@@ -16,7 +16,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 bin=${1:-${VFIO_USER_BIN_DIR:-$here/../../build/bin}}
 ctl=$bin/vfio-user-ctl
 server=$bin/vfio-user-sample-server
-plan=25
+plan=49
 
 echo "TAP version 13"
 if [ ! -x "$ctl" ] || [ ! -x "$server" ]; then
@@ -190,6 +190,150 @@ nosock_fails_clearly() {
 
 run nosock info "$tmp/no-such.sock"
 ok "unknown socket: exit 1 with a clear message" nosock_fails_clearly
+
+# ---- info --json, zero-size regions -------------------------------------
+
+run json info --json "$sock"
+ok "info --json exits 0" rc_is json 0
+json_ok() {
+	if command -v python3 >/dev/null 2>&1; then
+		python3 -c 'import json, sys; json.load(sys.stdin)' <"$tmp/json.out"
+	else
+		has "$tmp/json.out" '^}$'
+	fi
+}
+ok "info --json prints one JSON document" json_ok
+ok "info --json: the negotiated version" has "$tmp/json.out" '^    "major": 0,$'
+ok "info --json: BAR2 of 1M" has "$tmp/json.out" '^      "size": 1048576,$'
+zero_absent() {
+	# The text and the JSON say "not present" for BAR3, of size 0.
+	has "$out" '^	Region 3 \(BAR3\): size 0 \(not present\)$' &&
+		grep -A2 '"name": "BAR3"' "$tmp/json.out" | grep -q '"present": false'
+}
+ok "a region of size 0 is not present, in text and JSON" zero_absent
+ok "info --json: MSI-X has 4 vectors" has "$tmp/json.out" '^      "count": 4,$'
+ok "info --json: the config space, in hex" has "$tmp/json.out" \
+	'^  "config_space": "55560100'
+
+# ---- the new common options ----------------------------------------------
+
+run timeout --timeout 3000 --userspace info "$sock"
+ok "--timeout MS is accepted" rc_is timeout 0
+run badtimeout --timeout 0 info "$sock"
+badtimeout_ok() {
+	rc_is badtimeout 2 && has "$tmp/badtimeout.err" \
+		"^vfio-user-ctl: --timeout: '0' is not a number of milliseconds between 1 and [0-9]+$"
+}
+ok "--timeout 0: a usage error saying the range" badtimeout_ok
+run cfgposted --posted-writes=BAR0,7 info "$sock"
+cfgposted_ok() {
+	rc_is cfgposted 2 && has "$tmp/cfgposted.err" \
+		'region 7 is the PCI config space, whose writes are never posted; leave it out$'
+}
+ok "--posted-writes refuses the config space, saying why" cfgposted_ok
+run badposted --posted-writes=BAR9 info "$sock"
+badposted_ok() {
+	rc_is badposted 2 && has "$tmp/badposted.err" \
+		"'BAR9' is not a list of regions \(indexes 0..31 or BAR0..BAR5, ROM"
+}
+ok "--posted-writes with a bad name: what is accepted" badposted_ok
+run upposted --userspace --posted-writes=BAR0 info "$sock"
+upposted_ok() {
+	rc_is upposted 1 && has "$tmp/upposted.err" \
+		'^vfio-user-ctl: --posted-writes needs the kernel: drop --userspace$'
+}
+ok "--posted-writes with --userspace: refused, saying what to drop" upposted_ok
+run nofd --userspace --no-fd-sharing info "$sock"
+ok "--no-fd-sharing is accepted" rc_is nofd 0
+run badfd --fd 1000 info
+badfd_ok() {
+	rc_is badfd 1 && has "$tmp/badfd.err" \
+		'attaching to the server on fd 1000 \(is it a connected vfio-user socket\?\)'
+}
+ok "--fd of no socket: what failed and what to check" badfd_ok
+run fdpath --fd 3 info "$sock"
+fdpath_ok() {
+	rc_is fdpath 2 && has "$tmp/fdpath.err" 'info: --fd and a SOCKET_PATH: give one$'
+}
+ok "--fd and a SOCKET_PATH: a usage error" fdpath_ok
+# A socket connected by someone else, passed along: python3 connects it.
+fd_ok() {
+	python3 - "$ctl" "$sock" "$tmp/fd.out" <<'PY'
+import os, socket, subprocess, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.connect(sys.argv[2])
+fd = s.fileno()
+os.set_inheritable(fd, True)
+with open(sys.argv[3], "w") as out:
+    rc = subprocess.call([sys.argv[1], "--userspace", "info", "--fd", str(fd)],
+                         pass_fds=[fd], stdout=out)
+sys.exit(rc)
+PY
+	[ $? -eq 0 ] && has "$tmp/fd.out" "^Server: socket fd [0-9]+$" &&
+		has "$tmp/fd.out" '^	Regions: +9$'
+}
+if command -v python3 >/dev/null 2>&1; then
+	ok "info --fd N on a socket connected by another" fd_ok
+else
+	skip "info --fd N on a socket connected by another" "python3 is not installed"
+fi
+
+# ---- list and stats without the module -----------------------------------
+
+if [ ! -e /dev/vfio-user ]; then
+	run list list
+	list_ok() {
+		rc_is list 1 && has "$tmp/list.err" \
+			'^vfio-user-ctl: /dev/vfio-user not found: is the vfio_user module loaded\? \(modprobe vfio_user\)$'
+	}
+	ok "list without the module: says to load it" list_ok
+else
+	skip "list without the module: says to load it" "/dev/vfio-user exists"
+fi
+run watch0 stats --watch 0
+watch0_ok() {
+	rc_is watch0 2 && has "$tmp/watch0.err" \
+		"^vfio-user-ctl: stats: --watch: '0' is not a number of seconds between 1 and 3600$"
+}
+ok "stats --watch 0: a usage error saying the range" watch0_ok
+
+# ---- bash completion ------------------------------------------------------
+
+# The source tree's, else the one installed next to BIN_DIR.
+completion=$here/../../data/bash-completion/vfio-user-ctl
+[ -f "$completion" ] ||
+	completion=$bin/../share/bash-completion/completions/vfio-user-ctl
+# complete WORDS...: what the completion offers for the last word.
+complete_words() {
+	bash -c '. "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1));
+		_vfio_user_ctl; printf "%s\n" "${COMPREPLY[@]}"' _ "$completion" "$@"
+}
+completes() {
+	want=$1
+	shift
+	got=$(complete_words "$@" | tr '\n' ' ')
+	case " $got" in
+	*" $want "*) return 0 ;;
+	esac
+	echo "# completing '$*': no '$want' in: $got"
+	return 1
+}
+if command -v bash >/dev/null 2>&1 && [ -f "$completion" ]; then
+	ok "the bash completion parses (bash -n)" bash -n "$completion"
+	ok "completion: commands" completes stats vfio-user-ctl st
+	ok "completion: the common options" completes --posted-writes vfio-user-ctl --po
+	ok "completion: a region name after --posted-writes" \
+		completes BAR2 vfio-user-ctl --posted-writes BA
+	ok "completion: info's options after common ones" \
+		completes --json vfio-user-ctl --timeout 100 info --js
+	ok "completion: stats --watch" completes --watch vfio-user-ctl stats --wa
+else
+	for t in "parses (bash -n)" commands "the common options" \
+		"a region name after --posted-writes" \
+		"info's options after common ones" "stats --watch"; do
+		skip "completion: $t" "bash or the completion script is missing"
+	done
+fi
 
 # ---- memory --------------------------------------------------------------
 
