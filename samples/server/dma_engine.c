@@ -137,9 +137,12 @@ static int xfer(struct xfer *x, uint64_t addr, void *buf, uint64_t len,
 				memcpy(p, mem, n);
 			x->path |= SAMPLE_DMA_PATH_MMAP;
 		} else {
-			n = len < x->srv->conn.client_max_xfer ?
-				    len :
-				    x->srv->conn.client_max_xfer;
+			uint64_t most = x->srv->conn.client_max_xfer;
+			uint32_t chunk = x->srv->dev.regs.dma_chunk;
+
+			if (chunk && chunk < most)
+				most = chunk;
+			n = len < most ? len : most;
 			ret = xfer_message(x, addr, p, (uint32_t)n, write);
 			if (ret)
 				return ret;

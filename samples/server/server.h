@@ -163,6 +163,7 @@ struct device {
 		uint32_t dma_status;
 		uint32_t dma_count;
 		uint32_t dma_path;
+		uint32_t dma_chunk;
 	} regs;
 	uint8_t mailbox[SAMPLE_MAILBOX_SIZE];
 	uint8_t scratch_ram[SAMPLE_SCRATCH_RAM_SIZE];
