@@ -95,7 +95,7 @@ static size_t xfer_limit(const struct vuc_device *dev)
 /*
  * One command with no fds on either backend: the reply payload lands in
  * @reply (at most @cap bytes, more is a protocol error). A server's error
- * reply sets dev->server_error and says that the server refused @what.
+ * reply sets vuc_server_error and says that the server refused @what.
  */
 static int mig_call(struct vuc_device *dev, uint16_t cmd, const char *what,
 		    const void *req, size_t len, void *reply, size_t cap,
@@ -109,7 +109,7 @@ static int mig_call(struct vuc_device *dev, uint16_t cmd, const char *what,
 	if (ret)
 		return ret;
 	if (dev->kfd >= 0) {
-		dev->server_error = false;
+		vuc_server_error = false;
 		ret = vuc_kernel_raw(dev, cmd, req, len, reply, cap, reply_len);
 		if (!ret)
 			return 0;
@@ -118,13 +118,13 @@ static int mig_call(struct vuc_device *dev, uint16_t cmd, const char *what,
 				dev, ret,
 				"%s: %s; the kernel closed the connection to the server (%s)",
 				what, strerror(-ret), strerror(err));
-		dev->server_error = true;
+		vuc_server_error = true;
 		return vuc_fail(dev, ret, "server refused %s: %s", what,
 				vuc_errname(-ret, buf, sizeof(buf)));
 	}
 	ret = vuc_call(dev, cmd, req, len, NULL, 0, 0, cap, &msg);
 	if (ret) {
-		if (dev->server_error)
+		if (vuc_server_error)
 			return vuc_fail(dev, ret, "server refused %s: %s", what,
 					vuc_errname(-ret, buf, sizeof(buf)));
 		return ret;
@@ -206,7 +206,7 @@ int vuc_mig_get_flags(struct vuc_device *dev, uint64_t *flags)
 		      VFIO_DEVICE_FEATURE_MIGRATION | VFIO_DEVICE_FEATURE_GET,
 		      "DEVICE_FEATURE MIGRATION GET", NULL, 0, &mig,
 		      sizeof(mig), &len);
-	if (ret && dev->server_error)
+	if (ret && vuc_server_error)
 		return vuc_fail(dev, -ENOTSUP, "the device cannot migrate: %s",
 				dev->errmsg);
 	if (ret)
@@ -295,7 +295,7 @@ static int set_arc(struct vuc_device *dev, uint32_t to)
 static int arc_failed(struct vuc_device *dev, int err)
 {
 	char msg[sizeof(dev->errmsg)];
-	bool server = dev->server_error;
+	bool server = vuc_server_error;
 	uint32_t now;
 
 	memcpy(msg, dev->errmsg, sizeof(msg));
@@ -447,7 +447,7 @@ int vuc_mig_write(struct vuc_device *dev, const void *buf, size_t len)
 	}
 	free(req);
 	/* A refused stream may have put the device in ERROR: say so. */
-	return ret && dev->server_error ? arc_failed(dev, ret) : ret;
+	return ret && vuc_server_error ? arc_failed(dev, ret) : ret;
 }
 
 int vuc_mig_save(struct vuc_device *dev, vuc_mig_sink_fn sink, void *opaque,
@@ -538,7 +538,7 @@ int vuc_dirty_supported(struct vuc_device *dev)
 			      VFIO_DEVICE_FEATURE_PROBE,
 		      "DEVICE_FEATURE DMA_LOGGING_START PROBE", NULL, 0, NULL,
 		      0, &len);
-	if (ret && dev->server_error)
+	if (ret && vuc_server_error)
 		return 0;
 	return ret ? ret : 1;
 }
