@@ -115,6 +115,7 @@
 #define SAMPLE_DMA_CMD_COPY		1	/* DST <- SRC, LEN bytes */
 #define SAMPLE_DMA_CMD_FILL		2	/* DST <- LEN bytes of FILL */
 #define SAMPLE_DMA_CMD_CHECKSUM		3	/* RESULT <- FNV-1a 64 of LEN bytes at SRC */
+#define SAMPLE_DMA_CMD_READ		4	/* read LEN bytes at SRC, keep nothing (benchmarks) */
 
 #define SAMPLE_DMA_PATH_MMAP		(1 << 0)	/* moved data through a mapping */
 #define SAMPLE_DMA_PATH_MESSAGES	(1 << 1)	/* moved data with DMA_READ/DMA_WRITE */
