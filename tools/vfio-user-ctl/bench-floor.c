@@ -149,6 +149,11 @@ static int stream(size_t size, double seconds, double *rate)
 	return ret;
 }
 
+int bench_stream(size_t size, double seconds, double *rate)
+{
+	return size && size <= FLOOR_MAX_MSG ? stream(size, seconds, rate) : -1;
+}
+
 static int efd_ping = -1, efd_pong = -1;
 
 /* Answer every signal on efd_ping with one on efd_pong. */
