@@ -168,6 +168,7 @@ static void vuc_teardown(struct vuc_device *dev)
 	vuc_rx_stop(dev);
 	free(dev->rx_buf);
 	dev->rx_buf = NULL;
+	vuc_map_clear(dev);
 	free(dev->maps);
 	dev->maps = NULL;
 	dev->nr_maps = 0;

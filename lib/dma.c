@@ -45,13 +45,16 @@ static int socket_map(struct vuc_device *dev, uint64_t iova, uint64_t size,
 	struct vfio_user_dma_map msg = {
 		.argsz = sizeof(msg),
 		.flags = flags,
-		.offset = fd >= 0 ? fd_offset : 0,
 		.addr = iova,
 		.size = size,
 	};
 	struct vu_msg reply;
 	int ret;
 
+	/* All the server's DMA through us: then we can log all it writes. */
+	if (dev->flags & VUC_OPT_NO_FD_SHARING)
+		fd = -1;
+	msg.offset = fd >= 0 ? fd_offset : 0;
 	ret = vuc_map_add(dev, iova, size, vaddr, flags);
 	if (ret)
 		return ret;

@@ -71,12 +71,16 @@ struct vuc_region_store {
  * @size: bytes
  * @vaddr: the memory in this process, NULL if the caller gave none
  * @flags: VUC_DMA_READ / VUC_DMA_WRITE
+ * @dirty: while the library logs (dev->log_pgsize set), a bit per log page
+ *	the mapping touches, from the one holding @iova on: pages it wrote
+ *	while serving DMA_WRITE
  */
 struct vuc_map {
 	uint64_t iova;
 	uint64_t size;
 	uint8_t *vaddr;
 	uint32_t flags;
+	uint64_t *dirty;
 };
 
 /*
@@ -123,6 +127,7 @@ struct vuc_device {
 		int state; /* last known state, -1 unknown */
 		bool log_server; /* server DMA logging started */
 		bool log_kernel; /* kernel dirty log started */
+		bool log_lib; /* the library's own log started (serve.c) */
 		uint64_t log_pgsize; /* page size the VMM asked for */
 		uint64_t kernel_pgsize; /* the kernel log's page size */
 	} mig;
@@ -149,6 +154,7 @@ struct vuc_device {
 	struct vuc_map *maps; /* sorted by iova, no overlaps */
 	unsigned int nr_maps;
 	unsigned int cap_maps;
+	uint64_t log_pgsize; /* the library's dirty log, 0 when off */
 	uint8_t *rx_buf; /* the thread's DMA_READ reply buffer */
 	size_t rx_buf_len;
 };
@@ -237,6 +243,15 @@ int vuc_map_add(struct vuc_device *dev, uint64_t iova, uint64_t size,
 int vuc_map_remove(struct vuc_device *dev, uint64_t iova, uint64_t size,
 		   struct vuc_map *old);
 void vuc_map_clear(struct vuc_device *dev);
+/*
+ * The library's dirty log of what its receive thread writes: start at
+ * @pgsize, stop, and OR the pages of [iova, +length) written since the
+ * last report into @bitmap (one bit per @pgsize page), clearing them.
+ */
+int vuc_lib_log_start(struct vuc_device *dev, uint64_t pgsize);
+void vuc_lib_log_stop(struct vuc_device *dev);
+void vuc_lib_log_report(struct vuc_device *dev, uint64_t iova, uint64_t length,
+			uint64_t *bitmap);
 /* A DMA_READ/DMA_WRITE from the server: serve it and answer on @sock. */
 int vuc_serve_command(struct vuc_device *dev, int sock, struct vu_msg *msg,
 		      const char *waiting_for);

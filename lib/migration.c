@@ -612,7 +612,7 @@ int vuc_dirty_start(
 	ret = vuc_check_usable(dev);
 	if (ret)
 		return ret;
-	if (dev->mig.log_server || dev->mig.log_kernel)
+	if (dev->mig.log_server || dev->mig.log_kernel || dev->mig.log_lib)
 		return vuc_fail(dev, -EBUSY, "dirty logging is already on");
 	kp = smallest_pgsize(dev);
 	if (!is_pow2(page_size) || page_size < kp)
@@ -642,15 +642,16 @@ int vuc_dirty_start(
 	sup = vuc_dirty_supported(dev);
 	if (sup < 0)
 		return sup;
-	if (!sup && dev->kfd < 0)
-		return vuc_fail(
-			dev, -ENOTSUP,
-			"server has no DMA logging and the device is not attached to the kernel: nothing can log dirty pages");
-	/* The kernel alone sees only what the server writes through it. */
+	/*
+	 * The kernel (or, on the userspace backend, the library) alone sees
+	 * only what the server writes through it.
+	 */
 	if (!sup && !(dev->flags & VUC_OPT_NO_FD_SHARING))
 		return vuc_fail(
 			dev, -ENOTSUP,
-			"server has no DMA logging, and the memory fds it was given let it write guest memory the kernel cannot log; connect with VUC_OPT_NO_FD_SHARING so that all its writes go through the kernel");
+			"server has no DMA logging, and the memory fds it was given let it write guest memory %s cannot log; connect with VUC_OPT_NO_FD_SHARING so that all its writes go through %s",
+			dev->kfd >= 0 ? "the kernel" : "the library",
+			dev->kfd >= 0 ? "the kernel" : "the library");
 	if (sup) {
 		ret = server_log(dev, true, page_size, ranges, nr_ranges);
 		if (ret)
@@ -670,6 +671,19 @@ int vuc_dirty_start(
 		}
 		dev->mig.log_kernel = true;
 		dev->mig.kernel_pgsize = kp;
+	} else {
+		/* What the receive thread writes while serving DMA_WRITE. */
+		ret = vuc_lib_log_start(dev, page_size);
+		if (ret) {
+			char msg[sizeof(dev->errmsg)];
+
+			memcpy(msg, dev->errmsg, sizeof(msg));
+			if (dev->mig.log_server)
+				server_log(dev, false, page_size, NULL, 0);
+			dev->mig.log_server = false;
+			return vuc_fail(dev, ret, "%s", msg);
+		}
+		dev->mig.log_lib = true;
 	}
 	dev->mig.log_pgsize = page_size;
 	return 0;
@@ -681,10 +695,13 @@ int vuc_dirty_stop(struct vuc_device *dev)
 
 	if (!dev)
 		return -EINVAL;
-	if (!dev->mig.log_server && !dev->mig.log_kernel)
+	if (!dev->mig.log_server && !dev->mig.log_kernel && !dev->mig.log_lib)
 		return vuc_fail(dev, -EINVAL, "dirty logging is not on");
 	if (dev->mig.log_server)
 		ret = server_log(dev, false, dev->mig.log_pgsize, NULL, 0);
+	if (dev->mig.log_lib)
+		vuc_lib_log_stop(dev);
+	dev->mig.log_lib = false;
 	if (dev->mig.log_kernel) {
 		r = kernel_log(dev, false, 0);
 		if (!ret)
@@ -788,7 +805,7 @@ int vuc_dirty_report(struct vuc_device *dev, uint64_t iova, uint64_t length,
 
 	if (!dev || !bitmap)
 		return -EINVAL;
-	if (!dev->mig.log_server && !dev->mig.log_kernel)
+	if (!dev->mig.log_server && !dev->mig.log_kernel && !dev->mig.log_lib)
 		return vuc_fail(dev, -EINVAL, "dirty logging is not on");
 	ps = dev->mig.log_pgsize;
 	if (!length || (iova | length) & (ps - 1) ||
@@ -821,6 +838,8 @@ int vuc_dirty_report(struct vuc_device *dev, uint64_t iova, uint64_t length,
 		if (ret)
 			return ret;
 	}
+	if (dev->mig.log_lib)
+		vuc_lib_log_report(dev, iova, length, bitmap);
 	if (dev->mig.log_kernel)
 		return kernel_report(dev, iova, length, bitmap);
 	return 0;

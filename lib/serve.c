@@ -39,6 +39,17 @@ int64_t vuc_now_ms(void)
 
 /* The DMA map ------------------------------------------------------------- */
 
+/* Log pages of @m at @ps: from the one holding its first byte. */
+static uint64_t log_pages(const struct vuc_map *m, uint64_t ps)
+{
+	return (m->iova + (m->size - 1)) / ps - m->iova / ps + 1;
+}
+
+static uint64_t *log_alloc(const struct vuc_map *m, uint64_t ps)
+{
+	return calloc((size_t)((log_pages(m, ps) + 63) / 64), 8);
+}
+
 /* Index of the last mapping starting at or below @iova, or -1. dma_lock held. */
 static long map_floor(const struct vuc_device *dev, uint64_t iova)
 {
@@ -109,6 +120,15 @@ int vuc_map_add(struct vuc_device *dev, uint64_t iova, uint64_t size,
 	*m = (struct vuc_map){
 		.iova = iova, .size = size, .vaddr = vaddr, .flags = flags
 	};
+	if (dev->log_pgsize) {
+		m->dirty = log_alloc(m, dev->log_pgsize);
+		if (!m->dirty) {
+			memmove(m, m + 1,
+				(dev->nr_maps - (i + 1)) * sizeof(*m));
+			ret = -ENOMEM;
+			goto out;
+		}
+	}
 	dev->nr_maps++;
 out:
 	pthread_rwlock_unlock(&dev->dma_lock);
@@ -136,7 +156,9 @@ int vuc_map_remove(struct vuc_device *dev, uint64_t iova, uint64_t size,
 	pthread_rwlock_wrlock(&dev->dma_lock);
 	i = map_floor(dev, iova);
 	if (i >= 0 && dev->maps[i].iova == iova && dev->maps[i].size == size) {
+		free(dev->maps[i].dirty);
 		*old = dev->maps[i];
+		old->dirty = NULL;
 		memmove(&dev->maps[i], &dev->maps[i + 1],
 			(dev->nr_maps - i - 1) * sizeof(dev->maps[0]));
 		dev->nr_maps--;
@@ -148,8 +170,85 @@ int vuc_map_remove(struct vuc_device *dev, uint64_t iova, uint64_t size,
 
 void vuc_map_clear(struct vuc_device *dev)
 {
+	unsigned int i;
+
 	pthread_rwlock_wrlock(&dev->dma_lock);
+	for (i = 0; i < dev->nr_maps; i++)
+		free(dev->maps[i].dirty);
 	dev->nr_maps = 0;
+	pthread_rwlock_unlock(&dev->dma_lock);
+}
+
+int vuc_lib_log_start(struct vuc_device *dev, uint64_t pgsize)
+{
+	unsigned int i;
+	int ret = 0;
+
+	pthread_rwlock_wrlock(&dev->dma_lock);
+	for (i = 0; i < dev->nr_maps && !ret; i++) {
+		dev->maps[i].dirty = log_alloc(&dev->maps[i], pgsize);
+		if (!dev->maps[i].dirty)
+			ret = -ENOMEM;
+	}
+	if (ret)
+		while (i--) {
+			free(dev->maps[i].dirty);
+			dev->maps[i].dirty = NULL;
+		}
+	else
+		dev->log_pgsize = pgsize;
+	pthread_rwlock_unlock(&dev->dma_lock);
+	if (ret)
+		return vuc_fail(dev, ret,
+				"no memory for the library's dirty log");
+	return 0;
+}
+
+void vuc_lib_log_stop(struct vuc_device *dev)
+{
+	unsigned int i;
+
+	pthread_rwlock_wrlock(&dev->dma_lock);
+	for (i = 0; i < dev->nr_maps; i++) {
+		free(dev->maps[i].dirty);
+		dev->maps[i].dirty = NULL;
+	}
+	dev->log_pgsize = 0;
+	pthread_rwlock_unlock(&dev->dma_lock);
+}
+
+/* The bit of @addr's log page in @m. */
+static uint64_t log_bit(const struct vuc_map *m, uint64_t addr, uint64_t ps)
+{
+	return addr / ps - m->iova / ps;
+}
+
+void vuc_lib_log_report(struct vuc_device *dev, uint64_t iova, uint64_t length,
+			uint64_t *bitmap)
+{
+	uint64_t ps, p, pages;
+
+	pthread_rwlock_wrlock(&dev->dma_lock);
+	ps = dev->log_pgsize;
+	pages = ps ? length / ps : 0;
+	for (p = 0; p < pages; p++) {
+		uint64_t addr = iova + p * ps, last = addr + (ps - 1);
+		long i = map_floor(dev, last);
+
+		/* Every mapping that shares the page, highest first. */
+		for (; i >= 0 &&
+		       dev->maps[i].iova + (dev->maps[i].size - 1) >= addr;
+		     i--) {
+			struct vuc_map *m = &dev->maps[i];
+			uint64_t from = m->iova > addr ? m->iova : addr;
+			uint64_t b = log_bit(m, from, ps);
+
+			if (m->dirty && m->dirty[b / 64] & (1ULL << (b % 64))) {
+				m->dirty[b / 64] &= ~(1ULL << (b % 64));
+				bitmap[p / 64] |= 1ULL << (p % 64);
+			}
+		}
+	}
 	pthread_rwlock_unlock(&dev->dma_lock);
 }
 
@@ -179,7 +278,23 @@ static int map_check(const struct vuc_device *dev, uint64_t iova,
 	}
 }
 
-/* Copy between @buf and the mapped memory; map_check() passed. */
+/* Mark [iova, +n) of @m written, in the library's log if it is on. */
+static void log_written(const struct vuc_map *m, uint64_t iova, uint64_t n,
+			uint64_t ps)
+{
+	uint64_t b, last;
+
+	if (!m->dirty)
+		return;
+	last = log_bit(m, iova + (n - 1), ps);
+	for (b = log_bit(m, iova, ps); b <= last; b++)
+		m->dirty[b / 64] |= 1ULL << (b % 64);
+}
+
+/*
+ * Copy between @buf and the mapped memory; map_check() passed. dma_lock
+ * held for reading: only this thread writes the dirty bits meanwhile.
+ */
 static void map_copy(const struct vuc_device *dev, uint64_t iova, uint8_t *buf,
 		     uint64_t count, bool write)
 {
@@ -188,10 +303,12 @@ static void map_copy(const struct vuc_device *dev, uint64_t iova, uint8_t *buf,
 		uint64_t off = iova - m->iova;
 		uint64_t n = m->size - off < count ? m->size - off : count;
 
-		if (write)
+		if (write) {
 			memcpy(m->vaddr + off, buf, n);
-		else
+			log_written(m, iova, n, dev->log_pgsize);
+		} else {
 			memcpy(buf, m->vaddr + off, n);
+		}
 		iova += n;
 		buf += n;
 		count -= n;

@@ -39,7 +39,10 @@ struct vuc_device;
 #define VUC_OPT_USERSPACE (1u << 1)
 /* Attach to the kernel or fail (default: attach when /dev/vfio-user exists). */
 #define VUC_OPT_KERNEL (1u << 2)
-/* Never give the server memory fds: all DMA goes through the kernel. */
+/*
+ * Never give the server memory fds: all its DMA goes through the kernel
+ * (or, on the userspace backend, the library).
+ */
 #define VUC_OPT_NO_FD_SHARING (1u << 3)
 /* Do not ask for io-fd sub-regions: every region access is a message. */
 #define VUC_OPT_NO_IO_FDS (1u << 4)
@@ -340,8 +343,9 @@ int vuc_mig_precopy(struct vuc_device *dev, vuc_mig_sink_fn sink,
 /*
  * Dirty tracking, one log for the VMM: the server's DMA logging
  * (DEVICE_FEATURE DMA_LOGGING_*: pages it writes through its own mapping
- * of guest memory) and, on the kernel backend, the kernel's log of the
- * pages it wrote while serving the server's DMA_WRITE.
+ * of guest memory) and the log of the pages written while serving the
+ * server's DMA_WRITE: the kernel's on the kernel backend, the library's on
+ * the userspace backend.
  */
 
 /* 1 if the server offers DMA logging (PROBE), 0 if not, or -errno. */
@@ -349,11 +353,10 @@ int vuc_dirty_supported(struct vuc_device *dev);
 
 /*
  * Start logging at @page_size (a power of two, at least the smallest DMA
- * page size) over @nr_ranges ranges (0: every mapping). The kernel's half
- * is missing on the userspace backend (where the DMA_WRITEs the library
- * serves go unlogged); the server's half may be missing only with
- * VUC_OPT_NO_FD_SHARING, where every write of the server goes through the
- * kernel. Otherwise -ENOTSUP: the log would miss pages.
+ * page size) over @nr_ranges ranges (0: every mapping). The server's half
+ * may be missing only with VUC_OPT_NO_FD_SHARING, where every write of the
+ * server goes through the kernel (or, on the userspace backend, the
+ * library). Otherwise -ENOTSUP: the log would miss pages.
  */
 int vuc_dirty_start(
 	struct vuc_device *dev, uint64_t page_size,
