@@ -41,9 +41,10 @@ void bench_peer_stop(struct bench_peer *p);
 
 /*
  * Bytes per second streamed between two processes in @size-byte sends
- * (at most 1 MiB), for @seconds; 0 or -1 after saying why.
+ * (at most 1 MiB), for @seconds, with a send buffer of @sndbuf bytes (0:
+ * the default); 0 or -1 after saying why.
  */
-int bench_stream(size_t size, double seconds, double *rate);
+int bench_stream(size_t size, double seconds, int sndbuf, double *rate);
 
 /*
  * The floor: AF_UNIX ping-pong with 20- and 36-byte messages, stream
