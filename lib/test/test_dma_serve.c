@@ -474,6 +474,53 @@ TEST_F(dma, main_socket_callers_on_threads)
 	EXPECT_EQ(THREADS * CALLS, self->s->step);
 }
 
+/* Within the scripted server's log of 512 messages. */
+#define READS 100
+
+static void *reader_main(void *arg)
+{
+	struct caller *c = arg;
+	unsigned int i;
+
+	for (i = 0; i < READS; i++) {
+		uint32_t v;
+
+		if (vuc_region_read(c->dev, 0, (c->index * 4) % 4096, &v,
+				    sizeof(v)) != 4)
+			c->bad++;
+	}
+	return NULL;
+}
+
+/*
+ * With the twin socket: callers on several threads read their replies
+ * from the main socket one at a time while the thread serves DMA on the
+ * twin socket meanwhile.
+ */
+TEST_F(dma, twin_callers_on_threads_while_serving)
+{
+	struct caller c[THREADS];
+	pthread_t t[THREADS];
+	unsigned int i, served = 0;
+
+	ASSERT_EQ(0, connect_mapped(self, true)) TH_LOG("%s", vuc_strerror(self->dev));
+	for (i = 0; i < THREADS; i++) {
+		c[i] = (struct caller){ .dev = self->dev, .index = i };
+		ASSERT_EQ(0, pthread_create(&t[i], NULL, reader_main, &c[i]));
+	}
+	for (i = 0; i < 100; i++) {
+		if (twin_refused(self, VFIO_USER_DMA_WRITE, 0, IOVA + i, 1,
+				 1) == 0 &&
+		    self->mem[i] == 0xee)
+			served++;
+	}
+	for (i = 0; i < THREADS; i++) {
+		pthread_join(t[i], NULL);
+		EXPECT_EQ(0, c[i].bad) TH_LOG("thread %u", i);
+	}
+	EXPECT_EQ(100, served);
+}
+
 /* A header that promises more than our limit, on the main socket. */
 static int oversized_command(struct fsrv *s, struct vu_msg *m)
 {
