@@ -10,9 +10,12 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
+
+__thread bool vuc_server_error;
 
 const char *vuc_errname(int err, char *buf, size_t len)
 {
@@ -29,16 +32,20 @@ int vuc_fail(struct vuc_device *dev, int err, const char *fmt, ...)
 {
 	va_list ap;
 
+	pthread_mutex_lock(&dev->lock);
 	va_start(ap, fmt);
 	vsnprintf(dev->errmsg, sizeof(dev->errmsg), fmt, ap);
 	va_end(ap);
+	pthread_mutex_unlock(&dev->lock);
 	return err;
 }
 
 int vuc_break(struct vuc_device *dev, int err, const char *fmt, ...)
 {
+	struct vuc_waiter *w;
 	va_list ap;
 
+	pthread_mutex_lock(&dev->lock);
 	va_start(ap, fmt);
 	vsnprintf(dev->errmsg, sizeof(dev->errmsg), fmt, ap);
 	va_end(ap);
@@ -47,14 +54,29 @@ int vuc_break(struct vuc_device *dev, int err, const char *fmt, ...)
 		memcpy(dev->broken, dev->errmsg, sizeof(dev->broken));
 		dev->state = VUC_FAILED;
 	}
+	/* Every caller still waiting fails with it. */
+	while ((w = dev->waiters)) {
+		dev->waiters = w->next;
+		w->err = err;
+		w->done = true;
+	}
+	pthread_cond_broadcast(&dev->reply_cond);
+	pthread_mutex_unlock(&dev->lock);
 	if (dev->sock >= 0)
 		shutdown(dev->sock, SHUT_RDWR);
+	if (dev->twin >= 0)
+		shutdown(dev->twin, SHUT_RDWR);
 	return err;
 }
 
 int vuc_check_usable(struct vuc_device *dev)
 {
-	switch (dev->state) {
+	enum vuc_state state;
+
+	pthread_mutex_lock(&dev->lock);
+	state = dev->state;
+	pthread_mutex_unlock(&dev->lock);
+	switch (state) {
 	case VUC_CONNECTING:
 	case VUC_READY:
 		return 0;
@@ -67,6 +89,27 @@ int vuc_check_usable(struct vuc_device *dev)
 			"connection unusable since an earlier error: %s",
 			dev->broken);
 	}
+}
+
+/* Callers may wait on several threads; the reply's deadline is monotonic. */
+static int init_locks(struct vuc_device *dev)
+{
+	pthread_condattr_t attr;
+	int ret;
+
+	if (pthread_condattr_init(&attr))
+		return -1;
+	ret = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	if (!ret)
+		ret = pthread_cond_init(&dev->reply_cond, &attr);
+	pthread_condattr_destroy(&attr);
+	if (ret)
+		return -1;
+	pthread_mutex_init(&dev->lock, NULL);
+	pthread_mutex_init(&dev->call_lock, NULL);
+	pthread_mutex_init(&dev->send_lock, NULL);
+	pthread_rwlock_init(&dev->dma_lock, NULL);
+	return 0;
 }
 
 struct vuc_device *vuc_device_new(const struct vuc_options *opts)
@@ -99,6 +142,11 @@ struct vuc_device *vuc_device_new(const struct vuc_options *opts)
 	dev = calloc(1, sizeof(*dev));
 	if (!dev)
 		return NULL;
+	if (init_locks(dev)) {
+		free(dev);
+		errno = ENOMEM;
+		return NULL;
+	}
 	dev->timeout_ms = o.timeout_ms ? o.timeout_ms : VUC_DEFAULT_TIMEOUT_MS;
 	dev->flags = o.flags;
 	dev->max_data_xfer_size = o.max_data_xfer_size;
@@ -116,6 +164,15 @@ struct vuc_device *vuc_device_new(const struct vuc_options *opts)
 /* Close every fd and free everything the connection gave us. */
 static void vuc_teardown(struct vuc_device *dev)
 {
+	/* Joined while the sockets it reads are still open. */
+	vuc_rx_stop(dev);
+	free(dev->rx_buf);
+	dev->rx_buf = NULL;
+	vuc_map_clear(dev);
+	free(dev->maps);
+	dev->maps = NULL;
+	dev->nr_maps = 0;
+	dev->cap_maps = 0;
 	/* The kernel's connection ends when its fd closes. */
 	if (dev->kfd >= 0)
 		close(dev->kfd);
@@ -135,6 +192,11 @@ void vuc_device_free(struct vuc_device *dev)
 	if (!dev)
 		return;
 	vuc_teardown(dev);
+	pthread_cond_destroy(&dev->reply_cond);
+	pthread_mutex_destroy(&dev->lock);
+	pthread_mutex_destroy(&dev->call_lock);
+	pthread_mutex_destroy(&dev->send_lock);
+	pthread_rwlock_destroy(&dev->dma_lock);
 	free(dev);
 }
 
@@ -188,7 +250,16 @@ int vuc_connect_fd(struct vuc_device *dev, int sock_fd)
 	ret = vuc_kernel_attach(dev);
 	if (ret)
 		goto fail;
-	dev->state = VUC_READY;
+	/* Not attached: serve the server's DMA ourselves. */
+	if (dev->kfd < 0) {
+		ret = vuc_rx_start(dev);
+		if (ret)
+			goto fail;
+	}
+	pthread_mutex_lock(&dev->lock);
+	if (dev->state != VUC_FAILED)
+		dev->state = VUC_READY;
+	pthread_mutex_unlock(&dev->lock);
 	return 0;
 
 fail:

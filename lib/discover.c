@@ -22,7 +22,7 @@ static int server_failed(struct vuc_device *dev, int ret, const char *what,
 {
 	char prev[sizeof(dev->errmsg)];
 
-	if (!dev->server_error)
+	if (!vuc_server_error)
 		return ret;
 	memcpy(prev, dev->errmsg, sizeof(prev));
 	return vuc_fail(dev, ret, "%s (%s index %u)", prev, what, index);
@@ -399,7 +399,7 @@ static int io_fds_call(struct vuc_device *dev, unsigned int index,
 	ret = vuc_call(dev, VFIO_USER_DEVICE_GET_REGION_IO_FDS, &req,
 		       sizeof(req), NULL, 0, VU_WIRE_MAX_FDS, argsz, reply);
 	/* Optional command: a refusal (EINVAL, ENOTSUP...) means no io fds. */
-	if (ret && dev->server_error) {
+	if (ret && vuc_server_error) {
 		dev->errmsg[0] = '\0';
 		return 1;
 	}

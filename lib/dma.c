@@ -2,8 +2,10 @@
 /*
  * DMA map and unmap. With the kernel backend the kernel keeps the map and
  * serves the server's DMA_READ/DMA_WRITE from it; on the userspace backend
- * DMA_MAP/DMA_UNMAP go over the socket and the server can only use ranges
- * that came with an fd.
+ * DMA_MAP/DMA_UNMAP go over the socket and the library keeps the map, for
+ * its receive thread to serve DMA_READ/DMA_WRITE from (serve.c). A mapping
+ * is served from before the server hears of it until before the server
+ * hears it is gone.
  */
 #include <errno.h>
 #include <string.h>
@@ -37,22 +39,31 @@ static int kernel_map(struct vuc_device *dev, uint64_t iova, uint64_t size,
 }
 
 static int socket_map(struct vuc_device *dev, uint64_t iova, uint64_t size,
-		      uint32_t flags, int fd, uint64_t fd_offset)
+		      void *vaddr, uint32_t flags, int fd, uint64_t fd_offset)
 {
+	struct vuc_map old;
 	struct vfio_user_dma_map msg = {
 		.argsz = sizeof(msg),
 		.flags = flags,
-		.offset = fd >= 0 ? fd_offset : 0,
 		.addr = iova,
 		.size = size,
 	};
 	struct vu_msg reply;
 	int ret;
 
-	ret = vuc_call(dev, VFIO_USER_DMA_MAP, &msg, sizeof(msg),
-		       fd >= 0 ? &fd : NULL, fd >= 0, 0, 0, &reply);
+	/* All the server's DMA through us: then we can log all it writes. */
+	if (dev->flags & VUC_OPT_NO_FD_SHARING)
+		fd = -1;
+	msg.offset = fd >= 0 ? fd_offset : 0;
+	ret = vuc_map_add(dev, iova, size, vaddr, flags);
 	if (ret)
 		return ret;
+	ret = vuc_call(dev, VFIO_USER_DMA_MAP, &msg, sizeof(msg),
+		       fd >= 0 ? &fd : NULL, fd >= 0, 0, 0, &reply);
+	if (ret) {
+		vuc_map_remove(dev, iova, size, &old);
+		return ret;
+	}
 	vu_msg_release(&reply);
 	return 0;
 }
@@ -75,7 +86,7 @@ int vuc_dma_map(struct vuc_device *dev, uint64_t iova, uint64_t size,
 			flags);
 	if (dev->kfd >= 0)
 		return kernel_map(dev, iova, size, vaddr, flags, fd, fd_offset);
-	return socket_map(dev, iova, size, flags, fd, fd_offset);
+	return socket_map(dev, iova, size, vaddr, flags, fd, fd_offset);
 }
 
 static int dma_unmap(struct vuc_device *dev, uint64_t iova, uint64_t size,
@@ -93,7 +104,9 @@ static int dma_unmap(struct vuc_device *dev, uint64_t iova, uint64_t size,
 		.addr = iova,
 		.size = size,
 	};
+	struct vuc_map old;
 	struct vu_msg reply;
+	bool had;
 	int ret;
 
 	if (!dev)
@@ -110,8 +123,15 @@ static int dma_unmap(struct vuc_device *dev, uint64_t iova, uint64_t size,
 					strerror(errno));
 		return 0;
 	}
+	/* Served no more from here on; in-flight copies are over. */
+	if (all)
+		vuc_map_clear(dev);
+	had = !all && !vuc_map_remove(dev, iova, size, &old);
 	ret = vuc_call(dev, VFIO_USER_DMA_UNMAP, &msg, sizeof(msg), NULL, 0, 0,
 		       sizeof(msg), &reply);
+	/* The server refused: it still has the mapping, so do we. */
+	if (ret && had && vuc_server_error)
+		vuc_map_add(dev, old.iova, old.size, old.vaddr, old.flags);
 	if (ret)
 		return ret;
 	vu_msg_release(&reply);

@@ -95,7 +95,7 @@ static size_t xfer_limit(const struct vuc_device *dev)
 /*
  * One command with no fds on either backend: the reply payload lands in
  * @reply (at most @cap bytes, more is a protocol error). A server's error
- * reply sets dev->server_error and says that the server refused @what.
+ * reply sets vuc_server_error and says that the server refused @what.
  */
 static int mig_call(struct vuc_device *dev, uint16_t cmd, const char *what,
 		    const void *req, size_t len, void *reply, size_t cap,
@@ -109,7 +109,7 @@ static int mig_call(struct vuc_device *dev, uint16_t cmd, const char *what,
 	if (ret)
 		return ret;
 	if (dev->kfd >= 0) {
-		dev->server_error = false;
+		vuc_server_error = false;
 		ret = vuc_kernel_raw(dev, cmd, req, len, reply, cap, reply_len);
 		if (!ret)
 			return 0;
@@ -118,13 +118,13 @@ static int mig_call(struct vuc_device *dev, uint16_t cmd, const char *what,
 				dev, ret,
 				"%s: %s; the kernel closed the connection to the server (%s)",
 				what, strerror(-ret), strerror(err));
-		dev->server_error = true;
+		vuc_server_error = true;
 		return vuc_fail(dev, ret, "server refused %s: %s", what,
 				vuc_errname(-ret, buf, sizeof(buf)));
 	}
 	ret = vuc_call(dev, cmd, req, len, NULL, 0, 0, cap, &msg);
 	if (ret) {
-		if (dev->server_error)
+		if (vuc_server_error)
 			return vuc_fail(dev, ret, "server refused %s: %s", what,
 					vuc_errname(-ret, buf, sizeof(buf)));
 		return ret;
@@ -206,7 +206,7 @@ int vuc_mig_get_flags(struct vuc_device *dev, uint64_t *flags)
 		      VFIO_DEVICE_FEATURE_MIGRATION | VFIO_DEVICE_FEATURE_GET,
 		      "DEVICE_FEATURE MIGRATION GET", NULL, 0, &mig,
 		      sizeof(mig), &len);
-	if (ret && dev->server_error)
+	if (ret && vuc_server_error)
 		return vuc_fail(dev, -ENOTSUP, "the device cannot migrate: %s",
 				dev->errmsg);
 	if (ret)
@@ -295,7 +295,7 @@ static int set_arc(struct vuc_device *dev, uint32_t to)
 static int arc_failed(struct vuc_device *dev, int err)
 {
 	char msg[sizeof(dev->errmsg)];
-	bool server = dev->server_error;
+	bool server = vuc_server_error;
 	uint32_t now;
 
 	memcpy(msg, dev->errmsg, sizeof(msg));
@@ -447,7 +447,7 @@ int vuc_mig_write(struct vuc_device *dev, const void *buf, size_t len)
 	}
 	free(req);
 	/* A refused stream may have put the device in ERROR: say so. */
-	return ret && dev->server_error ? arc_failed(dev, ret) : ret;
+	return ret && vuc_server_error ? arc_failed(dev, ret) : ret;
 }
 
 int vuc_mig_save(struct vuc_device *dev, vuc_mig_sink_fn sink, void *opaque,
@@ -538,7 +538,7 @@ int vuc_dirty_supported(struct vuc_device *dev)
 			      VFIO_DEVICE_FEATURE_PROBE,
 		      "DEVICE_FEATURE DMA_LOGGING_START PROBE", NULL, 0, NULL,
 		      0, &len);
-	if (ret && dev->server_error)
+	if (ret && vuc_server_error)
 		return 0;
 	return ret ? ret : 1;
 }
@@ -612,7 +612,7 @@ int vuc_dirty_start(
 	ret = vuc_check_usable(dev);
 	if (ret)
 		return ret;
-	if (dev->mig.log_server || dev->mig.log_kernel)
+	if (dev->mig.log_server || dev->mig.log_kernel || dev->mig.log_lib)
 		return vuc_fail(dev, -EBUSY, "dirty logging is already on");
 	kp = smallest_pgsize(dev);
 	if (!is_pow2(page_size) || page_size < kp)
@@ -642,15 +642,16 @@ int vuc_dirty_start(
 	sup = vuc_dirty_supported(dev);
 	if (sup < 0)
 		return sup;
-	if (!sup && dev->kfd < 0)
-		return vuc_fail(
-			dev, -ENOTSUP,
-			"server has no DMA logging and the device is not attached to the kernel: nothing can log dirty pages");
-	/* The kernel alone sees only what the server writes through it. */
+	/*
+	 * The kernel (or, on the userspace backend, the library) alone sees
+	 * only what the server writes through it.
+	 */
 	if (!sup && !(dev->flags & VUC_OPT_NO_FD_SHARING))
 		return vuc_fail(
 			dev, -ENOTSUP,
-			"server has no DMA logging, and the memory fds it was given let it write guest memory the kernel cannot log; connect with VUC_OPT_NO_FD_SHARING so that all its writes go through the kernel");
+			"server has no DMA logging, and the memory fds it was given let it write guest memory %s cannot log; connect with VUC_OPT_NO_FD_SHARING so that all its writes go through %s",
+			dev->kfd >= 0 ? "the kernel" : "the library",
+			dev->kfd >= 0 ? "the kernel" : "the library");
 	if (sup) {
 		ret = server_log(dev, true, page_size, ranges, nr_ranges);
 		if (ret)
@@ -670,6 +671,19 @@ int vuc_dirty_start(
 		}
 		dev->mig.log_kernel = true;
 		dev->mig.kernel_pgsize = kp;
+	} else {
+		/* What the receive thread writes while serving DMA_WRITE. */
+		ret = vuc_lib_log_start(dev, page_size);
+		if (ret) {
+			char msg[sizeof(dev->errmsg)];
+
+			memcpy(msg, dev->errmsg, sizeof(msg));
+			if (dev->mig.log_server)
+				server_log(dev, false, page_size, NULL, 0);
+			dev->mig.log_server = false;
+			return vuc_fail(dev, ret, "%s", msg);
+		}
+		dev->mig.log_lib = true;
 	}
 	dev->mig.log_pgsize = page_size;
 	return 0;
@@ -681,10 +695,13 @@ int vuc_dirty_stop(struct vuc_device *dev)
 
 	if (!dev)
 		return -EINVAL;
-	if (!dev->mig.log_server && !dev->mig.log_kernel)
+	if (!dev->mig.log_server && !dev->mig.log_kernel && !dev->mig.log_lib)
 		return vuc_fail(dev, -EINVAL, "dirty logging is not on");
 	if (dev->mig.log_server)
 		ret = server_log(dev, false, dev->mig.log_pgsize, NULL, 0);
+	if (dev->mig.log_lib)
+		vuc_lib_log_stop(dev);
+	dev->mig.log_lib = false;
 	if (dev->mig.log_kernel) {
 		r = kernel_log(dev, false, 0);
 		if (!ret)
@@ -788,7 +805,7 @@ int vuc_dirty_report(struct vuc_device *dev, uint64_t iova, uint64_t length,
 
 	if (!dev || !bitmap)
 		return -EINVAL;
-	if (!dev->mig.log_server && !dev->mig.log_kernel)
+	if (!dev->mig.log_server && !dev->mig.log_kernel && !dev->mig.log_lib)
 		return vuc_fail(dev, -EINVAL, "dirty logging is not on");
 	ps = dev->mig.log_pgsize;
 	if (!length || (iova | length) & (ps - 1) ||
@@ -821,6 +838,8 @@ int vuc_dirty_report(struct vuc_device *dev, uint64_t iova, uint64_t length,
 		if (ret)
 			return ret;
 	}
+	if (dev->mig.log_lib)
+		vuc_lib_log_report(dev, iova, length, bitmap);
 	if (dev->mig.log_kernel)
 		return kernel_report(dev, iova, length, bitmap);
 	return 0;

@@ -247,7 +247,7 @@ static int send_irq_set(struct vuc_device *dev, const struct vfio_irq_set *set,
 		char what[sizeof(dev->errmsg)];
 
 		memcpy(what, dev->errmsg, sizeof(what));
-		if (dev->server_error)
+		if (vuc_server_error)
 			vuc_fail(
 				dev, ret,
 				"%s (flags 0x%x, index %u, vectors %u+%u, %u fds)",

@@ -14,27 +14,36 @@
 
 #include "internal.h"
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Milliseconds left until @deadline, at least 0. */
 static int ms_left(int64_t deadline)
 {
-	int64_t left = deadline - now_ms();
+	int64_t left = deadline - vuc_now_ms();
 
 	return left > 0 ? (int)left : 0;
+}
+
+int vuc_fail_broken(struct vuc_device *dev, int err)
+{
+	char why[sizeof(dev->broken)];
+
+	pthread_mutex_lock(&dev->lock);
+	memcpy(why, dev->broken, sizeof(why));
+	pthread_mutex_unlock(&dev->lock);
+	return vuc_fail(dev, err, "%s", why);
 }
 
 static int recv_failed(struct vuc_device *dev, uint16_t cmd, int err,
 		       const struct vu_msg *msg, size_t bound)
 {
 	const char *name = vu_cmd_name(cmd);
+	bool broken;
 
+	/* The receive thread broke the connection first: say why. */
+	pthread_mutex_lock(&dev->lock);
+	broken = dev->state == VUC_FAILED;
+	pthread_mutex_unlock(&dev->lock);
+	if (broken)
+		return vuc_fail_broken(dev, err);
 	switch (err) {
 	case -ETIMEDOUT:
 		return vuc_break(dev, err,
@@ -140,7 +149,7 @@ static int error_reply(struct vuc_device *dev, uint16_t cmd,
 			"server sent %u fds with its error reply to %s; an error reply carries none",
 			msg->nr_fds, vu_cmd_name(cmd));
 	/* errno 0 or absurd: a failure of unknown cause (libvfio-user: > 4096). */
-	dev->server_error = true;
+	vuc_server_error = true;
 	if (err == 0 || err > 4095)
 		return vuc_fail(
 			dev, -EIO,
@@ -208,6 +217,70 @@ static int classify(struct vuc_device *dev, uint16_t cmd, uint16_t id,
 	return ret;
 }
 
+int vuc_check_reply(struct vuc_device *dev, uint16_t cmd, unsigned int max_fds,
+		    size_t bound, struct vu_msg *reply)
+{
+	int ret;
+
+	if (reply->len > bound) {
+		uint32_t size = reply->hdr.msg_size;
+
+		vu_msg_release(reply);
+		return vuc_break(
+			dev, -EMSGSIZE,
+			"server sent a message of %u bytes (cmd %u, %s) while we waited for the reply to %s; at most %zu bytes expected",
+			size, cmd, vu_cmd_name(cmd), vu_cmd_name(cmd),
+			bound + sizeof(reply->hdr));
+	}
+	if (reply->hdr.flags & VFIO_USER_F_ERROR) {
+		ret = error_reply(dev, cmd, reply);
+		vu_msg_release(reply);
+		return ret;
+	}
+	return check_fds(dev, cmd, max_fds, reply);
+}
+
+int vuc_send_failed(struct vuc_device *dev, uint16_t cmd, int ret, size_t len)
+{
+	if (ret == -ETIMEDOUT)
+		return vuc_break(
+			dev, ret,
+			"server did not take %s (%zu bytes) within %u ms",
+			vu_cmd_name(cmd), len + sizeof(struct vfio_user_header),
+			dev->timeout_ms);
+	return vuc_break(dev, ret, "sending %s: %s", vu_cmd_name(cmd),
+			 strerror(-ret));
+}
+
+/* Without a receive thread on the main socket: read our reply ourselves. */
+static int call_direct(struct vuc_device *dev, struct vfio_user_header *hdr,
+		       const void *req, size_t len, const int *fds,
+		       unsigned int nr_fds, unsigned int max_fds, size_t bound,
+		       int64_t deadline, struct vu_msg *reply)
+{
+	uint16_t cmd = hdr->cmd;
+	int ret;
+
+	pthread_mutex_lock(&dev->lock);
+	hdr->msg_id = dev->next_msg_id++;
+	pthread_mutex_unlock(&dev->lock);
+	ret = vu_send(dev->sock, hdr, req, len, fds, nr_fds, dev->timeout_ms);
+	if (ret)
+		return vuc_send_failed(dev, cmd, ret, len);
+
+	for (;;) {
+		ret = vu_recv(dev->sock, reply, bound, VU_WIRE_MAX_FDS,
+			      ms_left(deadline));
+		if (ret)
+			return recv_failed(dev, cmd, ret, reply, bound);
+		ret = classify(dev, cmd, hdr->msg_id, reply);
+		if (ret == 1)
+			return check_fds(dev, cmd, max_fds, reply);
+		if (ret)
+			return ret;
+	}
+}
+
 int vuc_call(struct vuc_device *dev, uint16_t cmd, const void *req, size_t len,
 	     const int *fds, unsigned int nr_fds, unsigned int max_fds,
 	     size_t max_reply, struct vu_msg *reply)
@@ -217,38 +290,29 @@ int vuc_call(struct vuc_device *dev, uint16_t cmd, const void *req, size_t len,
 		.msg_size = sizeof(hdr) + len,
 		.flags = VFIO_USER_F_TYPE_COMMAND,
 	};
-	int64_t deadline = now_ms() + dev->timeout_ms;
+	int64_t deadline = vuc_now_ms() + dev->timeout_ms;
 	size_t bound = dev->max_data_xfer_size + VUC_HDR_ALLOWANCE;
+	struct vuc_waiter w = { 0 };
 	int ret;
 
 	memset(reply, 0, sizeof(*reply));
-	dev->server_error = false;
+	vuc_server_error = false;
 	ret = vuc_check_usable(dev);
 	if (ret)
 		return ret;
 	if (max_reply > bound)
 		bound = max_reply;
 
-	hdr.msg_id = dev->next_msg_id++;
-	ret = vu_send(dev->sock, &hdr, req, len, fds, nr_fds, dev->timeout_ms);
-	if (ret == -ETIMEDOUT)
-		return vuc_break(
-			dev, ret,
-			"server did not take %s (%zu bytes) within %u ms",
-			vu_cmd_name(cmd), len + sizeof(hdr), dev->timeout_ms);
-	if (ret)
-		return vuc_break(dev, ret, "sending %s: %s", vu_cmd_name(cmd),
-				 strerror(-ret));
-
-	for (;;) {
-		ret = vu_recv(dev->sock, reply, bound, VU_WIRE_MAX_FDS,
-			      ms_left(deadline));
-		if (ret)
-			return recv_failed(dev, cmd, ret, reply, bound);
-		ret = classify(dev, cmd, hdr.msg_id, reply);
-		if (ret == 1)
-			return check_fds(dev, cmd, max_fds, reply);
-		if (ret)
-			return ret;
+	if (!dev->rx_routes) {
+		pthread_mutex_lock(&dev->call_lock);
+		ret = call_direct(dev, &hdr, req, len, fds, nr_fds, max_fds,
+				  bound, deadline, reply);
+		pthread_mutex_unlock(&dev->call_lock);
+		return ret;
 	}
+	ret = vuc_rx_call(dev, &w, &hdr, req, len, fds, nr_fds, deadline);
+	if (ret)
+		return ret;
+	*reply = w.msg;
+	return vuc_check_reply(dev, cmd, max_fds, bound, reply);
 }

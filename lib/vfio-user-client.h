@@ -10,7 +10,10 @@
  * a negative errno on failure; vuc_strerror() then says in words what went
  * wrong and, where the server is at fault, what it did. Every fd the library
  * receives belongs to the device handle and is closed by vuc_device_free().
- * A handle is not thread-safe: serialize calls on one handle.
+ * On the userspace backend a receive thread of the handle serves the
+ * server's DMA_READ/DMA_WRITE from the DMA map; region access, interrupts,
+ * reset and DMA map calls may then come from several threads at once.
+ * Connecting, freeing and migration need the handle to themselves.
  */
 #ifndef VFIO_USER_CLIENT_H
 #define VFIO_USER_CLIENT_H
@@ -36,7 +39,10 @@ struct vuc_device;
 #define VUC_OPT_USERSPACE (1u << 1)
 /* Attach to the kernel or fail (default: attach when /dev/vfio-user exists). */
 #define VUC_OPT_KERNEL (1u << 2)
-/* Never give the server memory fds: all DMA goes through the kernel. */
+/*
+ * Never give the server memory fds: all its DMA goes through the kernel
+ * (or, on the userspace backend, the library).
+ */
 #define VUC_OPT_NO_FD_SHARING (1u << 3)
 /* Do not ask for io-fd sub-regions: every region access is a message. */
 #define VUC_OPT_NO_IO_FDS (1u << 4)
@@ -109,7 +115,10 @@ const struct vuc_caps *vuc_get_caps(const struct vuc_device *dev);
 /* The server's socket for its own commands, -1 without twin socket. */
 int vuc_twin_socket_fd(const struct vuc_device *dev);
 
-/* The main socket, -1 when not connected or owned by the kernel. */
+/*
+ * The main socket, -1 when not connected or owned by the kernel. Without a
+ * twin socket the library's receive thread reads it: do not read from it.
+ */
 int vuc_socket_fd(const struct vuc_device *dev);
 
 /*
@@ -235,10 +244,12 @@ int vuc_reset(struct vuc_device *dev);
 /*
  * Map [iova, iova + size) for DMA: the memory is at @vaddr in this process
  * and, when @fd >= 0, in @fd at @fd_offset (the server may then map it;
- * unless VUC_OPT_NO_FD_SHARING). With the kernel backend the kernel serves
- * the server's DMA_READ/DMA_WRITE from @vaddr; on the userspace backend the
- * server can only use ranges with an fd. Alignment: the server's smallest
- * page size. Returns -EEXIST for overlaps, -ENOSPC beyond max_dma_maps.
+ * unless VUC_OPT_NO_FD_SHARING). The server's DMA_READ/DMA_WRITE are
+ * served from @vaddr: by the kernel with the kernel backend, by the
+ * library's receive thread on the userspace backend. Requests outside the
+ * map, with a forbidden access or beyond max_data_xfer_size get an error
+ * reply. Alignment: the server's smallest page size. Returns -EEXIST for
+ * overlaps, -ENOSPC beyond max_dma_maps.
  */
 int vuc_dma_map(struct vuc_device *dev, uint64_t iova, uint64_t size,
 		void *vaddr, uint32_t flags, int fd, uint64_t fd_offset);
@@ -338,8 +349,9 @@ int vuc_mig_precopy(struct vuc_device *dev, vuc_mig_sink_fn sink,
 /*
  * Dirty tracking, one log for the VMM: the server's DMA logging
  * (DEVICE_FEATURE DMA_LOGGING_*: pages it writes through its own mapping
- * of guest memory) and, on the kernel backend, the kernel's log of the
- * pages it wrote while serving the server's DMA_WRITE.
+ * of guest memory) and the log of the pages written while serving the
+ * server's DMA_WRITE: the kernel's on the kernel backend, the library's on
+ * the userspace backend.
  */
 
 /* 1 if the server offers DMA logging (PROBE), 0 if not, or -errno. */
@@ -347,11 +359,10 @@ int vuc_dirty_supported(struct vuc_device *dev);
 
 /*
  * Start logging at @page_size (a power of two, at least the smallest DMA
- * page size) over @nr_ranges ranges (0: every mapping). The kernel's half
- * is missing on the userspace backend (where the library serves no
- * DMA_WRITE); the server's half may be missing only with
- * VUC_OPT_NO_FD_SHARING, where every write of the server goes through the
- * kernel. Otherwise -ENOTSUP: the log would miss pages.
+ * page size) over @nr_ranges ranges (0: every mapping). The server's half
+ * may be missing only with VUC_OPT_NO_FD_SHARING, where every write of the
+ * server goes through the kernel (or, on the userspace backend, the
+ * library). Otherwise -ENOTSUP: the log would miss pages.
  */
 int vuc_dirty_start(
 	struct vuc_device *dev, uint64_t page_size,

@@ -119,10 +119,12 @@
 #define SAMPLE_REG_DMA_RESULT		0x220	/* RO, 8 bytes: checksum of the last CHECKSUM */
 #define SAMPLE_REG_DMA_COUNT		0x228	/* RO: transfers completed without error */
 #define SAMPLE_REG_DMA_PATH		0x22c	/* RO: SAMPLE_DMA_PATH_* bits of the last transfer */
+#define SAMPLE_REG_DMA_CHUNK		0x230	/* RW: most bytes per DMA_READ/DMA_WRITE message; 0: the client's max_data_xfer_size */
 
 #define SAMPLE_DMA_CMD_COPY		1	/* DST <- SRC, LEN bytes */
 #define SAMPLE_DMA_CMD_FILL		2	/* DST <- LEN bytes of FILL */
 #define SAMPLE_DMA_CMD_CHECKSUM		3	/* RESULT <- FNV-1a 64 of LEN bytes at SRC */
+#define SAMPLE_DMA_CMD_READ		4	/* read LEN bytes at SRC, keep nothing (benchmarks) */
 
 #define SAMPLE_DMA_PATH_MMAP		(1 << 0)	/* moved data through a mapping */
 #define SAMPLE_DMA_PATH_MESSAGES	(1 << 1)	/* moved data with DMA_READ/DMA_WRITE */

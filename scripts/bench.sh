@@ -18,6 +18,10 @@ cat >"$stage/usr/bin/vfio-user-bench-run" <<'BENCH'
 #!/bin/sh
 sock=/tmp/bench.sock
 plain=/tmp/bench-plain.sock
+# A cgroup v2 hierarchy, so that the memory figures can say what is
+# charged to the benchmark itself.
+[ -e /sys/fs/cgroup/cgroup.controllers ] ||
+	mount -t cgroup2 none /sys/fs/cgroup 2>/dev/null || true
 vfio-user-sample-server --socket-path=$sock 2>/dev/null &
 server=$!
 # The same server without REGION_WRITE_MULTI, for the posted writes.

@@ -85,6 +85,7 @@ FIXTURE(mig) {
 	pid_t pid[2];
 	struct stream st;
 	int fds_before;
+	unsigned int flags; /* more VUC_OPT_* for start() */
 };
 
 FIXTURE_SETUP(mig)
@@ -131,7 +132,7 @@ static int start(FIXTURE_DATA(mig) *self, int which, uint32_t xfer,
 		 const char *a1, const char *a2)
 {
 	struct vuc_options opts = {
-		.timeout_ms = 5000, .flags = VUC_OPT_USERSPACE,
+		.timeout_ms = 5000, .flags = VUC_OPT_USERSPACE | self->flags,
 		.max_data_xfer_size = xfer,
 	};
 	char path[PATH_MAX], fdarg[32];
@@ -654,6 +655,98 @@ TEST_F(mig, server_dma_log)
 	ASSERT_EQ(0, vuc_dirty_stop(self->dev));
 	EXPECT_EQ(-EINVAL, vuc_dirty_report(self->dev, iova, size, bitmap,
 					    sizeof(bitmap)));
+	EXPECT_EQ(0, vuc_dma_unmap(self->dev, iova, size));
+	munmap(mem, size);
+	close(fd);
+}
+
+/*
+ * Windows without an fd: the server writes them with DMA_WRITE, which the
+ * library's receive thread serves and logs (the server's own log sees
+ * only its mappings). At the page size asked for, cleared by reading.
+ */
+TEST_F(mig, library_dma_log)
+{
+	const uint64_t iova = 0x100000, size = 16 * 4096;
+	uint64_t bitmap[1] = { 0 };
+	uint8_t *mem;
+
+	START(self, 0, 0, NULL, NULL);
+	mem = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, mem);
+	ASSERT_EQ(0, vuc_dma_map(self->dev, iova, size, mem,
+				 VUC_DMA_READ | VUC_DMA_WRITE, -1, 0));
+	ASSERT_EQ(0, vuc_dirty_start(self->dev, 4096, NULL, 0))
+		TH_LOG("%s", vuc_strerror(self->dev));
+	EXPECT_EQ(0, dma_fill(_metadata, self->dev, iova + 4096, 4096));
+	EXPECT_EQ(0, dma_fill(_metadata, self->dev, iova + 5 * 4096 - 8, 16));
+	EXPECT_EQ(0x5a, mem[4096]);
+	ASSERT_EQ(0, vuc_dirty_report(self->dev, iova, size, bitmap,
+				      sizeof(bitmap)))
+		TH_LOG("%s", vuc_strerror(self->dev));
+	EXPECT_EQ((1ULL << 1) | (1ULL << 4) | (1ULL << 5), bitmap[0]);
+	ASSERT_EQ(0, vuc_dirty_report(self->dev, iova, size, bitmap,
+				      sizeof(bitmap)));
+	EXPECT_EQ(0, bitmap[0]);
+	ASSERT_EQ(0, vuc_dirty_stop(self->dev));
+
+	/* Larger pages; a window mapped while logging is logged too. */
+	ASSERT_EQ(0, vuc_dirty_start(self->dev, 8192, NULL, 0));
+	EXPECT_EQ(0, vuc_dma_unmap(self->dev, iova, size));
+	ASSERT_EQ(0, vuc_dma_map(self->dev, iova, size, mem,
+				 VUC_DMA_READ | VUC_DMA_WRITE, -1, 0));
+	EXPECT_EQ(0, dma_fill(_metadata, self->dev, iova + 3 * 4096, 1));
+	ASSERT_EQ(0, vuc_dirty_report(self->dev, iova, size, bitmap,
+				      sizeof(bitmap)));
+	EXPECT_EQ(1ULL << 1, bitmap[0]);
+	ASSERT_EQ(0, vuc_dirty_stop(self->dev));
+	EXPECT_EQ(-EINVAL, vuc_dirty_report(self->dev, iova, size, bitmap,
+					    sizeof(bitmap)));
+	EXPECT_EQ(0, vuc_dma_unmap(self->dev, iova, size));
+	munmap(mem, size);
+}
+
+/*
+ * A server without DMA logging: with fds it could write what nobody logs,
+ * so logging is refused; with VUC_OPT_NO_FD_SHARING it gets no fd and
+ * the library's log alone sees every write.
+ */
+TEST_F(mig, library_dma_log_alone)
+{
+	const uint64_t iova = 0x100000, size = 4 * 4096;
+	uint64_t bitmap[1] = { 0 };
+	uint32_t path = 0;
+	uint8_t *mem;
+	int fd;
+
+	START(self, 0, 0, "--no-dma-logging", NULL);
+	EXPECT_EQ(0, vuc_dirty_supported(self->dev));
+	EXPECT_EQ(-ENOTSUP, vuc_dirty_start(self->dev, 4096, NULL, 0));
+	vuc_device_free(self->dev);
+	self->dev = NULL;
+	EXPECT_EQ(0, reap(self->pid[0]));
+	self->pid[0] = -1;
+
+	self->flags = VUC_OPT_NO_FD_SHARING;
+	START(self, 0, 0, "--no-dma-logging", NULL);
+	fd = memfd_create("guest", MFD_CLOEXEC);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ftruncate(fd, size));
+	mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, mem);
+	/* The fd stays here: the server reaches the window through us. */
+	ASSERT_EQ(0, vuc_dma_map(self->dev, iova, size, mem,
+				 VUC_DMA_READ | VUC_DMA_WRITE, fd, 0));
+	ASSERT_EQ(0, vuc_dirty_start(self->dev, 4096, NULL, 0))
+		TH_LOG("%s", vuc_strerror(self->dev));
+	EXPECT_EQ(0, dma_fill(_metadata, self->dev, iova + 2 * 4096, 8));
+	vuc_region_read(self->dev, BAR0, SAMPLE_REG_DMA_PATH, &path, 4);
+	EXPECT_EQ(SAMPLE_DMA_PATH_MESSAGES, path);
+	ASSERT_EQ(0, vuc_dirty_report(self->dev, iova, size, bitmap,
+				      sizeof(bitmap)));
+	EXPECT_EQ(1ULL << 2, bitmap[0]);
+	ASSERT_EQ(0, vuc_dirty_stop(self->dev));
 	EXPECT_EQ(0, vuc_dma_unmap(self->dev, iova, size));
 	munmap(mem, size);
 	close(fd);

@@ -375,4 +375,138 @@ TEST_F(sample, reset)
 	EXPECT_EQ(before + 1, after);
 }
 
+/* The userspace backend serves the DMA engine's DMA_READ/DMA_WRITE. */
+
+#define DMA_IOVA 0x40000000ULL
+#define DMA_SIZE (256 * 1024)
+#define DMA_RO_IOVA (DMA_IOVA + (1ULL << 30))
+
+static int reg_write(struct vuc_device *dev, uint64_t off, uint64_t val,
+		     size_t width)
+{
+	return vuc_region_write(dev, VFIO_PCI_BAR0_REGION_INDEX, off, &val,
+				width) == (ssize_t)width ? 0 : -1;
+}
+
+static uint64_t reg_read(struct vuc_device *dev, uint64_t off, size_t width)
+{
+	uint64_t val = 0;
+
+	if (vuc_region_read(dev, VFIO_PCI_BAR0_REGION_INDEX, off, &val,
+			    width) != (ssize_t)width)
+		return UINT64_MAX;
+	return val;
+}
+
+/* Run @cmd over [src, +len) and [dst, +len); its STATUS (0 or an errno). */
+static uint32_t dma_run(struct vuc_device *dev, uint32_t cmd, uint64_t src,
+			uint64_t dst, uint32_t len)
+{
+	if (reg_write(dev, SAMPLE_REG_DMA_SRC, src, 8) ||
+	    reg_write(dev, SAMPLE_REG_DMA_DST, dst, 8) ||
+	    reg_write(dev, SAMPLE_REG_DMA_LEN, len, 4) ||
+	    reg_write(dev, SAMPLE_REG_DMA_CMD, cmd, 4))
+		return UINT32_MAX;
+	return (uint32_t)reg_read(dev, SAMPLE_REG_DMA_STATUS, 4);
+}
+
+static uint64_t fnv(const uint8_t *p, size_t len)
+{
+	uint64_t h = SAMPLE_FNV64_OFFSET;
+
+	while (len--) {
+		h ^= *p++;
+		h *= SAMPLE_FNV64_PRIME;
+	}
+	return h;
+}
+
+static void dma_served(struct __test_metadata *_metadata,
+		       FIXTURE_DATA(sample) *self, const char *extra,
+		       uint32_t chunk)
+{
+	struct vuc_device *dev;
+	uint8_t *mem, ro[4096];
+	unsigned int i;
+
+	self->opts.flags |= VUC_OPT_USERSPACE;
+	self->opts.max_data_xfer_size = 4096;
+	START(self, extra);
+	dev = self->dev;
+	mem = mmap(NULL, DMA_SIZE, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, mem);
+	for (i = 0; i < DMA_SIZE; i++)
+		mem[i] = (uint8_t)(i * 31 + (i >> 8));
+	memset(ro, 0x5c, sizeof(ro));
+	/* No fds: the server can reach the memory through messages only. */
+	ASSERT_EQ(0, vuc_dma_map(dev, DMA_IOVA, DMA_SIZE, mem,
+				 VUC_DMA_READ | VUC_DMA_WRITE, -1, 0))
+		TH_LOG("%s", vuc_strerror(dev));
+	ASSERT_EQ(0, vuc_dma_map(dev, DMA_RO_IOVA, sizeof(ro), ro,
+				 VUC_DMA_READ, -1, 0));
+	ASSERT_EQ(0, reg_write(dev, SAMPLE_REG_DMA_CHUNK, chunk, 4));
+
+	/* DMA_READ: the checksum of what is in our memory. */
+	EXPECT_EQ(0, dma_run(dev, SAMPLE_DMA_CMD_CHECKSUM, DMA_IOVA + 100, 0,
+			     chunk ? 3000 : 200000));
+	EXPECT_EQ(fnv(mem + 100, chunk ? 3000 : 200000),
+		  reg_read(dev, SAMPLE_REG_DMA_RESULT, 8));
+	EXPECT_EQ(SAMPLE_DMA_PATH_MESSAGES,
+		  reg_read(dev, SAMPLE_REG_DMA_PATH, 4));
+	/* DMA_WRITE: a fill lands where it should, and only there. */
+	ASSERT_EQ(0, reg_write(dev, SAMPLE_REG_DMA_FILL, 0xab, 4));
+	EXPECT_EQ(0, dma_run(dev, SAMPLE_DMA_CMD_FILL, 0, DMA_IOVA + 5000,
+			     chunk ? 2000 : 70000));
+	for (i = 5000; i < (chunk ? 7000U : 75000U); i++)
+		if (mem[i] != 0xab)
+			break;
+	EXPECT_EQ(chunk ? 7000U : 75000U, i);
+	EXPECT_EQ((uint8_t)(4999 * 31 + (4999 >> 8)), mem[4999]);
+	EXPECT_EQ((uint8_t)(i * 31 + (i >> 8)), mem[i]);
+	/* Both ways at once. */
+	EXPECT_EQ(0, dma_run(dev, SAMPLE_DMA_CMD_COPY, DMA_IOVA + 100000,
+			     DMA_IOVA + 200000, 4000));
+	EXPECT_EQ(0, memcmp(mem + 100000, mem + 200000, 4000));
+	EXPECT_EQ(0, dma_run(dev, SAMPLE_DMA_CMD_CHECKSUM, DMA_RO_IOVA, 0,
+			     sizeof(ro)));
+	EXPECT_EQ(fnv(ro, sizeof(ro)), reg_read(dev, SAMPLE_REG_DMA_RESULT, 8));
+
+	/* Refused with an error reply, nothing touched, connection kept. */
+	EXPECT_EQ(EFAULT, dma_run(dev, SAMPLE_DMA_CMD_CHECKSUM,
+				  DMA_IOVA + DMA_SIZE - 8, 0, 16));
+	EXPECT_EQ(EFAULT, dma_run(dev, SAMPLE_DMA_CMD_CHECKSUM,
+				  DMA_IOVA - 4096, 0, 8));
+	EXPECT_EQ(EFAULT, dma_run(dev, SAMPLE_DMA_CMD_FILL, 0,
+				  DMA_IOVA + DMA_SIZE, 8));
+	EXPECT_EQ(EPERM, dma_run(dev, SAMPLE_DMA_CMD_FILL, 0, DMA_RO_IOVA, 8));
+	EXPECT_EQ(0x5c, ro[0]);
+	ASSERT_EQ(0, vuc_dma_unmap(dev, DMA_IOVA, DMA_SIZE));
+	EXPECT_EQ(EFAULT, dma_run(dev, SAMPLE_DMA_CMD_CHECKSUM, DMA_IOVA, 0,
+				  8));
+	EXPECT_EQ(SAMPLE_ID_VALUE, reg_read(dev, SAMPLE_REG_ID, 4));
+	EXPECT_EQ(0, vuc_dma_unmap(dev, DMA_RO_IOVA, sizeof(ro)));
+	munmap(mem, DMA_SIZE);
+}
+
+/* The server's DMA on the twin socket, replies read by the caller. */
+TEST_F(sample, dma_served_twin)
+{
+	dma_served(_metadata, self, NULL, 0);
+	EXPECT_LE(0, vuc_twin_socket_fd(self->dev));
+}
+
+/* On the main socket, where the receive thread also routes the replies. */
+TEST_F(sample, dma_served_no_twin)
+{
+	dma_served(_metadata, self, "--no-twin-socket", 0);
+	EXPECT_GT(0, vuc_twin_socket_fd(self->dev));
+}
+
+/* 8 bytes per message: hundreds of requests per transfer. */
+TEST_F(sample, dma_served_in_small_messages)
+{
+	dma_served(_metadata, self, NULL, 8);
+}
+
 TEST_HARNESS_MAIN

@@ -27,6 +27,7 @@ void dma_init(struct dma_table *tbl)
 	tbl->regions = NULL;
 	tbl->nr = 0;
 	tbl->cap = 0;
+	tbl->last = 0;
 }
 
 static void region_release(struct dma_region *r)
@@ -188,15 +189,27 @@ out_close:
 	return ret;
 }
 
-/* The window holding @addr, or NULL. */
-const struct dma_region *dma_find(const struct dma_table *tbl, uint64_t addr)
+static bool holds(const struct dma_region *r, uint64_t addr)
+{
+	return addr >= r->addr && addr - r->addr < r->size;
+}
+
+/*
+ * The window holding @addr, or NULL. The last one found is tried first:
+ * a transfer goes on where the one before ended, so that thousands of
+ * windows cost a scan only when the transfer moves to another one.
+ */
+const struct dma_region *dma_find(struct dma_table *tbl, uint64_t addr)
 {
 	unsigned int i;
 
+	if (tbl->last < tbl->nr && holds(&tbl->regions[tbl->last], addr))
+		return &tbl->regions[tbl->last];
 	for (i = 0; i < tbl->nr; i++)
-		if (addr >= tbl->regions[i].addr &&
-		    addr - tbl->regions[i].addr < tbl->regions[i].size)
+		if (holds(&tbl->regions[i], addr)) {
+			tbl->last = i;
 			return &tbl->regions[i];
+		}
 	return NULL;
 }
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: BSD-3-Clause
 /*
- * The device's DMA engine (SAMPLE_REG_DMA_*): copy, fill and checksum over
- * DMA addresses. A window the client mapped with an fd is reached through
+ * The device's DMA engine (SAMPLE_REG_DMA_*): copy, fill, checksum and
+ * plain reads over DMA addresses. A window the client mapped with an fd is reached through
  * our own mapping of it; everything else goes out as DMA_READ/DMA_WRITE
  * messages, on the twin socket when there is one.
  *
@@ -113,7 +113,7 @@ static int xfer_message(struct xfer *x, uint64_t addr, void *buf, uint32_t len,
 static int xfer(struct xfer *x, uint64_t addr, void *buf, uint64_t len,
 		bool write)
 {
-	const struct dma_table *tbl = &x->srv->conn.dma;
+	struct dma_table *tbl = &x->srv->conn.dma;
 	uint8_t *p = buf;
 	int ret;
 
@@ -137,9 +137,12 @@ static int xfer(struct xfer *x, uint64_t addr, void *buf, uint64_t len,
 				memcpy(p, mem, n);
 			x->path |= SAMPLE_DMA_PATH_MMAP;
 		} else {
-			n = len < x->srv->conn.client_max_xfer ?
-				    len :
-				    x->srv->conn.client_max_xfer;
+			uint64_t most = x->srv->conn.client_max_xfer;
+			uint32_t chunk = x->srv->dev.regs.dma_chunk;
+
+			if (chunk && chunk < most)
+				most = chunk;
+			n = len < most ? len : most;
 			ret = xfer_message(x, addr, p, (uint32_t)n, write);
 			if (ret)
 				return ret;
@@ -185,6 +188,9 @@ static int run(struct xfer *x, uint32_t cmd, uint8_t *buf)
 		case SAMPLE_DMA_CMD_FILL:
 			ret = xfer(x, dst + done, buf, n, true);
 			break;
+		case SAMPLE_DMA_CMD_READ:
+			ret = xfer(x, src + done, buf, n, false);
+			break;
 		default:
 			ret = xfer(x, src + done, buf, n, false);
 			h = fnv64(h, buf, n);
@@ -209,7 +215,7 @@ int dma_engine_command(struct server *srv, uint32_t cmd)
 	int ret;
 
 	if (cmd != SAMPLE_DMA_CMD_COPY && cmd != SAMPLE_DMA_CMD_FILL &&
-	    cmd != SAMPLE_DMA_CMD_CHECKSUM)
+	    cmd != SAMPLE_DMA_CMD_CHECKSUM && cmd != SAMPLE_DMA_CMD_READ)
 		return -EINVAL;
 	if (!mig_running(dev)) {
 		ret = -EBUSY; /* stopped for migration */

@@ -248,6 +248,7 @@ static unsigned int bar0_reg_width(uint64_t off)
 	case SAMPLE_REG_DMA_STATUS:
 	case SAMPLE_REG_DMA_COUNT:
 	case SAMPLE_REG_DMA_PATH:
+	case SAMPLE_REG_DMA_CHUNK:
 		return 4;
 	case SAMPLE_REG_SCRATCH64:
 	case SAMPLE_REG_DMA_SRC:
@@ -331,6 +332,9 @@ static int bar0_reg_read(const struct device *dev, uint64_t off, uint64_t *val)
 	case SAMPLE_REG_DMA_PATH:
 		*val = dev->regs.dma_path;
 		return 0;
+	case SAMPLE_REG_DMA_CHUNK:
+		*val = dev->regs.dma_chunk;
+		return 0;
 	default:
 		return -EINVAL; /* write-only */
 	}
@@ -371,6 +375,9 @@ static int bar0_reg_write(struct device *dev, uint64_t off, uint64_t val)
 		return 0;
 	case SAMPLE_REG_DMA_FILL:
 		dev->regs.dma_fill = (uint32_t)val & 0xff;
+		return 0;
+	case SAMPLE_REG_DMA_CHUNK:
+		dev->regs.dma_chunk = (uint32_t)val;
 		return 0;
 	case SAMPLE_REG_IRQ_TRIGGER:
 		bar0_irq_trigger(dev, (uint32_t)val);

@@ -165,6 +165,7 @@ struct device {
 		uint32_t dma_status;
 		uint32_t dma_count;
 		uint32_t dma_path;
+		uint32_t dma_chunk;
 	} regs;
 	uint8_t mailbox[SAMPLE_MAILBOX_SIZE];
 	uint8_t scratch_ram[SAMPLE_SCRATCH_RAM_SIZE];
@@ -198,6 +199,7 @@ struct dma_table {
 	struct dma_region *regions;
 	unsigned int nr;
 	unsigned int cap;
+	unsigned int last; /* where dma_find() found the last address */
 };
 
 /* Doorbells and mailbox of one connection. */
@@ -357,7 +359,7 @@ void mig_dma_mapped(struct server *srv, uint64_t addr, uint64_t size);
 void mig_conn_end(struct server *srv);
 
 /* dma.c */
-const struct dma_region *dma_find(const struct dma_table *tbl, uint64_t addr);
+const struct dma_region *dma_find(struct dma_table *tbl, uint64_t addr);
 void dma_init(struct dma_table *tbl);
 int dma_map(struct dma_table *tbl, const struct vfio_user_dma_map *req, int fd);
 int dma_unmap(struct dma_table *tbl, uint64_t addr, uint64_t size);

@@ -20,6 +20,9 @@
  * Queue depth: 4-byte reads through the kernel submitted with io_uring,
  * QUEUE_DEPTH in flight, against the same reads one at a time.
  *
+ * DMA service, the same with 10,000 maps, and kernel memory per device
+ * and per 10,000 maps: bench-dma.c.
+ *
  * Figures are printed, never asserted.
  */
 #include <errno.h>
@@ -51,7 +54,7 @@ double bench_now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-#define BENCH_MAX_FIGURES 64
+#define BENCH_MAX_FIGURES 128
 
 static struct bench_fig {
 	const char *section;
@@ -73,6 +76,17 @@ void bench_figure(const char *section, const char *name, double value,
 	snprintf(f->name, sizeof(f->name), "%s", name);
 	f->value = value;
 	f->unit = unit;
+}
+
+double bench_lookup(const char *section, const char *name)
+{
+	unsigned int i;
+
+	for (i = 0; i < nr_figures; i++)
+		if (!strcmp(figures[i].section, section) &&
+		    !strcmp(figures[i].name, name))
+			return figures[i].value;
+	return 0;
 }
 
 int bench_write_json(const char *path)
@@ -595,9 +609,13 @@ void ctl_usage_bench(FILE *out)
 		"through the userspace backend against an AF_UNIX ping-pong floor;\n"
 		"4-byte reads with io_uring, 1, 8 and 32 in flight;\n"
 		"1000 DMA map+unmap pairs, one call each and in two batches;\n"
+		"the server's DMA_READ/DMA_WRITE served by the kernel and by the\n"
+		"userspace backend, 8 B to 1 MiB per request, with 1 and 10,001 maps;\n"
+		"kernel memory per attached idle device and per 10,000 maps;\n"
 		"doorbell writes per second three ways: the server's ioeventfd,\n"
 		"REGION_WRITE, posted REGION_WRITE.\n"
-		"Needs /dev/vfio-user and a server that offers an ioeventfd.\n\n"
+		"Needs /dev/vfio-user and a server that offers an ioeventfd and\n"
+		"the sample device's DMA engine.\n\n"
 		"  --seconds N        measure each way for N seconds (default 1)\n"
 		"  --rounds N         alternate the round-trip paths N times\n"
 		"                     (default 3)\n"
@@ -605,6 +623,9 @@ void ctl_usage_bench(FILE *out)
 		"  --compare-posted SOCKET_PATH\n"
 		"                     measure posted writes also against the server\n"
 		"                     at SOCKET_PATH (one without write_multiple)\n"
+		"  --memory-devices N attach N idle devices, each served by a\n"
+		"                     vfio-user-sample-server from PATH, to measure\n"
+		"                     kernel memory (default 32; 0: skip)\n"
 		CTL_COMMON_OPTIONS_HELP);
 }
 /* clang-format on */
@@ -616,6 +637,7 @@ int ctl_cmd_bench(int argc, char **argv, struct ctl_opts *opts)
 		{ "rounds", required_argument, NULL, 'r' },
 		{ "json", required_argument, NULL, 'j' },
 		{ "compare-posted", required_argument, NULL, 'p' },
+		{ "memory-devices", required_argument, NULL, 'm' },
 		{ "help", no_argument, NULL, 'h' },
 		CTL_COMMON_LONG_OPTIONS,
 		{ NULL, 0, NULL, 0 },
@@ -623,14 +645,14 @@ int ctl_cmd_bench(int argc, char **argv, struct ctl_opts *opts)
 	double seconds = 1, ioev, msg, posted, posted_plain = 0,
 	       rt[RT_NR_PATHS];
 	const char *plain_server = NULL;
-	unsigned long rounds = 3;
+	unsigned long rounds = 3, mem_devices = 32;
 	const char *json = NULL;
 	struct vuc_device *dev;
 	struct doorbell db;
 	char *end;
 	int opt;
 
-	while ((opt = getopt_long(argc, argv, "s:r:j:p:h", longopts, NULL)) !=
+	while ((opt = getopt_long(argc, argv, "s:r:j:p:m:h", longopts, NULL)) !=
 	       -1) {
 		switch (opt) {
 		case 's':
@@ -655,6 +677,15 @@ int ctl_cmd_bench(int argc, char **argv, struct ctl_opts *opts)
 			break;
 		case 'p':
 			plain_server = optarg;
+			break;
+		case 'm':
+			errno = 0;
+			mem_devices = strtoul(optarg, &end, 10);
+			if (errno || *end || mem_devices > 1000) {
+				ctl_err("--memory-devices: '%s' is not between 0 and 1000",
+					optarg);
+				return CTL_EXIT_USAGE;
+			}
 			break;
 		case 'h':
 			ctl_usage_bench(stdout);
@@ -689,6 +720,11 @@ int ctl_cmd_bench(int argc, char **argv, struct ctl_opts *opts)
 	rt_print(rt, seconds, rounds);
 	if (qd_bench(opts, argv[optind], seconds, rounds, rt[RT_KERNEL_READ]) ||
 	    dma_bench(opts, argv[optind], rounds))
+		return CTL_EXIT_FAILURE;
+	if (bench_dma_service(opts, argv[optind], seconds, rounds) ||
+	    bench_dma_maps(opts, argv[optind], seconds, rounds))
+		return CTL_EXIT_FAILURE;
+	if (mem_devices && bench_memory(opts, (unsigned int)mem_devices))
 		return CTL_EXIT_FAILURE;
 
 	if (measure(opts, argv[optind], 0, 0, &db, seconds, &ioev) ||

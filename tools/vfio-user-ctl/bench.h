@@ -15,6 +15,9 @@ double bench_now(void);
 void bench_figure(const char *section, const char *name, double value,
 		  const char *unit);
 
+/* The figure recorded as @name in @section, or 0. */
+double bench_lookup(const char *section, const char *name);
+
 /* Write every figure recorded as one JSON document to @path; 0 or -1. */
 int bench_write_json(const char *path);
 
@@ -37,10 +40,37 @@ int bench_echo_start(struct bench_peer *p, size_t size);
 void bench_peer_stop(struct bench_peer *p);
 
 /*
+ * Bytes per second streamed between two processes in @size-byte sends
+ * (at most 1 MiB), for @seconds, with a send buffer of @sndbuf bytes (0:
+ * the default); 0 or -1 after saying why.
+ */
+int bench_stream(size_t size, double seconds, int sndbuf, double *rate);
+
+/*
  * The floor: AF_UNIX ping-pong with 20- and 36-byte messages, stream
  * throughput at 8 B to 1 MiB, and an eventfd signal and wake-up between
  * two processes; @seconds per figure. 0, or -1 after saying why.
  */
 int bench_floor(double seconds);
+
+struct ctl_opts;
+
+/*
+ * The server's DMA_READ/DMA_WRITE served by the kernel and by the
+ * userspace backend, 8 B to 1 MiB per request, against the floor's stream
+ * (bench_floor() first); @rounds alternations of @seconds in all.
+ */
+int bench_dma_service(const struct ctl_opts *opts, const char *path,
+		      double seconds, unsigned int rounds);
+
+/* The same with 1 map and with 10,000 more, on both backends. */
+int bench_dma_maps(const struct ctl_opts *opts, const char *path,
+		   double seconds, unsigned int rounds);
+
+/*
+ * Kernel memory per attached idle device (@ndev of them, each with a
+ * sample server of its own) and per 10,000 maps.
+ */
+int bench_memory(const struct ctl_opts *opts, unsigned int ndev);
 
 #endif /* VFIO_USER_CTL_BENCH_H */
