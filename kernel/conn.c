@@ -22,6 +22,7 @@
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/socket.h>
+#include <linux/vmalloc.h>
 #include <net/sock.h>
 
 #include "vfio_user.h"
@@ -1302,6 +1303,19 @@ static int vfio_user_rx_step(struct vfio_user_worker *w, bool worker)
 		/* Only the worker serves commands: it has the mm and buffer. */
 		if (!worker)
 			return -EXDEV;
+		/*
+		 * Made at the first command, so that an idle device does not
+		 * hold it: in the VMM's memory cgroup, as the worker is.
+		 * Pages, not a kmalloc() that a size just over a power of two
+		 * would double.
+		 */
+		if (!w->buf) {
+			w->buf = w->buf_size > PAGE_SIZE ?
+				 __vmalloc(w->buf_size, VFIO_USER_GFP_LARGE) :
+				 kmalloc(w->buf_size, VFIO_USER_GFP_LARGE);
+			if (!w->buf)
+				return -ENOMEM;
+		}
 		rx->body = w->buf;
 	}
 
@@ -1732,35 +1746,30 @@ static int vfio_user_create_worker(struct vfio_user_conn *conn,
 	worker->scratch = kmalloc(PAGE_SIZE, GFP_KERNEL_ACCOUNT);
 	if (!worker->scratch)
 		return -ENOMEM;
-	/* A DMA_WRITE with the most data we offered to take, or its reply. */
+	/*
+	 * A DMA_WRITE with the most data we offered to take, or its reply;
+	 * made when the first server command arrives.
+	 */
 	worker->buf_size = sizeof(struct vfio_user_dma_region_access) +
 			   conn->client_max_xfer;
-	worker->buf = kvmalloc(worker->buf_size,
-			       VFIO_USER_GFP_LARGE);
-	if (!worker->buf) {
-		ret = -ENOMEM;
-		goto err_free_scratch;
-	}
+	worker->buf = NULL;
 	task = kthread_create(vfio_user_worker, worker, "vfio-user%s-%d", what,
 			      task_pid_nr(current));
 	if (IS_ERR(task)) {
 		ret = PTR_ERR(task);
-		goto err_free_buf;
+		goto err_free_scratch;
 	}
 	ret = cgroup_attach_task_all(current, task);
 	if (ret) {
 		/* Never woken: the worker function does not run at all. */
 		kthread_stop(task);
-		goto err_free_buf;
+		goto err_free_scratch;
 	}
 	/* kthread_stop() needs the task even after the worker returned. */
 	get_task_struct(task);
 	worker->task = task;
 	return 0;
 
-err_free_buf:
-	kvfree(worker->buf);
-	worker->buf = NULL;
 err_free_scratch:
 	kfree(worker->scratch);
 	worker->scratch = NULL;

@@ -273,7 +273,8 @@ struct vfio_user_rx {
  * @saved_write_space: @sock's own write_space callback
  * @hooked: @sock's callbacks are ours
  * @cmd: header of the server command in @buf
- * @buf: room for one server command and its reply
+ * @buf: room for one server command and its reply; NULL until the first
+ *	arrives, so that an idle device holds none
  * @buf_size: bytes at @buf
  * @scratch: a page for bodies that are thrown away
  */

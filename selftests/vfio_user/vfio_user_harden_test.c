@@ -1838,10 +1838,19 @@ static void memcg_leave(const char *dir)
  * An attach that fails for want of memory in the caller's cgroup (the
  * worker's buffer) fails cleanly, and a later one works.
  */
-TEST_F_TIMEOUT(harden, attach_fails_cleanly_without_memory, 120)
+/*
+ * The worker's buffer for the server's commands (as large as the most data
+ * the VMM offered to take) is made when the first command arrives, in the
+ * VMM's memory cgroup: an idle device does not hold it, and a cgroup with
+ * no room for it ends the connection at that command, cleanly.
+ */
+TEST_F_TIMEOUT(harden, worker_buffer_charged_when_first_needed, 120)
 {
+	struct vfio_user_dma_region_access acc = { .addr = 0, .count = 8 };
+	struct vfio_user_header hdr;
 	char dir[128], path[160];
 	struct raw_dev d;
+	uint8_t buf[64];
 	int ret;
 
 	NEED_MODULE();
@@ -1849,14 +1858,31 @@ TEST_F_TIMEOUT(harden, attach_fails_cleanly_without_memory, 120)
 	if (ret)
 		SKIP(return, "no memory cgroup to test with (%s)", strerror(-ret));
 	snprintf(path, sizeof(path), "%s/memory.max", dir);
+	ASSERT_EQ(0, write_param(path, "16M"));
 	raw_init(&d);
 	ASSERT_LE(0, d.dev);
 	/* Its buffer: 64 MiB and a header, against 16 MiB allowed. */
 	d.arg.client_max_data_xfer_size = 64 << 20;
-	ASSERT_EQ(0, write_param(path, "16M"));
-	EXPECT_EQ(-ENOMEM, raw_attach(&d));
-	ASSERT_EQ(0, write_param(path, "max"));
 	EXPECT_EQ(0, raw_attach(&d));
+	ASSERT_EQ(0, vu_msg_send(d.sv[1], 1, VFIO_USER_DMA_READ,
+				 VFIO_USER_F_TYPE_COMMAND, 0, &acc, sizeof(acc)));
+	EXPECT_NE(0, vu_wait_broken(d.dev, VU_WAIT_MS));
+	raw_close(&d);
+
+	/* With room, the same command is answered and the device lives on. */
+	ASSERT_EQ(0, write_param(path, "max"));
+	raw_init(&d);
+	ASSERT_LE(0, d.dev);
+	d.arg.client_max_data_xfer_size = 64 << 20;
+	ASSERT_EQ(0, raw_attach(&d));
+	ASSERT_EQ(0, vu_msg_send(d.sv[1], 2, VFIO_USER_DMA_READ,
+				 VFIO_USER_F_TYPE_COMMAND, 0, &acc, sizeof(acc)));
+	ASSERT_TRUE(vu_wait_readable(d.sv[1], VU_WAIT_MS));
+	ASSERT_EQ(0, vu_msg_recv(d.sv[1], &hdr, buf, sizeof(buf)));
+	EXPECT_EQ(2, hdr.msg_id);
+	/* Nothing is mapped: an error reply, not a broken connection. */
+	EXPECT_TRUE(hdr.flags & VFIO_USER_F_ERROR);
+	EXPECT_EQ(0, vu_wait_broken(d.dev, 0));
 	raw_close(&d);
 	memcg_leave(dir);
 }
@@ -1872,6 +1898,8 @@ TEST_F_TIMEOUT(harden, worker_memory_charged_to_vmm, 300)
 	struct {
 		struct vfio_user_dma_region_access acc;
 	} req = { .acc = { .addr = 0, .count = 1 << 16 } };
+	static uint8_t reply[sizeof(req) + (1 << 16)];
+	struct vfio_user_header hdr;
 	long long before, after;
 	char dir[128];
 	struct raw_dev d;
@@ -1892,6 +1920,12 @@ TEST_F_TIMEOUT(harden, worker_memory_charged_to_vmm, 300)
 		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, mem);
 	ASSERT_EQ(0, map_answered(&d, mem, 0, 1 << 16));
+	/* One read answered first: the worker's own buffer is made by then. */
+	ASSERT_EQ(0, vu_msg_send(d.sv[1], 99, VFIO_USER_DMA_READ,
+				 VFIO_USER_F_TYPE_COMMAND, 0, &req, sizeof(req)));
+	ASSERT_TRUE(vu_wait_readable(d.sv[1], VU_WAIT_MS));
+	ASSERT_EQ(0, vu_msg_recv(d.sv[1], &hdr, reply, sizeof(reply)));
+	EXPECT_EQ(99, hdr.msg_id);
 	before = memcg_read(dir, "memory.current");
 	ASSERT_LT(0, before);
 
