@@ -22,7 +22,8 @@ plain=/tmp/bench-plain.sock
 # charged to the benchmark itself.
 [ -e /sys/fs/cgroup/cgroup.controllers ] ||
 	mount -t cgroup2 none /sys/fs/cgroup 2>/dev/null || true
-vfio-user-sample-server --socket-path=$sock 2>/dev/null &
+# libvfio-user's io-fd layout: its shadow doorbell is measured too.
+vfio-user-sample-server --socket-path=$sock --io-fds-layout=lvu 2>/dev/null &
 server=$!
 # The same server without REGION_WRITE_MULTI, for the posted writes.
 vfio-user-sample-server --socket-path=$plain --no-write-multiple 2>/dev/null &

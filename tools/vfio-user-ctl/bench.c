@@ -12,7 +12,9 @@
  * Doorbells: the same register written three ways: signalled by the
  * kernel through the server's ioeventfd, sent as REGION_WRITE waiting for
  * each reply, and sent as posted REGION_WRITE. The doorbell is the first
- * ioeventfd sub-region the server offers.
+ * ioeventfd sub-region the server offers. A shadow ioeventfd, if the server
+ * offers one, is measured too (the value stored in the server's memory,
+ * then the signal).
  *
  * DMA maps: DMA_PAIRS map+unmap pairs of one page each, one call at a
  * time, against the same in two batch calls.
@@ -112,7 +114,9 @@ int bench_write_json(const char *path)
 	return 0;
 }
 
-static int find_doorbell(struct vuc_device *dev, struct doorbell *db)
+/* The first sub-region of @type (an ioeventfd kind) to use as a doorbell. */
+static int find_doorbell(struct vuc_device *dev, uint32_t type,
+			 struct doorbell *db)
 {
 	const struct vfio_user_device_info *info = vuc_get_device_info(dev);
 	unsigned int i, j;
@@ -123,7 +127,7 @@ static int find_doorbell(struct vuc_device *dev, struct doorbell *db)
 		for (j = 0; r && j < r->nr_io_fds; j++) {
 			const struct vuc_io_fd *io = &r->io_fds[j];
 
-			if (io->type != VFIO_USER_IO_FD_TYPE_IOEVENTFD)
+			if (io->type != type)
 				continue;
 			db->region = i;
 			db->offset = io->offset;
@@ -613,7 +617,7 @@ void ctl_usage_bench(FILE *out)
 		"userspace backend, 8 B to 1 MiB per request, with 1 and 10,001 maps;\n"
 		"kernel memory per attached idle device and per 10,000 maps;\n"
 		"doorbell writes per second three ways: the server's ioeventfd,\n"
-		"REGION_WRITE, posted REGION_WRITE.\n"
+		"REGION_WRITE, posted REGION_WRITE; and its shadow ioeventfd, if any.\n"
 		"Needs /dev/vfio-user and a server that offers an ioeventfd and\n"
 		"the sample device's DMA engine.\n\n"
 		"  --seconds N        measure each way for N seconds (default 1)\n"
@@ -642,13 +646,14 @@ int ctl_cmd_bench(int argc, char **argv, struct ctl_opts *opts)
 		CTL_COMMON_LONG_OPTIONS,
 		{ NULL, 0, NULL, 0 },
 	};
-	double seconds = 1, ioev, msg, posted, posted_plain = 0,
+	double seconds = 1, ioev, msg, posted, posted_plain = 0, shadow = 0,
 	       rt[RT_NR_PATHS];
+	bool have_shadow;
 	const char *plain_server = NULL;
 	unsigned long rounds = 3, mem_devices = 32;
 	const char *json = NULL;
 	struct vuc_device *dev;
-	struct doorbell db;
+	struct doorbell db, shadow_db;
 	char *end;
 	int opt;
 
@@ -706,11 +711,13 @@ int ctl_cmd_bench(int argc, char **argv, struct ctl_opts *opts)
 	dev = ctl_connect(opts, argv[optind]);
 	if (!dev)
 		return CTL_EXIT_FAILURE;
-	if (find_doorbell(dev, &db)) {
+	if (find_doorbell(dev, VFIO_USER_IO_FD_TYPE_IOEVENTFD, &db)) {
 		ctl_err("bench: the server offers no ioeventfd sub-region to use as a doorbell");
 		vuc_device_free(dev);
 		return CTL_EXIT_FAILURE;
 	}
+	have_shadow = !find_doorbell(dev, VFIO_USER_IO_FD_TYPE_IOEVENTFD_SHADOW,
+				     &shadow_db);
 	vuc_device_free(dev);
 
 	if (bench_floor(seconds))
@@ -733,6 +740,9 @@ int ctl_cmd_bench(int argc, char **argv, struct ctl_opts *opts)
 	    measure(opts, argv[optind], VUC_OPT_NO_IO_FDS, 1U << db.region, &db,
 		    seconds, &posted))
 		return CTL_EXIT_FAILURE;
+	if (have_shadow &&
+	    measure(opts, argv[optind], 0, 0, &shadow_db, seconds, &shadow))
+		return CTL_EXIT_FAILURE;
 	/* The same posted writes to a server that takes no REGION_WRITE_MULTI. */
 	if (plain_server &&
 	    measure(opts, plain_server, VUC_OPT_NO_IO_FDS, 1U << db.region, &db,
@@ -747,6 +757,15 @@ int ctl_cmd_bench(int argc, char **argv, struct ctl_opts *opts)
 	bench_figure("doorbell", "REGION_WRITE, posted", posted, "writes/s");
 	printf("  ioeventfd (kernel signals, no message)  %12.0f writes/s\n",
 	       ioev);
+	if (have_shadow) {
+		printf("  shadow ioeventfd at 0x%llx (value stored, then signalled)\n"
+		       "                                           %12.0f writes/s\n",
+		       (unsigned long long)shadow_db.offset, shadow);
+		bench_figure("doorbell", "shadow ioeventfd", shadow,
+			     "writes/s");
+	} else {
+		printf("  shadow ioeventfd: the server offers none\n");
+	}
 	printf("  REGION_WRITE, waiting for each reply     %12.0f writes/s\n",
 	       msg);
 	printf("  REGION_WRITE, posted                     %12.0f writes/s\n",
@@ -759,6 +778,9 @@ int ctl_cmd_bench(int argc, char **argv, struct ctl_opts *opts)
 	}
 	printf("  ioeventfd / REGION_WRITE: %.1fx; posted / REGION_WRITE: %.1fx\n",
 	       ioev / msg, posted / msg);
+	if (have_shadow)
+		printf("  shadow ioeventfd / REGION_WRITE: %.1fx; / ioeventfd: %.2fx\n",
+		       shadow / msg, shadow / ioev);
 	if (json && bench_write_json(json))
 		return CTL_EXIT_FAILURE;
 	return CTL_EXIT_OK;
