@@ -676,8 +676,11 @@ static int vfio_user_send_request(struct vfio_user_conn *conn,
 	req->id = id;
 
 	vfio_user_init_header(&hdr, id, cmd, len, 0);
-	/* Before: the reply may be in before the send returns. */
-	req->sent_ns = ktime_get_ns();
+	/*
+	 * Before: the reply may be in before the send returns. Only while
+	 * the receive event is traced: the clock is not free.
+	 */
+	req->sent_ns = trace_vfio_user_msg_recv_enabled() ? ktime_get_ns() : 0;
 	ret = vfio_user_send_msg(conn, conn->sock, NULL, &hdr, payload, len,
 				 fds, nr_fds, nowait);
 	if (ret) {
@@ -1194,7 +1197,8 @@ static int vfio_user_rx_reply(struct vfio_user_worker *w)
 	__xa_erase(&conn->pending, rx->hdr.msg_id);
 	xa_unlock(&conn->pending);
 	trace_vfio_user_msg_recv(conn_to_vdev(conn)->id, &rx->hdr,
-				 ktime_get_ns() - req->sent_ns);
+				 req->sent_ns ? ktime_get_ns() - req->sent_ns :
+						0);
 
 	if (req->abandoned || req->end)
 		atomic_dec(&conn->unwaited);

@@ -33,7 +33,10 @@ TRACE_EVENT(vfio_user_msg_send,
 		      __entry->dev, __entry->cmd, __entry->id, __entry->size,
 		      __entry->flags));
 
-/* A command of the server has latency_ns=0: there is no request to time. */
+/*
+ * A command of the server has latency_ns=0: there is no request to time;
+ * so has a reply to a command sent before the event was enabled.
+ */
 TRACE_EVENT(vfio_user_msg_recv,
 	    TP_PROTO(int dev, const struct vfio_user_header *hdr,
 		     u64 latency_ns),

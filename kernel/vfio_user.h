@@ -203,7 +203,7 @@ static inline atomic64_t *vfio_user_cmd_stat(atomic64_t *array, u16 cmd)
  * @end_data: for @end
  * @deadline: when the reply is overdue (jiffies): one timeout after sending
  * @sent_ns: when the command was sent (ktime_get_ns()), for the round-trip
- *	latency the receive tracepoint reports
+ *	latency the receive tracepoint reports; 0 if it was not traced then
  * @done: completed once @status and the reply are final
  * @status: 0 or a negative errno: transport failure, or the server's error
  * @reply_max: room at @reply
