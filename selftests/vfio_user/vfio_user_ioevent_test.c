@@ -12,6 +12,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <pthread.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -538,6 +540,221 @@ TEST_F(ioevent, shadow_memory_checked_at_attach)
 	close(ro);
 	close(sealed);
 	close(future);
+}
+
+/*
+ * The server truncates (or punches a hole in) its shadow memory while the
+ * device is attached: the page the kernel holds is no longer the file's.
+ * A write still succeeds and signals, and the device's release drops the
+ * old page (the debug kernel's KASAN and page checks watch over it).
+ */
+TEST_F(ioevent, shadow_memory_truncated_while_attached)
+{
+	ASSERT_EQ(0, wr(self->dev, SHADOW_REG, 0x11111111, 4));
+	EXPECT_EQ(1ULL, vu_eventfd_read(self->shadow_efd));
+	EXPECT_EQ(0x11111111U, shadow_value(self->memfd));
+
+	ASSERT_EQ(0, ftruncate(self->memfd, 0));
+	ASSERT_EQ(0, wr(self->dev, SHADOW_REG, 0x22222222, 4));
+	EXPECT_EQ(1ULL, vu_eventfd_read(self->shadow_efd));
+	ASSERT_EQ(0, ftruncate(self->memfd, SHADOW_SIZE));
+	ASSERT_EQ(0, wr(self->dev, SHADOW_REG, 0x33333333, 4));
+	EXPECT_EQ(1ULL, vu_eventfd_read(self->shadow_efd));
+
+	ASSERT_EQ(0, fallocate(self->memfd, FALLOC_FL_PUNCH_HOLE |
+			       FALLOC_FL_KEEP_SIZE, 0, SHADOW_SIZE));
+	ASSERT_EQ(0, wr(self->dev, SHADOW_REG, 0x44444444, 4));
+	EXPECT_EQ(1ULL, vu_eventfd_read(self->shadow_efd));
+	EXPECT_EQ(0U, self->fs.writes);
+}
+
+struct sealer {
+	int memfd;
+	int go;
+	int ret;
+};
+
+static void *sealer_run(void *arg)
+{
+	struct sealer *s = arg;
+
+	while (!__atomic_load_n(&s->go, __ATOMIC_ACQUIRE))
+		;
+	s->ret = fcntl(s->memfd, F_ADD_SEALS, F_SEAL_WRITE);
+	return NULL;
+}
+
+/*
+ * A write seal racing with the attach: one of them wins, never both (the
+ * kernel would then write into memory sealed against writes).
+ */
+TEST_F(ioevent, shadow_attach_races_write_seal)
+{
+	int i, both = 0, attached = 0, sealed = 0;
+
+	for (i = 0; i < 200; i++) {
+		struct sealer s = { .go = 0 };
+		pthread_t tid;
+		int dev = -1, ret;
+
+		s.memfd = memfd_create("race", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+		ASSERT_LE(0, s.memfd);
+		ASSERT_EQ(0, ftruncate(s.memfd, SHADOW_SIZE));
+		ASSERT_EQ(0, pthread_create(&tid, NULL, sealer_run, &s));
+		__atomic_store_n(&s.go, 1, __ATOMIC_RELEASE);
+		ret = attach_shadow_dev(self->shadow_efd, s.memfd,
+					SHADOW_OFFSET, 4, &dev);
+		pthread_join(tid, NULL);
+		attached += !ret;
+		sealed += !s.ret;
+		both += !ret && !s.ret;
+		if (!ret)
+			close(dev);
+		close(s.memfd);
+	}
+	TH_LOG("attached %d, sealed %d of 200", attached, sealed);
+	EXPECT_EQ(0, both);
+	EXPECT_EQ(200, attached + sealed);
+}
+
+/* Adding F_SEAL_FUTURE_WRITE keeps an existing writable mapping, and us. */
+TEST_F(ioevent, shadow_memory_future_write_sealed_while_attached)
+{
+	int memfd = memfd_create("shadow", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	void *map;
+
+	ASSERT_LE(0, memfd);
+	ASSERT_EQ(0, ftruncate(memfd, SHADOW_SIZE));
+	map = mmap(NULL, SHADOW_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
+		   memfd, 0);
+	ASSERT_NE(MAP_FAILED, map);
+	ASSERT_EQ(0, fcntl(self->memfd, F_ADD_SEALS, F_SEAL_FUTURE_WRITE));
+	ASSERT_EQ(0, fcntl(memfd, F_ADD_SEALS, F_SEAL_FUTURE_WRITE));
+	/* The mapping made before the seal still writes; so does the kernel. */
+	*(volatile uint32_t *)map = 1;
+	ASSERT_EQ(0, wr(self->dev, SHADOW_REG, 0x55555555, 4));
+	EXPECT_EQ(1ULL, vu_eventfd_read(self->shadow_efd));
+	EXPECT_EQ(0x55555555U, shadow_value(self->memfd));
+	munmap(map, SHADOW_SIZE);
+	close(memfd);
+}
+
+#define HUGE_SZ		(2UL << 20)
+#define THP_KNOB	"/sys/kernel/mm/transparent_hugepage/shmem_enabled"
+
+/* The chosen shmem_enabled mode, "[never]" -> "never"; 0 or -1. */
+static int thp_mode(char *mode, size_t size)
+{
+	char buf[256], *lb, *rb;
+	int fd = open(THP_KNOB, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	lb = strchr(buf, '[');
+	rb = lb ? strchr(lb, ']') : NULL;
+	if (!rb || (size_t)(rb - lb) > size)
+		return -1;
+	*rb = 0;
+	snprintf(mode, size, "%s", lb + 1);
+	return 0;
+}
+
+static int thp_set(const char *mode)
+{
+	int fd = open(THP_KNOB, O_WRONLY | O_CLOEXEC), ret;
+
+	if (fd < 0)
+		return -1;
+	ret = write(fd, mode, strlen(mode)) == (ssize_t)strlen(mode) ? 0 : -1;
+	close(fd);
+	return ret;
+}
+
+static long shmem_huge_kb(void)
+{
+	char line[128];
+	long kb = -1;
+	FILE *f = fopen("/proc/meminfo", "re");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "ShmemHugePages: %ld kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
+}
+
+/*
+ * Shadow memory in a transparent huge page: the value goes to its own
+ * offset, in the right 4 KiB of the huge page, not the head page's.
+ */
+TEST(shadow_store_in_a_huge_page)
+{
+	struct vfio_user_attach_io_fd io = {
+		.type = VFIO_USER_IO_FD_TYPE_IOEVENTFD_SHADOW,
+		.offset = SHADOW_REG, .size = 8,
+	};
+	const uint64_t off = HUGE_SZ + 5 * 4096 + 0x238;
+	uint64_t val = 0x1122334455667788ULL, got;
+	struct vfio_user_attach_region region;
+	struct vfio_user_attach arg;
+	int dev, sv[2], efd, memfd;
+	char mode[32], *buf;
+	long before;
+
+	if (access(VFIO_USER_DEV, F_OK))
+		SKIP(return, "%s missing: vfio_user module not loaded", VFIO_USER_DEV);
+	if (thp_mode(mode, sizeof(mode)) || thp_set("force"))
+		SKIP(return, "no shmem transparent huge pages to force");
+	before = shmem_huge_kb();
+	memfd = memfd_create("huge", MFD_CLOEXEC);
+	ASSERT_LE(0, memfd);
+	ASSERT_EQ(0, ftruncate(memfd, 2 * HUGE_SZ));
+	buf = calloc(1, 2 * HUGE_SZ);
+	ASSERT_NE(NULL, buf);
+	ASSERT_EQ((ssize_t)(2 * HUGE_SZ), pwrite(memfd, buf, 2 * HUGE_SZ, 0));
+	thp_set(mode);
+	if (shmem_huge_kb() < before + 2048) {
+		free(buf);
+		close(memfd);
+		SKIP(return, "the memfd did not get huge pages");
+	}
+
+	dev = open(VFIO_USER_DEV, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, dev);
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
+	efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	ASSERT_LE(0, efd);
+	io.fd = efd;
+	io.shadow_fd = memfd;
+	io.shadow_offset = off;
+	attach_arg(&arg, &region, &io, 1, sv[0]);
+	ASSERT_EQ(0, ioctl(dev, VFIO_USER_ATTACH, &arg));
+	ASSERT_EQ(8, pwrite(dev, &val, 8, vu_region_off(0, SHADOW_REG)));
+	EXPECT_EQ(1ULL, vu_eventfd_read(efd));
+
+	ASSERT_EQ((ssize_t)(2 * HUGE_SZ), pread(memfd, buf, 2 * HUGE_SZ, 0));
+	memcpy(&got, buf + off, 8);
+	EXPECT_EQ(val, got);
+	/* And nowhere else. */
+	memset(buf + off, 0, 8);
+	for (got = 0; got < 2 * HUGE_SZ; got++)
+		if (buf[got])
+			break;
+	EXPECT_EQ(2 * HUGE_SZ, got);
+	close(dev);
+	close(sv[0]);
+	close(sv[1]);
+	close(efd);
+	close(memfd);
+	free(buf);
 }
 
 /*
