@@ -12,11 +12,14 @@
  * generously, so that a slow machine cannot turn a reply into a timeout.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -325,6 +328,111 @@ TEST(vmm_dies_with_request_in_flight)
 	} else {
 		vu_server_stop(&srv);
 	}
+}
+
+struct glued {
+	int sock;
+	pthread_t thread;
+	int ret;
+};
+
+/*
+ * Answers one REGION_READ and, in the same send(), asks for a DMA_READ
+ * (of nothing mapped: any answer will do), so that whoever receives the
+ * reply receives the start of the command with it.
+ */
+static void *glued_main(void *arg)
+{
+	struct glued *g = arg;
+	struct vfio_user_header hdr, *h;
+	struct vfio_user_region_access *acc;
+	struct vfio_user_dma_region_access *dma;
+	uint8_t req[256], out[256] = { 0 };
+	size_t reply_len = sizeof(hdr) + sizeof(*acc) + 4;
+
+	g->ret = vu_msg_recv(g->sock, &hdr, req, sizeof(req));
+	if (g->ret)
+		return NULL;
+	h = (void *)out;
+	*h = (struct vfio_user_header) {
+		.msg_id = hdr.msg_id, .cmd = hdr.cmd,
+		.msg_size = reply_len, .flags = VFIO_USER_F_TYPE_REPLY,
+	};
+	acc = (void *)(h + 1);
+	memcpy(acc, req, sizeof(*acc));
+	memset(acc->data, 0x5a, 4);
+	h = (void *)(out + reply_len);
+	*h = (struct vfio_user_header) {
+		.msg_id = 0x77, .cmd = VFIO_USER_DMA_READ,
+		.msg_size = sizeof(hdr) + sizeof(*dma),
+	};
+	dma = (void *)(h + 1);
+	dma->addr = 0x100000;
+	dma->count = 4;
+	reply_len += sizeof(hdr) + sizeof(*dma);
+	g->ret = send(g->sock, out, reply_len, MSG_NOSIGNAL) ==
+		 (ssize_t)reply_len ? 0 : -errno;
+	return NULL;
+}
+
+/*
+ * The waiter that receives its reply receives the command behind it in
+ * the same receive: the worker must be woken for it then, not when it
+ * next wakes by itself (the timeout, a minute here).
+ */
+FIXTURE(glued) {
+	int unused;
+};
+
+FIXTURE_SETUP(glued)
+{
+}
+
+FIXTURE_TEARDOWN(glued)
+{
+}
+
+TEST_F_TIMEOUT(glued, command_behind_a_reply_is_served_at_once, 120)
+{
+	struct vfio_user_attach_region region = {
+		.flags = VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE,
+		.fd = -1, .size = 4096,
+	};
+	struct vfio_user_attach arg = {
+		.argsz = sizeof(arg), .twin_fd = -1, .minor = 2,
+		.max_msg_fds = 8, .max_data_xfer_size = 1 << 16,
+		.client_max_data_xfer_size = 1 << 16, .max_dma_maps = 16,
+		.pgsizes = 4096, .num_regions = 1, .regions = (uintptr_t)&region,
+	};
+	struct glued g = { 0 };
+	struct vfio_user_header hdr;
+	uint8_t buf[256];
+	uint32_t v = 0;
+	int dev, sv[2];
+
+	dev = open(VFIO_USER_DEV, O_RDWR | O_CLOEXEC);
+	if (dev < 0 && errno == ENOENT)
+		SKIP(return, "%s missing: vfio_user module not loaded", VFIO_USER_DEV);
+	ASSERT_LE(0, dev);
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
+	arg.sock_fd = sv[0];
+	ASSERT_EQ(0, ioctl(dev, VFIO_USER_ATTACH, &arg));
+	ASSERT_EQ(0, vu_set_timeout(dev, VU_LONG_TIMEOUT_MS));
+	g.sock = sv[1];
+	ASSERT_EQ(0, pthread_create(&g.thread, NULL, glued_main, &g));
+	EXPECT_EQ(4, pread(dev, &v, 4, vu_region_off(0, 0)));
+	EXPECT_EQ(0x5a5a5a5aU, v);
+	pthread_join(g.thread, NULL);
+	ASSERT_EQ(0, g.ret);
+	/* Well before the worker would wake by itself. */
+	ASSERT_TRUE(vu_wait_readable(sv[1], VU_WAIT_MS));
+	ASSERT_EQ(0, vu_msg_recv(sv[1], &hdr, buf, sizeof(buf)));
+	EXPECT_EQ(VFIO_USER_DMA_READ, hdr.cmd);
+	EXPECT_EQ(0x77, hdr.msg_id);
+	EXPECT_TRUE(hdr.flags & VFIO_USER_F_TYPE_REPLY);
+	close(dev);
+	close(sv[0]);
+	close(sv[1]);
 }
 
 TEST_HARNESS_MAIN
