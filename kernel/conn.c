@@ -1114,7 +1114,7 @@ static int vfio_user_rx_recv(struct vfio_user_worker *w, void *buf,
 					  sizeof(rx->ahead));
 		if (ret < 0)
 			return ret;
-		rx->ahead_pos = 0;
+		WRITE_ONCE(rx->ahead_pos, 0);
 		WRITE_ONCE(rx->ahead_len, ret);
 	}
 	n = min_t(size_t, len, rx->ahead_len - rx->ahead_pos);
@@ -1142,7 +1142,7 @@ static void vfio_user_rx_abort(struct vfio_user_worker *w, int err)
 	lockdep_assert_held(&w->recv_lock);
 	vfio_user_rx_reset(&w->rx);
 	/* The rest of the stream is no one's either. */
-	w->rx.ahead_pos = 0;
+	WRITE_ONCE(w->rx.ahead_pos, 0);
 	WRITE_ONCE(w->rx.ahead_len, 0);
 	if (req) {
 		req->status = err;

@@ -52,14 +52,34 @@ static bool vfio_user_ioeventfd_matches(const struct vfio_user_io_fd *io,
 /*
  * A shadow ioeventfd's value goes to its shadow page before the eventfd is
  * signalled: the server reads it after the signal, as from KVM's. The
- * access has the sub-region's width (matched), aligned, within the page.
+ * access has the sub-region's width (matched), aligned, within the page;
+ * one store of that width, so that a server polling the page never sees
+ * half a value. @data holds the bytes as written, first byte first.
  */
 static void vfio_user_shadow_store(struct vfio_user_io_fd *io, u64 data,
 				   size_t count)
 {
 	u8 *p = kmap_local_page(io->shadow_page);
+	void *dst = p + io->shadow_in_page;
+	u32 v32;
+	u16 v16;
 
-	memcpy(p + io->shadow_in_page, &data, count);
+	switch (count) {
+	case 1:
+		WRITE_ONCE(*(u8 *)dst, *(u8 *)&data);
+		break;
+	case 2:
+		memcpy(&v16, &data, sizeof(v16));
+		WRITE_ONCE(*(u16 *)dst, v16);
+		break;
+	case 4:
+		memcpy(&v32, &data, sizeof(v32));
+		WRITE_ONCE(*(u32 *)dst, v32);
+		break;
+	default:
+		WRITE_ONCE(*(u64 *)dst, data);
+		break;
+	}
 	kunmap_local(p);
 	set_page_dirty(io->shadow_page);
 }
