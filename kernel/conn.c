@@ -588,7 +588,6 @@ static int vfio_user_send_msg(struct vfio_user_conn *conn,
 	kfree(cmsg);
 
 	if (sent == total) {
-		atomic64_inc(&conn->stats.msgs_sent);
 		atomic64_inc(vfio_user_cmd_stat(conn->stats.sent, hdr->cmd));
 		atomic64_add(total, &conn->stats.bytes_sent);
 		trace_vfio_user_msg_send(conn_to_vdev(conn)->id, hdr);
@@ -1222,7 +1221,6 @@ static int vfio_user_rx_header(struct vfio_user_worker *w)
 	u32 type = hdr->flags & VFIO_USER_F_TYPE_MASK;
 	size_t limit;
 
-	atomic64_inc(&conn->stats.msgs_received);
 	atomic64_inc(vfio_user_cmd_stat(conn->stats.received, hdr->cmd));
 	/* The largest legitimate payload: data plus the raw-message room. */
 	limit = (size_t)max(conn->client_max_xfer, conn->max_xfer) +

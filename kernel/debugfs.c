@@ -98,8 +98,9 @@ void vfio_user_stats_show(struct seq_file *m, struct vfio_user_device *vdev)
 	seq_printf(m, "timeout_ms: %u\n", READ_ONCE(vdev->conn.timeout_ms));
 	seq_printf(m, "in_flight_async: %d\n",
 		   atomic_read(&vdev->async_in_flight));
-	vfio_user_show_u64(m, "msgs_sent", &c->msgs_sent);
-	vfio_user_show_u64(m, "msgs_received", &c->msgs_received);
+	seq_printf(m, "msgs_sent: %llu\n", vfio_user_cmd_stats_sum(c->sent));
+	seq_printf(m, "msgs_received: %llu\n",
+		   vfio_user_cmd_stats_sum(c->received));
 	vfio_user_show_u64(m, "bytes_sent", &c->bytes_sent);
 	vfio_user_show_u64(m, "bytes_received", &c->bytes_received);
 	vfio_user_show_u64(m, "region_reads", &c->region_reads);

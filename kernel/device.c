@@ -885,8 +885,8 @@ static long vfio_user_get_stats(struct vfio_user_device *vdev,
 	broken = vfio_user_conn_status(&vdev->conn);
 	st.flags = broken ? VFIO_USER_STATS_BROKEN : 0;
 	st.broken_errno = -broken;
-	st.msgs_sent = atomic64_read(&c->msgs_sent);
-	st.msgs_received = atomic64_read(&c->msgs_received);
+	st.msgs_sent = vfio_user_cmd_stats_sum(c->sent);
+	st.msgs_received = vfio_user_cmd_stats_sum(c->received);
 	st.bytes_sent = atomic64_read(&c->bytes_sent);
 	st.bytes_received = atomic64_read(&c->bytes_received);
 	st.error_replies = atomic64_read(&c->error_replies);

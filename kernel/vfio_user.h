@@ -141,8 +141,6 @@ struct vfio_user_region {
 
 /**
  * struct vfio_user_stat_counters - per-device counters
- * @msgs_sent: messages sent
- * @msgs_received: messages received
  * @bytes_sent: bytes sent
  * @bytes_received: bytes received
  * @error_replies: replies with the error flag
@@ -150,7 +148,8 @@ struct vfio_user_region {
  * @protocol_errors: malformed or unexpected messages
  * @server_requests: commands from the server
  * @posted_writes: writes sent without a reply
- * @sent: messages sent, by command (index 0: any unknown command)
+ * @sent: messages sent, by command (index 0: any unknown command); their
+ *	sum is the number of messages sent (vfio_user_cmd_stats_sum())
  * @received: messages received, by command (likewise)
  * @region_reads: region reads sent to the server (one per message)
  * @region_writes: region writes sent to the server, posted or not
@@ -163,8 +162,6 @@ struct vfio_user_region {
  *	of becoming a message
  */
 struct vfio_user_stat_counters {
-	atomic64_t msgs_sent;
-	atomic64_t msgs_received;
 	atomic64_t bytes_sent;
 	atomic64_t bytes_received;
 	atomic64_t error_replies;
@@ -188,6 +185,17 @@ struct vfio_user_stat_counters {
 static inline atomic64_t *vfio_user_cmd_stat(atomic64_t *array, u16 cmd)
 {
 	return &array[cmd < VFIO_USER_MAX_COMMAND ? cmd : 0];
+}
+
+/* All messages of @array (sent or received), whatever their command. */
+static inline u64 vfio_user_cmd_stats_sum(const atomic64_t *array)
+{
+	u64 sum = 0;
+	unsigned int i;
+
+	for (i = 0; i < VFIO_USER_MAX_COMMAND; i++)
+		sum += atomic64_read(&array[i]);
+	return sum;
 }
 
 /**
