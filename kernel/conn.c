@@ -506,64 +506,45 @@ static void vfio_user_unlock_send(struct vfio_user_conn *conn)
 }
 
 /*
- * Send one whole message with a single sendmsg(): header, payload and fds
- * together, as real servers require. Fd numbers are resolved in the
- * caller's fd table, so only the VMM's own syscalls may pass fds.
+ * Send one whole message, of @hdr->msg_size bytes, from @iter: with a
+ * single sendmsg() when the socket has room, header, payload and @cmsg
+ * (the fds) together, as real servers require. @more, if given, refills
+ * @iter when it runs dry before the end (a DMA_READ's reply, one window of
+ * the VMM's memory at a time); it is called with the send lock held, and
+ * only after the first byte left. The caller's @iter is left as it was.
  */
-static int vfio_user_send_msg(struct vfio_user_conn *conn,
-			      struct socket *sock, struct mutex *lock,
-			      const struct vfio_user_header *hdr,
-			      const void *payload, size_t len,
-			      const int *fds, unsigned int nr_fds, bool nowait)
+static int vfio_user_send_iter(struct vfio_user_conn *conn,
+			       struct socket *sock, struct mutex *lock,
+			       const struct vfio_user_header *hdr,
+			       const struct iov_iter *iter,
+			       struct cmsghdr *cmsg, size_t cmsg_size,
+			       bool nowait,
+			       int (*more)(void *arg, struct iov_iter *iter),
+			       void *more_arg)
 {
-	struct kvec vec[2] = {
-		{ .iov_base = (void *)hdr, .iov_len = sizeof(*hdr) },
-		{ .iov_base = (void *)payload, .iov_len = len },
-	};
-	size_t total = sizeof(*hdr) + len, sent = 0;
+	size_t total = more ? hdr->msg_size : iov_iter_count(iter), sent = 0;
 	long timeout = msecs_to_jiffies(READ_ONCE(conn->timeout_ms));
-	struct cmsghdr *cmsg = NULL;
-	struct msghdr msg = { };
-	size_t cmsg_size = 0;
+	struct msghdr msg = { .msg_iter = *iter };
 	int ret = 0;
-
-	if (nr_fds) {
-		cmsg_size = CMSG_SPACE(array_size(nr_fds, sizeof(int)));
-		cmsg = kzalloc(cmsg_size, GFP_KERNEL);
-		if (!cmsg)
-			return -ENOMEM;
-		cmsg->cmsg_level = SOL_SOCKET;
-		cmsg->cmsg_type = SCM_RIGHTS;
-		cmsg->cmsg_len = CMSG_LEN(nr_fds * sizeof(int));
-		memcpy(CMSG_DATA(cmsg), fds, nr_fds * sizeof(int));
-	}
 
 	if (lock) {
 		/* Only ever the send lock of @conn. */
 		ret = vfio_user_lock_send(conn, nowait);
-		if (ret) {
-			kfree(cmsg);
+		if (ret)
 			return ret;
-		}
 	}
 	while (sent < total) {
-		struct kvec *v = vec;
-		size_t nr = 2;
-
+		if (!msg_data_left(&msg)) {
+			ret = more ? more(more_arg, &msg.msg_iter) : -EINVAL;
+			if (ret)
+				break;
+			continue;
+		}
 		/* The fds ride with the first byte only. */
 		msg.msg_control = sent ? NULL : cmsg;
 		msg.msg_controllen = sent ? 0 : cmsg_size;
 		msg.msg_flags = MSG_NOSIGNAL | MSG_DONTWAIT;
-		if (sent >= sizeof(*hdr)) {
-			vec[1].iov_base = (u8 *)payload + (sent - sizeof(*hdr));
-			vec[1].iov_len = total - sent;
-			v = &vec[1];
-			nr = 1;
-		} else if (sent) {
-			vec[0].iov_base = (u8 *)hdr + sent;
-			vec[0].iov_len = sizeof(*hdr) - sent;
-		}
-		ret = kernel_sendmsg(sock, &msg, v, len ? nr : 1, total - sent);
+		ret = sock_sendmsg(sock, &msg);
 		if (ret > 0) {
 			sent += ret;
 			continue;
@@ -585,7 +566,6 @@ static int vfio_user_send_msg(struct vfio_user_conn *conn,
 	}
 	if (lock)
 		vfio_user_unlock_send(conn);
-	kfree(cmsg);
 
 	if (sent == total) {
 		atomic64_inc(vfio_user_cmd_stat(conn->stats.sent, hdr->cmd));
@@ -604,6 +584,44 @@ static int vfio_user_send_msg(struct vfio_user_conn *conn,
 	if (sent || ret == -ETIMEDOUT || ret == -EPIPE || ret == -ECONNRESET ||
 	    ret == -ENOTCONN)
 		vfio_user_conn_break(conn, sent ? -EPIPE : ret);
+	return ret;
+}
+
+/*
+ * Send one whole message: header, payload and fds. Fd numbers are
+ * resolved in the caller's fd table, so only the VMM's own syscalls may
+ * pass fds.
+ */
+static int vfio_user_send_msg(struct vfio_user_conn *conn,
+			      struct socket *sock, struct mutex *lock,
+			      const struct vfio_user_header *hdr,
+			      const void *payload, size_t len,
+			      const int *fds, unsigned int nr_fds, bool nowait)
+{
+	struct kvec vec[2] = {
+		{ .iov_base = (void *)hdr, .iov_len = sizeof(*hdr) },
+		{ .iov_base = (void *)payload, .iov_len = len },
+	};
+	struct cmsghdr *cmsg = NULL;
+	struct iov_iter iter;
+	size_t cmsg_size = 0;
+	int ret;
+
+	if (nr_fds) {
+		cmsg_size = CMSG_SPACE(array_size(nr_fds, sizeof(int)));
+		cmsg = kzalloc(cmsg_size, GFP_KERNEL);
+		if (!cmsg)
+			return -ENOMEM;
+		cmsg->cmsg_level = SOL_SOCKET;
+		cmsg->cmsg_type = SCM_RIGHTS;
+		cmsg->cmsg_len = CMSG_LEN(nr_fds * sizeof(int));
+		memcpy(CMSG_DATA(cmsg), fds, nr_fds * sizeof(int));
+	}
+	iov_iter_kvec(&iter, ITER_SOURCE, vec, len ? 2 : 1,
+		      sizeof(*hdr) + len);
+	ret = vfio_user_send_iter(conn, sock, lock, hdr, &iter, cmsg, cmsg_size,
+				  nowait, NULL, NULL);
+	kfree(cmsg);
 	return ret;
 }
 
@@ -1122,12 +1140,46 @@ static int vfio_user_rx_recv(struct vfio_user_worker *w, void *buf,
 	return n;
 }
 
+/* Like vfio_user_rx_recv(), into @to (advanced by what came in). */
+static int vfio_user_rx_recv_iter(struct vfio_user_worker *w,
+				  struct iov_iter *to)
+{
+	struct vfio_user_rx *rx = &w->rx;
+	struct msghdr msg = { };
+	size_t n;
+	int ret;
+
+	lockdep_assert_held(&w->recv_lock);
+	if (rx->ahead_pos != rx->ahead_len) {
+		n = min_t(size_t, iov_iter_count(to),
+			  rx->ahead_len - rx->ahead_pos);
+		n = copy_to_iter(rx->ahead + rx->ahead_pos, n, to);
+		WRITE_ONCE(rx->ahead_pos, rx->ahead_pos + n);
+		return n;
+	}
+	if (!vfio_user_sock_ready(w->sock->sk, false))
+		return -EAGAIN;
+	msg.msg_iter = *to;
+	ret = sock_recvmsg(w->sock, &msg, MSG_DONTWAIT);
+	if (msg.msg_flags & MSG_CTRUNC)
+		return -EPROTO;
+	if (ret == 0)
+		return -ENOTCONN;
+	if (ret < 0)
+		return ret;
+	*to = msg.msg_iter;
+	atomic64_add(ret, &w->conn->stats.bytes_received);
+	return ret;
+}
+
 static void vfio_user_rx_reset(struct vfio_user_rx *rx)
 {
 	rx->got = 0;
 	rx->body = NULL;
 	rx->req = NULL;
 	rx->for_worker = false;
+	rx->cmd_ready = false;
+	rx->xfer = false;
 }
 
 /*
@@ -1139,6 +1191,11 @@ static void vfio_user_rx_abort(struct vfio_user_worker *w, int err)
 	struct vfio_user_request *req = w->rx.req;
 
 	lockdep_assert_held(&w->recv_lock);
+	/* What landed of a DMA_WRITE's window is logged, then released. */
+	if (w->rx.xfer)
+		vfio_user_dma_xfer_end(conn_to_vdev(w->conn), &w->xfer,
+				       w->xfer.win_len -
+				       iov_iter_count(&w->cmd_iter));
 	vfio_user_rx_reset(&w->rx);
 	/* The rest of the stream is no one's either. */
 	WRITE_ONCE(w->rx.ahead_pos, 0);
@@ -1243,11 +1300,6 @@ static int vfio_user_rx_header(struct vfio_user_worker *w)
 	    !(hdr->flags & VFIO_USER_F_ERROR)) {
 		atomic64_inc(&conn->stats.server_requests);
 		trace_vfio_user_msg_recv(conn_to_vdev(conn)->id, hdr, 0);
-		if (hdr->msg_size - sizeof(*hdr) > w->buf_size) {
-			vfio_user_protocol_error(conn, "server command too large",
-						 hdr->cmd, hdr->msg_id);
-			return -EPROTO;
-		}
 		w->rx.for_worker = true;
 		return 0;
 	}
@@ -1271,11 +1323,240 @@ static int vfio_user_rx_done(struct vfio_user_worker *w)
 	return cmd;
 }
 
+/* Server commands */
+
+/*
+ * The command page: the reply's header, then a DMA command's access
+ * header, then the data of a transfer small enough to be copied.
+ */
+#define VFIO_USER_CMD_ACC	sizeof(struct vfio_user_header)
+#define VFIO_USER_CMD_DATA	(VFIO_USER_CMD_ACC + \
+				 sizeof(struct vfio_user_dma_region_access))
+#define VFIO_USER_CMD_ROOM	(PAGE_SIZE - VFIO_USER_CMD_DATA)
+
+static bool vfio_user_is_dma_cmd(u16 cmd)
+{
+	return cmd == VFIO_USER_DMA_READ || cmd == VFIO_USER_DMA_WRITE;
+}
+
+/*
+ * The connection holds the owner's mm_struct, not its address space: the
+ * worker borrows that only while it touches the VMM's memory, so that the
+ * VMM's exit frees it.
+ */
+static bool vfio_user_use_mm(struct vfio_user_conn *conn)
+{
+	if (!mmget_not_zero(conn->mm))
+		return false;
+	kthread_use_mm(conn->mm);
+	return true;
+}
+
+static void vfio_user_unuse_mm(struct vfio_user_conn *conn)
+{
+	kthread_unuse_mm(conn->mm);
+	mmput(conn->mm);
+}
+
+static void vfio_user_cmd_iter_none(struct vfio_user_worker *w)
+{
+	iov_iter_kvec(&w->cmd_iter, ITER_DEST, &w->cmd_vec, 0, 0);
+}
+
+/*
+ * Make the next window of the command's transfer and point @w->cmd_iter at
+ * it; with @headers, the reply's headers in the command page go first.
+ */
+static int vfio_user_cmd_window(struct vfio_user_worker *w, bool headers)
+{
+	struct vfio_user_conn *conn = w->conn;
+	struct vfio_user_dma_xfer *x = &w->xfer;
+	unsigned int dir = x->write ? ITER_DEST : ITER_SOURCE;
+	size_t head = headers ? VFIO_USER_CMD_DATA : 0;
+	int ret;
+
+	if (!x->pages || !x->bvec) {
+		if (!x->pages)
+			x->pages = kvmalloc_array(VFIO_USER_DMA_WINDOW,
+						  sizeof(*x->pages),
+						  GFP_KERNEL_ACCOUNT);
+		if (!x->bvec)
+			x->bvec = kvmalloc_array(VFIO_USER_DMA_WINDOW + 1,
+						 sizeof(*x->bvec),
+						 GFP_KERNEL_ACCOUNT);
+		if (!x->pages || !x->bvec)
+			return -ENOMEM;
+	}
+	if (!vfio_user_use_mm(conn))
+		return -EFAULT;
+	ret = vfio_user_dma_xfer_window(conn_to_vdev(conn), x,
+					w->cmd_page + VFIO_USER_CMD_DATA,
+					VFIO_USER_CMD_ROOM);
+	vfio_user_unuse_mm(conn);
+	if (ret)
+		return ret;
+	if (x->copy) {
+		w->cmd_vec.iov_base = w->cmd_page + VFIO_USER_CMD_DATA - head;
+		w->cmd_vec.iov_len = head + x->win_len;
+		iov_iter_kvec(&w->cmd_iter, dir, &w->cmd_vec, 1,
+			      head + x->win_len);
+	} else if (headers) {
+		x->bvec[0].bv_page = virt_to_page(w->cmd_page);
+		x->bvec[0].bv_offset = 0;
+		x->bvec[0].bv_len = head;
+		iov_iter_bvec(&w->cmd_iter, dir, x->bvec, 1 + x->nr_pages,
+			      head + x->win_len);
+	} else {
+		iov_iter_bvec(&w->cmd_iter, dir, x->bvec + 1, x->nr_pages,
+			      x->win_len);
+	}
+	return 0;
+}
+
+/* The current window moved: release it (a bounced write lands now). */
+static int vfio_user_cmd_advance(struct vfio_user_worker *w)
+{
+	struct vfio_user_conn *conn = w->conn;
+	struct vfio_user_dma_xfer *x = &w->xfer;
+	bool mm = x->copy && x->write;
+	size_t done = x->win_len;
+	int ret;
+
+	if (mm && !vfio_user_use_mm(conn)) {
+		vfio_user_dma_xfer_advance(conn_to_vdev(conn), x, NULL, 0);
+		return -EFAULT;
+	}
+	ret = vfio_user_dma_xfer_advance(conn_to_vdev(conn), x,
+					 w->cmd_page + VFIO_USER_CMD_DATA,
+					 done);
+	if (mm)
+		vfio_user_unuse_mm(conn);
+	return ret;
+}
+
+/*
+ * A DMA command's access header is in (or the command has none): judge
+ * it, and decide where the rest of the body goes. A DMA_WRITE too large
+ * to copy lands straight in the VMM's memory, window by window.
+ *
+ * Return: 0, or the negative errno to answer the command with.
+ */
+static int vfio_user_cmd_prepare(struct vfio_user_worker *w)
+{
+	struct vfio_user_conn *conn = w->conn;
+	const struct vfio_user_header *hdr = &w->rx.hdr;
+	size_t len = hdr->msg_size - sizeof(*hdr);
+	bool write = hdr->cmd == VFIO_USER_DMA_WRITE;
+	struct vfio_user_dma_region_access acc;
+	int ret;
+
+	vfio_user_cmd_iter_none(w);
+	w->cmd_dma = false;
+	/* Other commands are not for a client: refused, as QEMU does. */
+	if (!vfio_user_is_dma_cmd(hdr->cmd))
+		return -EOPNOTSUPP;
+	if (len < sizeof(acc))
+		return -EINVAL;
+	memcpy(&acc, w->cmd_page + VFIO_USER_CMD_ACC, sizeof(acc));
+	if (!acc.count)
+		return -EINVAL;
+	if (acc.count > conn->client_max_xfer)
+		return -E2BIG;
+	if (len != sizeof(acc) + (write ? acc.count : 0))
+		return -EINVAL;
+	w->cmd_dma = true;
+	if (!write)
+		return 0;
+	if (acc.count <= VFIO_USER_CMD_ROOM) {
+		w->cmd_vec.iov_base = w->cmd_page + VFIO_USER_CMD_DATA;
+		w->cmd_vec.iov_len = acc.count;
+		iov_iter_kvec(&w->cmd_iter, ITER_DEST, &w->cmd_vec, 1,
+			      acc.count);
+		return 0;
+	}
+	ret = vfio_user_dma_xfer_begin(conn_to_vdev(conn), &w->xfer, acc.addr,
+				       acc.count, true, w->index);
+	if (ret)
+		return ret;
+	w->rx.xfer = true;
+	ret = vfio_user_cmd_window(w, false);
+	if (ret) {
+		vfio_user_dma_xfer_end(conn_to_vdev(conn), &w->xfer, 0);
+		w->rx.xfer = false;
+	}
+	return ret;
+}
+
+/*
+ * The body of a server command, which only the worker receives: a DMA
+ * command's access header into the command page, then a DMA_WRITE's data
+ * where vfio_user_cmd_prepare() said; what is refused is thrown away.
+ */
+static int vfio_user_rx_cmd(struct vfio_user_worker *w)
+{
+	struct vfio_user_rx *rx = &w->rx;
+	size_t hdr_len = sizeof(rx->hdr), body_len = rx->hdr.msg_size - hdr_len;
+	size_t head = 0;
+	int ret;
+
+	if (vfio_user_is_dma_cmd(rx->hdr.cmd))
+		head = min(body_len, sizeof(struct vfio_user_dma_region_access));
+	/*
+	 * Made at the first command, so that an idle device does not hold
+	 * it: in the VMM's memory cgroup, as the worker is.
+	 */
+	if (!w->cmd_page) {
+		w->cmd_page = (u8 *)__get_free_page(GFP_KERNEL_ACCOUNT);
+		if (!w->cmd_page)
+			return -ENOMEM;
+	}
+	while (rx->got - hdr_len < head) {
+		size_t off = rx->got - hdr_len;
+
+		ret = vfio_user_rx_recv(w, w->cmd_page + VFIO_USER_CMD_ACC + off,
+					head - off);
+		if (ret < 0)
+			return ret;
+		rx->got += ret;
+	}
+	if (!rx->cmd_ready) {
+		rx->cmd_ready = true;
+		w->cmd_error = vfio_user_cmd_prepare(w);
+	}
+	while (rx->got - hdr_len < body_len) {
+		size_t left = body_len - (rx->got - hdr_len);
+
+		if (rx->xfer && !iov_iter_count(&w->cmd_iter)) {
+			/* A window is in: on to the next, or refuse the rest. */
+			ret = vfio_user_cmd_advance(w);
+			if (!ret)
+				ret = vfio_user_cmd_window(w, false);
+			if (ret) {
+				w->cmd_error = ret;
+				vfio_user_dma_xfer_end(conn_to_vdev(w->conn),
+						       &w->xfer, 0);
+				rx->xfer = false;
+				vfio_user_cmd_iter_none(w);
+			}
+			continue;
+		}
+		if (iov_iter_count(&w->cmd_iter))
+			ret = vfio_user_rx_recv_iter(w, &w->cmd_iter);
+		else
+			ret = vfio_user_rx_recv(w, w->scratch,
+						min_t(size_t, left, PAGE_SIZE));
+		if (ret < 0)
+			return ret;
+		rx->got += ret;
+	}
+	return vfio_user_rx_done(w);
+}
+
 /*
  * Take what the socket holds of the current message, without waiting.
  *
  * Return: 0 when a reply was handed over, 1 when a server command is in
- * @w->buf (the worker only), -EAGAIN when more must arrive, -EXDEV when a
+ * (the worker only), -EAGAIN when more must arrive, -EXDEV when a
  * server command waits for the worker, or the negative errno to fail with.
  */
 static int vfio_user_rx_step(struct vfio_user_worker *w, bool worker)
@@ -1301,25 +1582,9 @@ static int vfio_user_rx_step(struct vfio_user_worker *w, bool worker)
 				return ret;
 		}
 	}
-	if (rx->for_worker && !rx->body) {
-		/* Only the worker serves commands: it has the mm and buffer. */
-		if (!worker)
-			return -EXDEV;
-		/*
-		 * Made at the first command, so that an idle device does not
-		 * hold it: in the VMM's memory cgroup, as the worker is.
-		 * Pages, not a kmalloc() that a size just over a power of two
-		 * would double.
-		 */
-		if (!w->buf) {
-			w->buf = w->buf_size > PAGE_SIZE ?
-				 __vmalloc(w->buf_size, VFIO_USER_GFP_LARGE) :
-				 kmalloc(w->buf_size, VFIO_USER_GFP_LARGE);
-			if (!w->buf)
-				return -ENOMEM;
-		}
-		rx->body = w->buf;
-	}
+	/* Only the worker serves commands: it has the mm and the pages. */
+	if (rx->for_worker)
+		return worker ? vfio_user_rx_cmd(w) : -EXDEV;
 
 	body_len = rx->hdr.msg_size - hdr_len;
 	while (rx->got - hdr_len < body_len) {
@@ -1345,9 +1610,9 @@ static int vfio_user_rx_step(struct vfio_user_worker *w, bool worker)
  * left to receive. A message left part-way stays in @w->rx for the next
  * receiver.
  *
- * Return: 0 when done; 1 when a server command is in @w->buf (the worker
- * only); -EXDEV when a server command waits for the worker; -EINTR on a
- * fatal signal; -ETIMEDOUT when @req is overdue; or the negative errno the
+ * Return: 0 when done; 1 when a server command is in (the worker only);
+ * -EXDEV when a server command waits for the worker; -EINTR on a fatal
+ * signal; -ETIMEDOUT when @req is overdue; or the negative errno the
  * connection broke with.
  */
 static int vfio_user_rx_run(struct vfio_user_worker *w,
@@ -1531,82 +1796,121 @@ static void vfio_user_sock_unhook(struct vfio_user_worker *w)
 	w->hooked = false;
 }
 
-/*
- * Serve the DMA_READ or DMA_WRITE in @buf, leaving the reply payload there.
- * Return: 0 with *@reply_len set, or the negative errno to answer with.
- */
-static int vfio_user_serve_dma(struct vfio_user_conn *conn,
-			       const struct vfio_user_header *hdr, u8 *buf,
-			       size_t len, size_t *reply_len)
+/* Serve a transfer small enough to copy through the command page. */
+static int vfio_user_cmd_copy(struct vfio_user_worker *w,
+			      const struct vfio_user_dma_region_access *acc,
+			      bool write)
 {
-	struct vfio_user_dma_region_access acc;
-	bool write = hdr->cmd == VFIO_USER_DMA_WRITE;
+	struct vfio_user_conn *conn = w->conn;
 	int ret;
 
-	if (len < sizeof(acc))
-		return -EINVAL;
-	memcpy(&acc, buf, sizeof(acc));
-	if (!acc.count)
-		return -EINVAL;
-	if (acc.count > conn->client_max_xfer)
-		return -E2BIG;
-	if (len != sizeof(acc) + (write ? acc.count : 0))
-		return -EINVAL;
-	*reply_len = sizeof(acc) + (write ? 0 : acc.count);
-
-	/*
-	 * The connection holds the owner's mm_struct, not its address space:
-	 * borrow that only while serving, so that the VMM's exit frees it.
-	 */
-	if (!mmget_not_zero(conn->mm))
+	if (!vfio_user_use_mm(conn))
 		return -EFAULT;
-	kthread_use_mm(conn->mm);
-	ret = vfio_user_dma_rw(conn_to_vdev(conn), acc.addr, buf + sizeof(acc),
-			       acc.count, write);
-	kthread_unuse_mm(conn->mm);
-	mmput(conn->mm);
-	trace_vfio_user_dma(conn_to_vdev(conn)->id, write, acc.addr, acc.count,
-			    ret);
-	atomic64_inc(write ? &conn->stats.dma_writes : &conn->stats.dma_reads);
-	if (ret)
-		atomic64_inc(&conn->stats.dma_errors);
-	else
-		atomic64_add(acc.count, &conn->stats.dma_bytes);
+	ret = vfio_user_dma_rw(conn_to_vdev(conn), acc->addr,
+			       w->cmd_page + VFIO_USER_CMD_DATA, acc->count,
+			       write);
+	vfio_user_unuse_mm(conn);
 	return ret;
 }
 
 /*
- * The server command in the worker's buffer: DMA_READ and DMA_WRITE are
- * served from the DMA map; other commands are not for a client, and are
- * refused as QEMU refuses them. Refusals leave the connection healthy.
+ * The rest of a DMA_READ's reply, once a window has gone out: the next
+ * window of the VMM's memory. Memory unmapped under the transfer after
+ * the reply's header left (the server raced its own unmap) reads as
+ * zeros, and counts as an error.
+ */
+static int vfio_user_dma_read_more(void *arg, struct iov_iter *iter)
+{
+	struct vfio_user_worker *w = arg;
+	struct vfio_user_dma_xfer *x = &w->xfer;
+	int ret;
+
+	ret = vfio_user_cmd_advance(w);
+	if (!ret)
+		ret = vfio_user_cmd_window(w, false);
+	if (ret) {
+		w->cmd_error = ret;
+		x->copy = true;
+		x->win_len = min_t(u64, x->left, VFIO_USER_CMD_ROOM);
+		memset(w->cmd_page + VFIO_USER_CMD_DATA, 0, x->win_len);
+		w->cmd_vec.iov_base = w->cmd_page + VFIO_USER_CMD_DATA;
+		w->cmd_vec.iov_len = x->win_len;
+		iov_iter_kvec(&w->cmd_iter, ITER_SOURCE, &w->cmd_vec, 1,
+			      x->win_len);
+	}
+	*iter = w->cmd_iter;
+	return 0;
+}
+
+/*
+ * Serve the DMA_READ or DMA_WRITE whose body is in: a small one copies
+ * through the command page; a large DMA_WRITE has landed already, and a
+ * large DMA_READ's reply goes out from the VMM's memory, whose first
+ * window is made here. Return: 0, or the negative errno to answer with.
+ */
+static int vfio_user_serve_dma(struct vfio_user_worker *w,
+			       const struct vfio_user_dma_region_access *acc,
+			       bool *from_pages)
+{
+	bool write = w->cmd.cmd == VFIO_USER_DMA_WRITE;
+	int ret;
+
+	*from_pages = false;
+	if (acc->count <= VFIO_USER_CMD_ROOM)
+		return vfio_user_cmd_copy(w, acc, write);
+	if (write)
+		return vfio_user_cmd_advance(w);
+	ret = vfio_user_dma_xfer_begin(conn_to_vdev(w->conn), &w->xfer,
+				       acc->addr, acc->count, false, w->index);
+	if (!ret)
+		ret = vfio_user_cmd_window(w, true);
+	*from_pages = !ret;
+	return ret;
+}
+
+/*
+ * The server command just received: DMA_READ and DMA_WRITE are served
+ * from the DMA map; other commands are refused. Refusals leave the
+ * connection healthy.
  */
 static int vfio_user_handle_server_cmd(struct vfio_user_worker *worker)
 {
 	const struct vfio_user_header *hdr = &worker->cmd;
+	struct vfio_user_header *reply = (void *)worker->cmd_page;
 	struct vfio_user_conn *conn = worker->conn;
-	size_t len = hdr->msg_size - sizeof(*hdr), reply_len = 0;
-	struct vfio_user_header reply;
+	struct vfio_user_device *vdev = conn_to_vdev(conn);
+	bool write = hdr->cmd == VFIO_USER_DMA_WRITE, from_pages = false;
+	struct vfio_user_dma_region_access acc;
+	int status = worker->cmd_error, ret = 0;
 	unsigned long deadline;
-	u32 error_no;
-	int ret;
+	size_t reply_len = 0;
+	struct iov_iter iter;
 
-	if (hdr->cmd == VFIO_USER_DMA_READ || hdr->cmd == VFIO_USER_DMA_WRITE)
-		error_no = -vfio_user_serve_dma(conn, hdr, worker->buf, len,
-						&reply_len);
-	else
-		error_no = EOPNOTSUPP;
+	memcpy(&acc, worker->cmd_page + VFIO_USER_CMD_ACC, sizeof(acc));
+	if (!status && worker->cmd_dma) {
+		status = vfio_user_serve_dma(worker, &acc, &from_pages);
+		reply_len = sizeof(acc) + (write ? 0 : acc.count);
+	}
 	if (hdr->flags & VFIO_USER_F_NO_REPLY)
-		return 0;
+		goto out;
 
-	reply.msg_id = hdr->msg_id;
-	reply.cmd = hdr->cmd;
-	reply.flags = VFIO_USER_F_TYPE_REPLY;
-	reply.error_no = error_no;
-	if (error_no) {
-		reply.flags |= VFIO_USER_F_ERROR;
+	reply->msg_id = hdr->msg_id;
+	reply->cmd = hdr->cmd;
+	reply->flags = VFIO_USER_F_TYPE_REPLY;
+	reply->error_no = -status;
+	if (status) {
+		reply->flags |= VFIO_USER_F_ERROR;
 		reply_len = 0;
 	}
-	reply.msg_size = sizeof(reply) + reply_len;
+	reply->msg_size = sizeof(*reply) + reply_len;
+	if (from_pages) {
+		iter = worker->cmd_iter;
+	} else {
+		worker->cmd_vec.iov_base = reply;
+		worker->cmd_vec.iov_len = reply->msg_size;
+		iov_iter_kvec(&iter, ITER_SOURCE, &worker->cmd_vec, 1,
+			      reply->msg_size);
+	}
 	/*
 	 * Only this worker sends on the twin socket. The server waits for
 	 * this reply: memory short for a moment is worth waiting out (for as
@@ -1614,17 +1918,34 @@ static int vfio_user_handle_server_cmd(struct vfio_user_worker *worker)
 	 */
 	deadline = jiffies + msecs_to_jiffies(READ_ONCE(conn->timeout_ms));
 	for (;;) {
-		ret = vfio_user_send_msg(conn, worker->sock,
-					 worker->replies ? &conn->send_lock :
-							   NULL,
-					 &reply, worker->buf, reply_len, NULL, 0,
-					 false);
+		ret = vfio_user_send_iter(conn, worker->sock,
+					  worker->replies ? &conn->send_lock :
+							    NULL,
+					  reply, &iter, NULL, 0, false,
+					  from_pages ? vfio_user_dma_read_more :
+						       NULL, worker);
 		if ((ret != -ENOMEM && ret != -ENOBUFS) ||
 		    vfio_user_conn_status(conn) || time_after(jiffies, deadline) ||
 		    kthread_should_stop())
-			return ret;
+			break;
 		msleep(20);
 	}
+	/* A window the reply's zeros stood in for failed. */
+	if (from_pages && worker->cmd_error)
+		status = worker->cmd_error;
+out:
+	vfio_user_dma_xfer_end(vdev, &worker->xfer, 0);
+	if (worker->cmd_dma) {
+		trace_vfio_user_dma(vdev->id, write, acc.addr, acc.count,
+				    status);
+		atomic64_inc(write ? &conn->stats.dma_writes :
+				     &conn->stats.dma_reads);
+		if (status)
+			atomic64_inc(&conn->stats.dma_errors);
+		else
+			atomic64_add(acc.count, &conn->stats.dma_bytes);
+	}
+	return ret;
 }
 
 /*
@@ -1745,16 +2066,15 @@ static int vfio_user_create_worker(struct vfio_user_conn *conn,
 	worker->sleep_until = 0;
 	init_waitqueue_head(&worker->wq);
 	worker->hooked = false;
+	worker->index = replies ? 0 : 1;
+	worker->cmd_page = NULL;
+	worker->xfer.pages = NULL;
+	worker->xfer.bvec = NULL;
+	worker->xfer.busy = NULL;
+	worker->xfer.nr_pages = 0;
 	worker->scratch = kmalloc(PAGE_SIZE, GFP_KERNEL_ACCOUNT);
 	if (!worker->scratch)
 		return -ENOMEM;
-	/*
-	 * A DMA_WRITE with the most data we offered to take, or its reply;
-	 * made when the first server command arrives.
-	 */
-	worker->buf_size = sizeof(struct vfio_user_dma_region_access) +
-			   conn->client_max_xfer;
-	worker->buf = NULL;
 	task = kthread_create(vfio_user_worker, worker, "vfio-user%s-%d", what,
 			      task_pid_nr(current));
 	if (IS_ERR(task)) {
@@ -1794,8 +2114,12 @@ static void vfio_user_stop_worker(struct vfio_user_worker *worker)
 	mutex_lock(&worker->recv_lock);
 	vfio_user_rx_abort(worker, -ENOTCONN);
 	mutex_unlock(&worker->recv_lock);
-	kvfree(worker->buf);
-	worker->buf = NULL;
+	free_page((unsigned long)worker->cmd_page);
+	worker->cmd_page = NULL;
+	kvfree(worker->xfer.pages);
+	worker->xfer.pages = NULL;
+	kvfree(worker->xfer.bvec);
+	worker->xfer.bvec = NULL;
 	kfree(worker->scratch);
 	worker->scratch = NULL;
 }

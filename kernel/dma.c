@@ -8,13 +8,17 @@
  * runs in the VMM's address space. The map is an interval tree. Map and
  * unmap are serialized and hold the tree's lock only to change it, never
  * across a round trip to the server, so serving DMA never waits behind them;
- * serving DMA holds it only while copying without faults, never across a
- * fault that may sleep, so map and unmap never wait behind the VMM's memory.
+ * serving DMA holds it only while copying without faults or looking a
+ * mapping up, never across a fault that may sleep or a pin, so map and unmap
+ * never wait behind the VMM's memory. A large transfer moves between the
+ * socket and pinned pages of the VMM's, one window at a time; an unmap takes
+ * the range out of service, then waits for such a transfer to end.
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/bitmap.h>
+#include <linux/bvec.h>
 #include <linux/interval_tree_generic.h>
 #include <linux/mm.h>
 #include <linux/sched/mm.h>
@@ -198,6 +202,260 @@ int vfio_user_dma_rw(struct vfio_user_device *vdev, u64 iova, void *buf,
 		faulted_in = true;
 	}
 	return ret;
+}
+
+/**
+ * vfio_user_dma_xfer_begin() - check a transfer and keep unmaps behind it
+ * @vdev: the device
+ * @x: the transfer, whose @pages and @bvec are kept
+ * @iova: DMA address
+ * @count: bytes, not 0
+ * @write: the server writes the VMM's memory
+ * @worker: index of the serving worker in vfio_user_device.dma_busy
+ *
+ * From here until vfio_user_dma_xfer_end(), an unmap takes the range out
+ * of service but waits for the transfer before it returns: once it has
+ * returned, no byte of the server's moves to or from that memory, as if
+ * the transfer had been copied under dma_lock.
+ *
+ * Return: 0, or the negative errno to answer the server with.
+ */
+int vfio_user_dma_xfer_begin(struct vfio_user_device *vdev,
+			     struct vfio_user_dma_xfer *x, u64 iova, u64 count,
+			     bool write, unsigned int worker)
+{
+	u32 need = write ? VFIO_USER_MAP_DMA_WRITE : VFIO_USER_MAP_DMA_READ;
+	int ret;
+
+	x->iova = iova;
+	x->left = count;
+	x->write = write;
+	x->busy = NULL;
+	x->nr_pages = 0;
+	x->win_len = 0;
+	x->copy = false;
+	down_read(&vdev->dma_lock);
+	ret = vfio_user_dma_check(vdev, iova, count, need);
+	if (!ret) {
+		/* Seen by any unmap that takes the range out after this. */
+		x->busy = &vdev->dma_busy[worker];
+		WRITE_ONCE(*x->busy, *x->busy + 1);
+	}
+	up_read(&vdev->dma_lock);
+	return ret;
+}
+
+/* Pin as much of what is left of @x as a window holds; see below. */
+static int vfio_user_dma_xfer_pin(struct vfio_user_device *vdev,
+				  struct vfio_user_dma_xfer *x)
+{
+	u32 need = x->write ? VFIO_USER_MAP_DMA_WRITE : VFIO_USER_MAP_DMA_READ;
+	unsigned int gup = x->write ? FOLL_WRITE : 0;
+	u64 iova = x->iova, left = x->left;
+	int ret = 0;
+
+	while (left && x->nr_pages < VFIO_USER_DMA_WINDOW) {
+		unsigned int room = VFIO_USER_DMA_WINDOW - x->nr_pages;
+		struct page **pages = x->pages + x->nr_pages;
+		struct vfio_user_dma *dma;
+		u64 uaddr = 0, len = 0, off;
+		unsigned int np, i;
+		int got;
+
+		down_read(&vdev->dma_lock);
+		ret = vfio_user_dma_check(vdev, iova, 1, need);
+		if (!ret) {
+			dma = vfio_user_dma_it_iter_first(&vdev->dma_tree, iova,
+							  iova);
+			len = min(left, dma->last - iova + 1);
+			uaddr = dma->vaddr + (iova - dma->start);
+		}
+		up_read(&vdev->dma_lock);
+		if (ret)
+			break;
+
+		off = offset_in_page(uaddr);
+		np = min_t(u64, DIV_ROUND_UP_ULL(off + len, PAGE_SIZE), room);
+		len = min_t(u64, len, (u64)np * PAGE_SIZE - off);
+		got = pin_user_pages_fast(uaddr - off, np, gup, pages);
+		if (got <= 0) {
+			ret = -EFAULT;
+			break;
+		}
+		if (got < np)
+			len = (u64)got * PAGE_SIZE - off;
+		for (i = 0; i < got; i++) {
+			struct bio_vec *bv = &x->bvec[1 + x->nr_pages + i];
+			u64 seg = min_t(u64, len, PAGE_SIZE - off);
+
+			bv->bv_page = pages[i];
+			bv->bv_offset = off;
+			bv->bv_len = seg;
+			len -= seg;
+			x->win_len += seg;
+			iova += seg;
+			left -= seg;
+			off = 0;
+		}
+		x->nr_pages += got;
+		if (got < np)
+			break;
+	}
+	/* What was pinned before a refusal is served; the rest comes next. */
+	return x->win_len ? 0 : ret ?: -EFAULT;
+}
+
+/**
+ * vfio_user_dma_xfer_window() - make the next window of a transfer
+ * @vdev: the device
+ * @x: a transfer in flight, between windows, with @pages and @bvec
+ * @bounce: room for a window that cannot be pinned
+ * @room: bytes at @bounce
+ *
+ * Pins as much of what is left as one window holds and describes it in
+ * @x->bvec from its second entry on. Memory with no pages to pin (a
+ * device's, say) goes through @bounce instead (@x->copy): a DMA_READ's
+ * data is copied there now. The caller has adopted the owner's mm. No lock
+ * is held while pinning: the mapping is looked up again for every piece,
+ * and an unmap cannot finish before the transfer ends.
+ *
+ * Return: 0 with @x->win_len bytes ready; or the negative errno to answer
+ * the server with (-EFAULT, -EPERM), with no window.
+ */
+int vfio_user_dma_xfer_window(struct vfio_user_device *vdev,
+			      struct vfio_user_dma_xfer *x, void *bounce,
+			      size_t room)
+{
+	int ret;
+
+	x->copy = false;
+	ret = vfio_user_dma_xfer_pin(vdev, x);
+	if (ret != -EFAULT)
+		return ret;
+	x->copy = true;
+	x->win_len = min_t(u64, x->left, room);
+	ret = x->write ? 0 : vfio_user_dma_rw(vdev, x->iova, bounce,
+					      x->win_len, false);
+	if (ret) {
+		x->copy = false;
+		x->win_len = 0;
+	}
+	return ret;
+}
+
+/* Mark [iova, iova + len) dirty in whatever mappings still hold it. */
+static void vfio_user_mark_range_dirty(struct vfio_user_device *vdev, u64 iova,
+				       u64 len)
+{
+	struct vfio_user_dma *dma;
+	u64 last = iova + len - 1;
+
+	down_read(&vdev->dma_lock);
+	for (dma = vfio_user_dma_it_iter_first(&vdev->dma_tree, iova, last);
+	     dma; dma = vfio_user_dma_it_iter_next(dma, iova, last)) {
+		u64 first = max(iova, dma->start), end = min(last, dma->last);
+
+		vfio_user_mark_dirty(vdev, dma, first, end - first + 1);
+	}
+	up_read(&vdev->dma_lock);
+}
+
+/* Release the pages of @x's window; what a write put there is dirty. */
+static void vfio_user_dma_xfer_unpin(struct vfio_user_device *vdev,
+				     struct vfio_user_dma_xfer *x, size_t done)
+{
+	bool dirty = x->write && done;
+
+	if (!x->nr_pages)
+		return;
+	if (dirty)
+		vfio_user_mark_range_dirty(vdev, x->iova, done);
+	unpin_user_pages_dirty_lock(x->pages, x->nr_pages, dirty);
+	x->nr_pages = 0;
+}
+
+/**
+ * vfio_user_dma_xfer_advance() - finish the current window of a transfer
+ * @vdev: the device
+ * @x: the transfer
+ * @bounce: the bounce room given to vfio_user_dma_xfer_window()
+ * @done: bytes of the window that moved; all of it, but on failure
+ *
+ * A DMA_WRITE's window in @bounce is copied into the VMM's memory now,
+ * with the owner's mm adopted by the caller. The next window starts after
+ * the whole current one.
+ *
+ * Return: 0, or the negative errno to answer the server with.
+ */
+int vfio_user_dma_xfer_advance(struct vfio_user_device *vdev,
+			       struct vfio_user_dma_xfer *x, void *bounce,
+			       size_t done)
+{
+	int ret = 0;
+
+	if (x->copy && x->write && done)
+		ret = vfio_user_dma_rw(vdev, x->iova, bounce, done, true);
+	vfio_user_dma_xfer_unpin(vdev, x, done);
+	x->iova += x->win_len;
+	x->left -= x->win_len;
+	x->win_len = 0;
+	x->copy = false;
+	return ret;
+}
+
+/**
+ * vfio_user_dma_xfer_end() - end a transfer: unmaps need not wait for it
+ * @vdev: the device
+ * @x: the transfer; nothing happens if it is not in flight
+ * @done: bytes of a pinned window still held that moved (dirty for a
+ *	write); a window in the bounce room is dropped
+ *
+ * Needs no mm: a receiver that gives up on a broken connection ends the
+ * transfer it was receiving this way.
+ */
+void vfio_user_dma_xfer_end(struct vfio_user_device *vdev,
+			    struct vfio_user_dma_xfer *x, size_t done)
+{
+	vfio_user_dma_xfer_unpin(vdev, x, done);
+	x->win_len = 0;
+	x->copy = false;
+	if (!x->busy)
+		return;
+	/*
+	 * Whatever the transfer did is done before an unmap goes on; pairs
+	 * with the acquires in vfio_user_dma_quiesce().
+	 */
+	smp_store_release(x->busy, *x->busy + 1);
+	x->busy = NULL;
+	wake_up_all(&vdev->dma_idle);
+}
+
+/*
+ * Wait for transfers that were in flight when the caller took mappings out
+ * of service (under dma_lock, just before): see vfio_user_dma_xfer_begin().
+ * Each is bounded by the message timeout of the server.
+ */
+static unsigned long vfio_user_dma_busy(struct vfio_user_device *vdev,
+					unsigned int i)
+{
+	/* Pairs with the release in vfio_user_dma_xfer_end(). */
+	return smp_load_acquire(&vdev->dma_busy[i]);
+}
+
+static int vfio_user_dma_quiesce(struct vfio_user_device *vdev)
+{
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(vdev->dma_busy); i++) {
+		unsigned long seq = vfio_user_dma_busy(vdev, i);
+
+		if (!(seq & 1))
+			continue;
+		if (wait_event_killable(vdev->dma_idle,
+					vfio_user_dma_busy(vdev, i) != seq))
+			return -EINTR;
+	}
+	return 0;
 }
 
 /* Map and unmap */
@@ -505,6 +763,11 @@ static long vfio_user_unmap_dma(struct vfio_user_device *vdev,
 		ret = 0;	/* unmap-all of nothing */
 		goto out_unlock;
 	}
+	ret = vfio_user_dma_quiesce(vdev);
+	if (ret) {
+		vfio_user_dma_set_active(vdev, start, last, true);
+		goto out_unlock;
+	}
 
 	ret = vfio_user_dma_unmap_begin(vdev, unmap.iova, unmap.size, all,
 					&req);
@@ -760,6 +1023,15 @@ static long vfio_user_unmap_dma_batch(struct vfio_user_device *vdev,
 		goto out_unlock;
 	}
 	up_write(&vdev->dma_lock);
+	if (vfio_user_dma_quiesce(vdev)) {
+		down_write(&vdev->dma_lock);
+		for (i = 0; i < batch.count; i++)
+			steps[i].dma->active = true;
+		up_write(&vdev->dma_lock);
+		ret = -EINTR;
+		failed = batch.count;
+		goto out_unlock;
+	}
 
 	for (sent = 0; sent < batch.count; sent++) {
 		ret = vfio_user_dma_unmap_begin(vdev, unmaps[sent].iova,

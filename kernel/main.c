@@ -122,6 +122,7 @@ static struct vfio_user_device *vfio_user_device_alloc(void)
 	init_rwsem(&vdev->dma_lock);
 	vdev->dma_tree = RB_ROOT_CACHED;
 	spin_lock_init(&vdev->dirty_lock);
+	init_waitqueue_head(&vdev->dma_idle);
 	mutex_init(&vdev->conn.send_lock);
 	mutex_init(&vdev->conn.multi_lock);
 	xa_init_flags(&vdev->conn.pending, XA_FLAGS_ALLOC);

@@ -16,6 +16,7 @@
 #include <linux/spinlock.h>
 #include <linux/types.h>
 #include <linux/uidgid.h>
+#include <linux/uio.h>
 #include <linux/vfio.h>
 #include <linux/vfio_user.h>
 #include <linux/wait.h>
@@ -235,6 +236,34 @@ struct vfio_user_request {
 };
 
 /**
+ * struct vfio_user_dma_xfer - a server's DMA_READ or DMA_WRITE served
+ *	straight from the VMM's memory, one window of pinned pages at a time
+ * @iova: DMA address of the current window
+ * @left: bytes from @iova to the end of the transfer
+ * @write: the server writes the VMM's memory
+ * @busy: the serving worker's vfio_user_device.dma_busy, while in flight
+ * @pages: room for VFIO_USER_DMA_WINDOW pages, NULL until first needed
+ * @bvec: the window's pages, after one entry kept for a reply's headers
+ * @nr_pages: pages pinned for the current window
+ * @win_len: bytes of the current window
+ * @copy: the current window is in a bounce buffer, not pinned
+ */
+struct vfio_user_dma_xfer {
+	u64 iova;
+	u64 left;
+	bool write;
+	unsigned long *busy;
+	struct page **pages;
+	struct bio_vec *bvec;
+	unsigned int nr_pages;
+	size_t win_len;
+	bool copy;
+};
+
+/* Pages pinned at once: 1 MiB, the usual transfer limit, in one window. */
+#define VFIO_USER_DMA_WINDOW		(SZ_1M / PAGE_SIZE + 1)
+
+/**
  * struct vfio_user_rx - the message a receiver is part-way through
  * @hdr: its header
  * @got: bytes of it received so far, header included; 0 between messages
@@ -242,6 +271,9 @@ struct vfio_user_request {
  * @req: the request this reply completes (claimed from the pending table,
  *	with the table's reference), or NULL
  * @for_worker: a server command, whose body only the worker may take
+ * @cmd_ready: the command's access header is in and judged
+ * @xfer: the body goes into the worker's vfio_user_worker.xfer, which
+ *	whoever gives up on the message must end
  * @deadline: when the rest of the message is overdue (jiffies)
  * @ahead: bytes received from the socket before they were asked for: a
  *	small message comes in with one receive, not one for the header and
@@ -255,6 +287,8 @@ struct vfio_user_rx {
 	u8 *body;
 	struct vfio_user_request *req;
 	bool for_worker;
+	bool cmd_ready;
+	bool xfer;
 	unsigned long deadline;
 	u16 ahead_pos;
 	u16 ahead_len;
@@ -280,10 +314,17 @@ struct vfio_user_rx {
  * @saved_state_change: @sock's own state_change callback
  * @saved_write_space: @sock's own write_space callback
  * @hooked: @sock's callbacks are ours
- * @cmd: header of the server command in @buf
- * @buf: room for one server command and its reply; NULL until the first
- *	arrives, so that an idle device holds none
- * @buf_size: bytes at @buf
+ * @index: this worker's entry in vfio_user_device.dma_busy
+ * @cmd: header of the server command being served
+ * @cmd_error: 0, or the negative errno the command is answered with
+ * @cmd_dma: the command is a well-formed DMA_READ or DMA_WRITE
+ * @cmd_page: a page for a server command: its reply's header, a DMA
+ *	command's access header, a small transfer's data; NULL until the
+ *	first command, so that an idle device holds none
+ * @cmd_vec: where @cmd_iter points into @cmd_page
+ * @cmd_iter: where the rest of the command's body, or its reply's data,
+ *	is: the VMM's memory (@xfer) or @cmd_page
+ * @xfer: the command's transfer from pinned pages, if any
  * @scratch: a page for bodies that are thrown away
  */
 struct vfio_user_worker {
@@ -300,9 +341,14 @@ struct vfio_user_worker {
 	void (*saved_state_change)(struct sock *sk);
 	void (*saved_write_space)(struct sock *sk);
 	bool hooked;
+	unsigned int index;
 	struct vfio_user_header cmd;
-	void *buf;
-	size_t buf_size;
+	int cmd_error;
+	bool cmd_dma;
+	u8 *cmd_page;
+	struct kvec cmd_vec;
+	struct iov_iter cmd_iter;
+	struct vfio_user_dma_xfer xfer;
 	u8 *scratch;
 };
 
@@ -411,6 +457,9 @@ struct vfio_user_conn {
  * @nr_dmas: mappings in @dma_tree
  * @dirty_lock: protects the dirty bitmaps and @dirty_pgsize changes
  * @dirty_pgsize: page size of the dirty log, 0 while logging is off
+ * @dma_busy: per receive worker (main, twin), odd while a DMA transfer
+ *	served from pinned pages is in flight; unmaps wait for it to end
+ * @dma_idle: where unmaps wait for @dma_busy
  * @irq_lock: protects @err_trigger and @req_trigger
  * @err_trigger: eventfd of the ERR IRQ index, signalled when the
  *	connection breaks
@@ -442,6 +491,8 @@ struct vfio_user_device {
 	u32 nr_dmas;
 	spinlock_t dirty_lock;		/* dirty bitmaps, @dirty_pgsize */
 	u64 dirty_pgsize;
+	unsigned long dma_busy[2];
+	wait_queue_head_t dma_idle;
 	struct mutex irq_lock;		/* @err_trigger, @req_trigger */
 	struct eventfd_ctx *err_trigger;
 	struct eventfd_ctx *req_trigger;
@@ -498,6 +549,17 @@ void vfio_user_detach(struct vfio_user_device *vdev);
 /* dma.c */
 int vfio_user_dma_rw(struct vfio_user_device *vdev, u64 iova, void *buf,
 		     u64 count, bool write);
+int vfio_user_dma_xfer_begin(struct vfio_user_device *vdev,
+			     struct vfio_user_dma_xfer *x, u64 iova, u64 count,
+			     bool write, unsigned int worker);
+int vfio_user_dma_xfer_window(struct vfio_user_device *vdev,
+			      struct vfio_user_dma_xfer *x, void *bounce,
+			      size_t room);
+int vfio_user_dma_xfer_advance(struct vfio_user_device *vdev,
+			       struct vfio_user_dma_xfer *x, void *bounce,
+			       size_t done);
+void vfio_user_dma_xfer_end(struct vfio_user_device *vdev,
+			    struct vfio_user_dma_xfer *x, size_t done);
 long vfio_user_dma_ioctl(struct vfio_user_device *vdev, unsigned int cmd,
 			 void __user *arg);
 void vfio_user_dma_release(struct vfio_user_device *vdev);

@@ -1838,19 +1838,45 @@ static void memcg_leave(const char *dir)
  * An attach that fails for want of memory in the caller's cgroup (the
  * worker's buffer) fails cleanly, and a later one works.
  */
-/*
- * The worker's buffer for the server's commands (as large as the most data
- * the VMM offered to take) is made when the first command arrives, in the
- * VMM's memory cgroup: an idle device does not hold it, and a cgroup with
- * no room for it ends the connection at that command, cleanly.
- */
-TEST_F_TIMEOUT(harden, worker_buffer_charged_when_first_needed, 120)
+/* The server's DMA_READ of @len bytes at @iova into @out; its error_no. */
+static int server_dma_read(int sock, uint16_t id, uint64_t iova, size_t len,
+			   uint8_t *out)
 {
-	struct vfio_user_dma_region_access acc = { .addr = 0, .count = 8 };
+	struct vfio_user_dma_region_access acc = { .addr = iova, .count = len };
 	struct vfio_user_header hdr;
+	uint8_t *reply;
+	int ret = -1;
+
+	reply = malloc(sizeof(acc) + len);
+	if (!reply)
+		return -1;
+	if (!vu_msg_send(sock, id, VFIO_USER_DMA_READ, VFIO_USER_F_TYPE_COMMAND,
+			 0, &acc, sizeof(acc)) &&
+	    !vu_msg_recv(sock, &hdr, reply, sizeof(acc) + len) &&
+	    hdr.msg_id == id) {
+		ret = hdr.flags & VFIO_USER_F_ERROR ? (int)hdr.error_no : 0;
+		if (!ret && hdr.msg_size != sizeof(hdr) + sizeof(acc) + len)
+			ret = -2;
+		if (!ret)
+			memcpy(out, reply + sizeof(acc), len);
+	}
+	free(reply);
+	return ret;
+}
+
+/*
+ * The server's DMA moves straight between the socket and the VMM's memory:
+ * the worker holds no buffer as large as the most data the VMM offered to
+ * take, so a memory cgroup with no room for one still serves transfers
+ * larger than it is, several windows each, both ways.
+ */
+TEST_F_TIMEOUT(harden, dma_service_holds_no_buffer_of_its_limit, 180)
+{
+	const size_t len = (3 << 20) + 5;
 	char dir[128], path[160];
+	uint8_t *mem, *back;
 	struct raw_dev d;
-	uint8_t buf[64];
+	size_t i;
 	int ret;
 
 	NEED_MODULE();
@@ -1858,33 +1884,141 @@ TEST_F_TIMEOUT(harden, worker_buffer_charged_when_first_needed, 120)
 	if (ret)
 		SKIP(return, "no memory cgroup to test with (%s)", strerror(-ret));
 	snprintf(path, sizeof(path), "%s/memory.max", dir);
-	ASSERT_EQ(0, write_param(path, "16M"));
+	back = malloc(len);
+	ASSERT_NE(NULL, back);
 	raw_init(&d);
 	ASSERT_LE(0, d.dev);
-	/* Its buffer: 64 MiB and a header, against 16 MiB allowed. */
-	d.arg.client_max_data_xfer_size = 64 << 20;
-	EXPECT_EQ(0, raw_attach(&d));
-	ASSERT_EQ(0, vu_msg_send(d.sv[1], 1, VFIO_USER_DMA_READ,
-				 VFIO_USER_F_TYPE_COMMAND, 0, &acc, sizeof(acc)));
-	EXPECT_NE(0, vu_wait_broken(d.dev, VU_WAIT_MS));
-	raw_close(&d);
-
-	/* With room, the same command is answered and the device lives on. */
-	ASSERT_EQ(0, write_param(path, "max"));
-	raw_init(&d);
-	ASSERT_LE(0, d.dev);
+	/* The limit: 64 MiB, against 24 MiB allowed for everything. */
 	d.arg.client_max_data_xfer_size = 64 << 20;
 	ASSERT_EQ(0, raw_attach(&d));
-	ASSERT_EQ(0, vu_msg_send(d.sv[1], 2, VFIO_USER_DMA_READ,
-				 VFIO_USER_F_TYPE_COMMAND, 0, &acc, sizeof(acc)));
-	ASSERT_TRUE(vu_wait_readable(d.sv[1], VU_WAIT_MS));
-	ASSERT_EQ(0, vu_msg_recv(d.sv[1], &hdr, buf, sizeof(buf)));
-	EXPECT_EQ(2, hdr.msg_id);
-	/* Nothing is mapped: an error reply, not a broken connection. */
-	EXPECT_TRUE(hdr.flags & VFIO_USER_F_ERROR);
+	mem = mmap(NULL, 4 << 20, PROT_READ | PROT_WRITE,
+		   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, mem);
+	memset(mem, 0, 4 << 20);
+	ASSERT_EQ(0, map_answered(&d, mem, 0x400000, 4 << 20));
+	ASSERT_EQ(0, write_param(path, "24M"));
+
+	/* Nothing mapped there: an error reply, not a broken connection. */
+	EXPECT_EQ(EFAULT, server_dma_read(d.sv[1], 1, 0, 8, back));
 	EXPECT_EQ(0, vu_wait_broken(d.dev, 0));
+
+	/* Unaligned, so that every window starts part-way into a page. */
+	EXPECT_EQ(0, server_dma_write(d.sv[1], 2, 0x400000 + 3, len, 0x3c));
+	EXPECT_EQ(0, mem[2]);
+	EXPECT_EQ(0, mem[3 + len]);
+	for (i = 0; i < len; i++)
+		if (mem[3 + i] != 0x3c)
+			break;
+	EXPECT_EQ(len, i);
+
+	for (i = 0; i < len; i++)
+		mem[3 + i] = (uint8_t)(i * 7 + i / 4096);
+	memset(back, 0, len);
+	EXPECT_EQ(0, server_dma_read(d.sv[1], 3, 0x400000 + 3, len, back));
+	EXPECT_EQ(0, memcmp(back, mem + 3, len));
+	EXPECT_EQ(0, vu_wait_broken(d.dev, 0));
+
+	ASSERT_EQ(0, write_param(path, "max"));
 	raw_close(&d);
+	munmap(mem, 4 << 20);
+	free(back);
 	memcg_leave(dir);
+}
+
+struct unmap_call {
+	int dev;
+	uint64_t iova, size;
+	int ret;
+	bool done;
+	pthread_t thread;
+};
+
+static void *unmap_thread(void *arg)
+{
+	struct unmap_call *u = arg;
+
+	u->ret = vu_unmap_dma(u->dev, u->iova, u->size);
+	__atomic_store_n(&u->done, true, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/*
+ * A DMA_WRITE lands straight in the VMM's memory as it arrives: an unmap
+ * of the range takes it out of service at once but does not return (nor
+ * tell the server) before the write in flight has landed, so no byte of
+ * the server's reaches memory the VMM has taken back.
+ */
+TEST_F_TIMEOUT(harden, unmap_waits_for_dma_write_in_flight, 120)
+{
+	const size_t len = 64 << 10, half = len / 2;
+	struct unmap_call u = { .iova = 0, .size = 1 << 20 };
+	struct vfio_user_header hdr, cmd = {
+		.msg_id = 7, .cmd = VFIO_USER_DMA_WRITE,
+		.flags = VFIO_USER_F_TYPE_COMMAND,
+	};
+	struct vfio_user_dma_region_access acc = { .addr = 0x1000, .count = len };
+	bool replied = false, unmapped = false;
+	static uint8_t data[64 << 10];
+	uint8_t buf[256], *mem;
+	struct raw_dev d;
+	int queued = 1, i;
+
+	NEED_MODULE();
+	raw_init(&d);
+	ASSERT_LE(0, d.dev);
+	d.arg.client_max_data_xfer_size = 1 << 20;
+	ASSERT_EQ(0, raw_attach(&d));
+	ASSERT_EQ(0, vu_set_timeout(d.dev, 60000));
+	mem = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE,
+		   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, mem);
+	ASSERT_EQ(0, map_answered(&d, mem, 0, 1 << 20));
+
+	/* Header, access and half the data; the worker takes them in. */
+	memset(data, 0x77, sizeof(data));
+	cmd.msg_size = sizeof(cmd) + sizeof(acc) + len;
+	ASSERT_EQ((ssize_t)sizeof(cmd), send(d.sv[1], &cmd, sizeof(cmd), 0));
+	ASSERT_EQ((ssize_t)sizeof(acc), send(d.sv[1], &acc, sizeof(acc), 0));
+	ASSERT_EQ((ssize_t)half, send(d.sv[1], data, half, 0));
+	for (i = 0; i < 6000 && queued; i++) {
+		ASSERT_EQ(0, ioctl(d.sv[0], FIONREAD, &queued));
+		if (queued)
+			usleep(10 * 1000);
+	}
+	ASSERT_EQ(0, queued);
+
+	u.dev = d.dev;
+	ASSERT_EQ(0, pthread_create(&u.thread, NULL, unmap_thread, &u));
+	/* The unmap waits for the write: no DMA_UNMAP, no return. */
+	EXPECT_EQ(0, vu_wait_readable(d.sv[1], 500));
+	EXPECT_FALSE(__atomic_load_n(&u.done, __ATOMIC_ACQUIRE));
+
+	/* The rest lands; then the reply, and the unmap goes on. */
+	ASSERT_EQ((ssize_t)(len - half), send(d.sv[1], data + half, len - half, 0));
+	for (i = 0; i < 2; i++) {
+		ASSERT_EQ(0, vu_msg_recv(d.sv[1], &hdr, buf, sizeof(buf)));
+		if (hdr.cmd == VFIO_USER_DMA_WRITE) {
+			EXPECT_EQ(7, hdr.msg_id);
+			EXPECT_EQ(0U, hdr.flags & VFIO_USER_F_ERROR);
+			replied = true;
+		} else {
+			EXPECT_EQ(VFIO_USER_DMA_UNMAP, hdr.cmd);
+			/* The echo of the range. */
+			vu_msg_send(d.sv[1], hdr.msg_id, hdr.cmd,
+				    VFIO_USER_F_TYPE_REPLY, 0, buf,
+				    hdr.msg_size - sizeof(hdr));
+			unmapped = true;
+		}
+	}
+	pthread_join(u.thread, NULL);
+	EXPECT_TRUE(replied);
+	EXPECT_TRUE(unmapped);
+	EXPECT_EQ(0, u.ret);
+	EXPECT_EQ(0x77, mem[0x1000]);
+	EXPECT_EQ(0x77, mem[0x1000 + len - 1]);
+	EXPECT_EQ(0, mem[0x1000 + len]);
+	raw_close(&d);
+	munmap(mem, 1 << 20);
 }
 
 /*
