@@ -211,7 +211,7 @@ static void vfio_user_conn_wake_workers(struct vfio_user_conn *conn)
 	for (i = 0; i < ARRAY_SIZE(workers); i++) {
 		struct vfio_user_worker *w = workers[i];
 
-		if (!w->task)
+		if (!w->sock)
 			continue;
 		if (broken && mutex_trylock(&w->recv_lock)) {
 			vfio_user_rx_abort(w, broken);
@@ -219,7 +219,7 @@ static void vfio_user_conn_wake_workers(struct vfio_user_conn *conn)
 		}
 		/* A wake-up alone keeps the sleep it interrupts. */
 		WRITE_ONCE(w->retime, true);
-		wake_up(&w->wq);
+		wake_up(&conn->worker_wq);
 	}
 }
 
@@ -387,7 +387,7 @@ static int vfio_user_flush_multi(struct vfio_user_conn *conn, bool nowait)
 	int ret;
 
 	lockdep_assert_held(&conn->send_lock);
-	if (!conn->multi)
+	if (!READ_ONCE(conn->multi))
 		return 0;
 	if (nowait) {
 		size_t room = vfio_user_sock_room(conn->sock->sk);
@@ -449,13 +449,15 @@ static int vfio_user_flush_multi(struct vfio_user_conn *conn, bool nowait)
  */
 static int vfio_user_lock_send(struct vfio_user_conn *conn, bool nowait)
 {
+	struct vfio_user_wr_multi *multi;
 	int ret;
 
 	if (nowait) {
 		if (!mutex_trylock(&conn->send_lock))
 			return -EAGAIN;
 		/* Sending them may wait for room. */
-		if (conn->multi && READ_ONCE(conn->multi->wr_cnt)) {
+		multi = READ_ONCE(conn->multi);
+		if (multi && READ_ONCE(multi->wr_cnt)) {
 			mutex_unlock(&conn->send_lock);
 			return -EAGAIN;
 		}
@@ -483,7 +485,7 @@ static void vfio_user_multi_kick(struct vfio_user_conn *conn)
 	if (READ_ONCE(conn->multi_queued) &&
 	    !vfio_user_sock_behind(conn->sock->sk, VFIO_USER_MULTI_CAUGHT_UP)) {
 		WRITE_ONCE(conn->multi_wake, true);
-		wake_up(&conn->worker.wq);
+		wake_up(&conn->worker_wq);
 	}
 }
 
@@ -494,7 +496,7 @@ static void vfio_user_multi_kick(struct vfio_user_conn *conn)
  */
 static void vfio_user_unlock_send(struct vfio_user_conn *conn)
 {
-	if (!conn->multi) {
+	if (!READ_ONCE(conn->multi)) {
 		mutex_unlock(&conn->send_lock);
 		return;
 	}
@@ -723,6 +725,33 @@ static int vfio_user_send_request(struct vfio_user_conn *conn,
 }
 
 /*
+ * Room to gather posted writes in, made at the first that could be: most
+ * devices never post a write. Without it, writes go out one by one.
+ */
+static bool vfio_user_multi_ready(struct vfio_user_conn *conn)
+{
+	size_t size = vfio_user_multi_size(VFIO_USER_MULTI_MAX);
+	struct vfio_user_wr_multi *multi, *out;
+
+	if (READ_ONCE(conn->multi))
+		return true;
+	multi = kzalloc(size, GFP_KERNEL_ACCOUNT);
+	out = kmalloc(size, GFP_KERNEL_ACCOUNT);
+	mutex_lock(&conn->multi_lock);
+	if (!conn->multi && multi && out) {
+		conn->multi_out = out;
+		/* Whoever sees @multi sees @multi_out. */
+		smp_store_release(&conn->multi, multi);
+		multi = NULL;
+		out = NULL;
+	}
+	mutex_unlock(&conn->multi_lock);
+	kfree(multi);
+	kfree(out);
+	return READ_ONCE(conn->multi);
+}
+
+/*
  * A small posted write goes out at once while the socket is idle. It joins
  * the others gathered instead when the socket is busy (another task is
  * sending) or the server is behind: the first to join a busy socket sends
@@ -787,7 +816,7 @@ static int vfio_user_post_multi(struct vfio_user_conn *conn,
 	if (ret == -EINTR) {
 		/* Killed: the writes are posted already; the worker sends them. */
 		WRITE_ONCE(conn->multi_wake, true);
-		wake_up(&conn->worker.wq);
+		wake_up(&conn->worker_wq);
 		return 0;
 	}
 	if (!ret)
@@ -814,9 +843,10 @@ int vfio_user_send_posted(struct vfio_user_conn *conn, u16 cmd,
 	ret = vfio_user_conn_status(conn);
 	if (ret)
 		return ret;
-	if (conn->multi && cmd == VFIO_USER_REGION_WRITE &&
+	if (conn->write_multiple && cmd == VFIO_USER_REGION_WRITE &&
 	    len >= sizeof(*acc) &&
-	    len - sizeof(*acc) <= VFIO_USER_MULTI_DATA)
+	    len - sizeof(*acc) <= VFIO_USER_MULTI_DATA &&
+	    vfio_user_multi_ready(conn))
 		return vfio_user_post_multi(conn, acc, len - sizeof(*acc));
 	vfio_user_init_header(&hdr, (u16)atomic_inc_return(&conn->posted_id),
 			      cmd, len, VFIO_USER_F_NO_REPLY);
@@ -851,7 +881,7 @@ static void vfio_user_watch_deadline(struct vfio_user_conn *conn,
 	until = READ_ONCE(w->sleep_until);
 	if (!until || time_before(deadline, until)) {
 		WRITE_ONCE(w->retime, true);
-		wake_up(&w->wq);
+		wake_up(&conn->worker_wq);
 	}
 }
 
@@ -1170,6 +1200,22 @@ static int vfio_user_rx_recv_iter(struct vfio_user_worker *w,
 	*to = msg.msg_iter;
 	atomic64_add(ret, &w->conn->stats.bytes_received);
 	return ret;
+}
+
+/*
+ * Receive up to @len bytes nobody wants (an abandoned reply, a refused
+ * command) into the scratch page, made when first needed: few devices ever
+ * throw anything away. Same return values as vfio_user_sock_recv().
+ */
+static int vfio_user_rx_discard(struct vfio_user_worker *w, size_t len)
+{
+	lockdep_assert_held(&w->recv_lock);
+	if (!w->scratch) {
+		w->scratch = kmalloc(PAGE_SIZE, GFP_KERNEL_ACCOUNT);
+		if (!w->scratch)
+			return -ENOMEM;
+	}
+	return vfio_user_rx_recv(w, w->scratch, min_t(size_t, len, PAGE_SIZE));
 }
 
 static void vfio_user_rx_reset(struct vfio_user_rx *rx)
@@ -1543,8 +1589,7 @@ static int vfio_user_rx_cmd(struct vfio_user_worker *w)
 		if (iov_iter_count(&w->cmd_iter))
 			ret = vfio_user_rx_recv_iter(w, &w->cmd_iter);
 		else
-			ret = vfio_user_rx_recv(w, w->scratch,
-						min_t(size_t, left, PAGE_SIZE));
+			ret = vfio_user_rx_discard(w, left);
 		if (ret < 0)
 			return ret;
 		rx->got += ret;
@@ -1589,11 +1634,11 @@ static int vfio_user_rx_step(struct vfio_user_worker *w, bool worker)
 	body_len = rx->hdr.msg_size - hdr_len;
 	while (rx->got - hdr_len < body_len) {
 		size_t off = rx->got - hdr_len, len = body_len - off;
-		u8 *dst = rx->body ? rx->body + off : w->scratch;
 
-		if (!rx->body)
-			len = min_t(size_t, len, PAGE_SIZE);
-		ret = vfio_user_rx_recv(w, dst, len);
+		if (rx->body)
+			ret = vfio_user_rx_recv(w, rx->body + off, len);
+		else
+			ret = vfio_user_rx_discard(w, len);
 		if (ret < 0)
 			return ret;
 		rx->got += ret;
@@ -1684,7 +1729,7 @@ static void vfio_user_rx_release(struct vfio_user_worker *w)
 	/* Pairs with the barrier in vfio_user_sock_data_ready(). */
 	smp_mb();
 	if (vfio_user_worker_has_work(w))
-		wake_up(&w->wq);
+		wake_up(&w->conn->worker_wq);
 }
 
 /*
@@ -1706,7 +1751,7 @@ static void vfio_user_sock_wake_worker(struct sock *sk, bool data)
 		/* Pairs with the barrier in vfio_user_rx_release(). */
 		smp_mb();
 		if (!mutex_is_locked(&w->recv_lock))
-			wake_up(&w->wq);
+			wake_up(&w->conn->worker_wq);
 	} else if (data) {
 		sk->sk_data_ready(sk);
 	} else {
@@ -1729,7 +1774,7 @@ static void vfio_user_sock_write_space(struct sock *sk)
 		struct vfio_user_conn *conn = w->conn;
 
 		w->saved_write_space(sk);
-		if (w->replies && conn->multi) {
+		if (w->replies && READ_ONCE(conn->multi)) {
 			/*
 			 * The room freed before the writes are looked at;
 			 * pairs with the barrier in vfio_user_multi_kick().
@@ -1740,7 +1785,7 @@ static void vfio_user_sock_write_space(struct sock *sk)
 			    !vfio_user_sock_behind(sk,
 						   VFIO_USER_MULTI_CAUGHT_UP)) {
 				WRITE_ONCE(conn->multi_wake, true);
-				wake_up(&w->wq);
+				wake_up(&w->conn->worker_wq);
 			}
 		}
 	} else {
@@ -1963,6 +2008,45 @@ static long vfio_user_worker_idle(struct vfio_user_worker *w)
 	return max(timeout, 1L);
 }
 
+/* Is there anything for the device's worker to do? */
+static bool vfio_user_worker_woken(struct vfio_user_conn *conn)
+{
+	struct vfio_user_worker *w = &conn->worker, *twin = &conn->twin_worker;
+
+	return kthread_should_stop() || vfio_user_worker_has_work(w) ||
+	       READ_ONCE(conn->multi_wake) || READ_ONCE(w->retime) ||
+	       (twin->sock && (vfio_user_worker_has_work(twin) ||
+			       READ_ONCE(twin->retime)));
+}
+
+/*
+ * Receive what nobody else receives on @w's socket, and serve the server
+ * command that came in, if any. Return: 0, or the negative errno the
+ * connection broke with.
+ */
+static int vfio_user_worker_serve(struct vfio_user_worker *w)
+{
+	struct vfio_user_conn *conn = w->conn;
+	int ret;
+
+	if (!mutex_trylock(&w->recv_lock))
+		return 0;
+	ret = vfio_user_rx_run(w, NULL);
+	vfio_user_rx_release(w);
+	if (ret < 0)
+		return ret;
+	if (ret == 1) {
+		ret = vfio_user_handle_server_cmd(w);
+		if (ret) {
+			vfio_user_conn_break(conn, ret == -EPIPE ||
+					     ret == -ECONNRESET ?
+					     -ENOTCONN : ret);
+			return ret;
+		}
+	}
+	return 0;
+}
+
 /*
  * The receive worker: a kthread in the owner's cgroups (as vhost's worker
  * on 6.1) that receives whatever no waiter receives and borrows the
@@ -1972,10 +2056,9 @@ static long vfio_user_worker_idle(struct vfio_user_worker *w)
  */
 static int vfio_user_worker(void *data)
 {
-	struct vfio_user_worker *w = data;
-	struct vfio_user_conn *conn = w->conn;
+	struct vfio_user_conn *conn = data;
+	struct vfio_user_worker *w = &conn->worker, *twin = &conn->twin_worker;
 	struct mem_cgroup *old_memcg;
-	int ret;
 
 	/*
 	 * Kthreads are not charged to a memory cgroup by themselves: what the
@@ -1991,20 +2074,19 @@ static int vfio_user_worker(void *data)
 
 		/* Computed anew: a new timeout, or an earlier deadline. */
 		WRITE_ONCE(w->retime, false);
+		WRITE_ONCE(twin->retime, false);
 		WRITE_ONCE(w->sleep_until, 0);
 		/* Pairs with the barrier in vfio_user_watch_deadline(). */
 		smp_mb();
 		idle = vfio_user_worker_idle(w);
 		WRITE_ONCE(w->sleep_until, (jiffies + idle) ?: 1);
-		wait_event_idle_timeout(w->wq, kthread_should_stop() ||
-					vfio_user_worker_has_work(w) ||
-					READ_ONCE(conn->multi_wake) ||
-					READ_ONCE(w->retime), idle);
+		wait_event_idle_timeout(conn->worker_wq,
+					vfio_user_worker_woken(conn), idle);
 		/*
 		 * Gathered posted writes, and the server caught up: send them,
 		 * unless someone is sending (who does it on the way out).
 		 */
-		if (w->replies && READ_ONCE(conn->multi_wake)) {
+		if (READ_ONCE(conn->multi_wake)) {
 			WRITE_ONCE(conn->multi_wake, false);
 			if (mutex_trylock(&conn->send_lock))
 				vfio_user_unlock_send(conn);
@@ -2014,22 +2096,12 @@ static int vfio_user_worker(void *data)
 			vfio_user_conn_break(conn, -ENOTCONN);
 			break;
 		}
-		if (kthread_should_stop() || !mutex_trylock(&w->recv_lock))
+		if (kthread_should_stop())
 			continue;
-		ret = vfio_user_rx_run(w, NULL);
-		vfio_user_rx_release(w);
 		/* Other failures broke the connection already. */
-		if (ret < 0)
+		if (vfio_user_worker_serve(w) ||
+		    (twin->sock && vfio_user_worker_serve(twin)))
 			break;
-		if (ret == 1) {
-			ret = vfio_user_handle_server_cmd(w);
-			if (ret) {
-				vfio_user_conn_break(conn, ret == -EPIPE ||
-						     ret == -ECONNRESET ?
-						     -ENOTCONN : ret);
-				break;
-			}
-		}
 	}
 
 	/* Stay until stopped, so release always finds us. */
@@ -2043,18 +2115,11 @@ static int vfio_user_worker(void *data)
 	return 0;
 }
 
-/*
- * Create a worker, not yet running, in the caller's cgroups: as vhost,
- * charged to the owner's cgroups or not created at all.
- */
-static int vfio_user_create_worker(struct vfio_user_conn *conn,
-				   struct vfio_user_worker *worker,
-				   struct socket *sock, bool replies,
-				   const char *what)
+/* Set up the receiver role of @sock; the device's one kthread serves it. */
+static void vfio_user_init_worker(struct vfio_user_conn *conn,
+				  struct vfio_user_worker *worker,
+				  struct socket *sock, bool replies)
 {
-	struct task_struct *task;
-	int ret;
-
 	worker->conn = conn;
 	worker->sock = sock;
 	worker->replies = replies;
@@ -2064,7 +2129,6 @@ static int vfio_user_create_worker(struct vfio_user_conn *conn,
 	worker->rx.ahead_len = 0;
 	worker->retime = false;
 	worker->sleep_until = 0;
-	init_waitqueue_head(&worker->wq);
 	worker->hooked = false;
 	worker->index = replies ? 0 : 1;
 	worker->cmd_page = NULL;
@@ -2072,45 +2136,56 @@ static int vfio_user_create_worker(struct vfio_user_conn *conn,
 	worker->xfer.bvec = NULL;
 	worker->xfer.busy = NULL;
 	worker->xfer.nr_pages = 0;
-	worker->scratch = kmalloc(PAGE_SIZE, GFP_KERNEL_ACCOUNT);
-	if (!worker->scratch)
-		return -ENOMEM;
-	task = kthread_create(vfio_user_worker, worker, "vfio-user%s-%d", what,
+	worker->scratch = NULL;
+}
+
+/*
+ * Create the device's worker, not yet running, in the caller's cgroups: as
+ * vhost, charged to the owner's cgroups or not created at all.
+ */
+static int vfio_user_create_worker(struct vfio_user_conn *conn)
+{
+	struct task_struct *task;
+	int ret;
+
+	task = kthread_create(vfio_user_worker, conn, "vfio-user-%d",
 			      task_pid_nr(current));
-	if (IS_ERR(task)) {
-		ret = PTR_ERR(task);
-		goto err_free_scratch;
-	}
+	if (IS_ERR(task))
+		return PTR_ERR(task);
 	ret = cgroup_attach_task_all(current, task);
 	if (ret) {
 		/* Never woken: the worker function does not run at all. */
 		kthread_stop(task);
-		goto err_free_scratch;
+		return ret;
 	}
 	/* kthread_stop() needs the task even after the worker returned. */
 	get_task_struct(task);
-	worker->task = task;
+	conn->worker.task = task;
 	return 0;
-
-err_free_scratch:
-	kfree(worker->scratch);
-	worker->scratch = NULL;
-	return ret;
 }
 
-static void vfio_user_stop_worker(struct vfio_user_worker *worker)
+static void vfio_user_stop_worker(struct vfio_user_conn *conn)
 {
-	if (!worker->task)
+	struct task_struct *task = conn->worker.task;
+
+	if (!task)
 		return;
 	/*
 	 * A fault in the VMM's memory (userfaultfd, FUSE) may never resolve
 	 * while the VMM waits here: such faults end on SIGKILL.
 	 */
-	send_sig(SIGKILL, worker->task, 1);
-	kthread_stop(worker->task);
-	put_task_struct(worker->task);
-	worker->task = NULL;
-	/* Nobody receives any more: fail what a receiver left claimed. */
+	send_sig(SIGKILL, task, 1);
+	kthread_stop(task);
+	put_task_struct(task);
+	conn->worker.task = NULL;
+}
+
+/* Nobody receives on @worker's socket any more: release what it holds. */
+static void vfio_user_release_worker(struct vfio_user_worker *worker)
+{
+	if (!worker->sock)
+		return;
+	/* Fail what a receiver left claimed. */
 	mutex_lock(&worker->recv_lock);
 	vfio_user_rx_abort(worker, -ENOTCONN);
 	mutex_unlock(&worker->recv_lock);
@@ -2122,6 +2197,7 @@ static void vfio_user_stop_worker(struct vfio_user_worker *worker)
 	worker->xfer.bvec = NULL;
 	kfree(worker->scratch);
 	worker->scratch = NULL;
+	worker->sock = NULL;
 }
 
 /* Workers of each user, bounded as the user's own processes are. */
@@ -2307,7 +2383,7 @@ int vfio_user_conn_start(struct vfio_user_device *vdev, struct socket *sock,
 
 	if (!current->mm)
 		return -ESRCH;
-	ret = vfio_user_charge_workers(conn, twin ? 2 : 1);
+	ret = vfio_user_charge_workers(conn, 1);
 	if (ret)
 		return ret;
 	/* As VFIO type1: the pointer, not the address space. */
@@ -2315,29 +2391,20 @@ int vfio_user_conn_start(struct vfio_user_device *vdev, struct socket *sock,
 	mmgrab(conn->mm);
 	conn->memcg = get_mem_cgroup_from_mm(conn->mm);
 
-	if (conn->write_multiple) {
-		ret = -ENOMEM;
-		conn->multi = kzalloc(vfio_user_multi_size(VFIO_USER_MULTI_MAX),
-				      GFP_KERNEL_ACCOUNT);
-		conn->multi_out = kmalloc(vfio_user_multi_size(VFIO_USER_MULTI_MAX),
-					  GFP_KERNEL_ACCOUNT);
-		if (!conn->multi || !conn->multi_out)
-			goto err_free_multi;
-	}
+	/* Made at the first posted write that could be gathered. */
+	conn->multi = NULL;
+	conn->multi_out = NULL;
 	conn->multi_flushing = false;
 	conn->multi_queued = false;
 	conn->multi_wake = false;
 
-	/* Both created before either runs: a failure reads nothing. */
-	ret = vfio_user_create_worker(conn, &conn->worker, sock, true, "");
+	/* One kthread serves both sockets; created before it runs. */
+	vfio_user_init_worker(conn, &conn->worker, sock, true);
+	if (twin)
+		vfio_user_init_worker(conn, &conn->twin_worker, twin, false);
+	ret = vfio_user_create_worker(conn);
 	if (ret)
-		goto err_free_multi;
-	if (twin) {
-		ret = vfio_user_create_worker(conn, &conn->twin_worker, twin,
-					      false, "-twin");
-		if (ret)
-			goto err_stop_worker;
-	}
+		goto err_release_workers;
 
 	vfio_user_conn_reset(conn);
 	conn->sock = sock;
@@ -2355,10 +2422,8 @@ int vfio_user_conn_start(struct vfio_user_device *vdev, struct socket *sock,
 	if (ret)
 		goto err_unhook;
 	vfio_user_sock_setup(conn, sock);
-	if (twin) {
+	if (twin)
 		vfio_user_sock_setup(conn, twin);
-		wake_up_process(conn->twin_worker.task);
-	}
 	wake_up_process(conn->worker.task);
 	return 0;
 
@@ -2367,14 +2432,10 @@ err_unhook:
 	vfio_user_sock_unhook(&conn->worker);
 	conn->sock = NULL;
 	conn->twin = NULL;
-	vfio_user_stop_worker(&conn->twin_worker);
-err_stop_worker:
-	vfio_user_stop_worker(&conn->worker);
-err_free_multi:
-	kfree(conn->multi);
-	kfree(conn->multi_out);
-	conn->multi = NULL;
-	conn->multi_out = NULL;
+	vfio_user_stop_worker(conn);
+err_release_workers:
+	vfio_user_release_worker(&conn->twin_worker);
+	vfio_user_release_worker(&conn->worker);
 	mem_cgroup_put(conn->memcg);
 	conn->memcg = NULL;
 	mmdrop(conn->mm);
@@ -2395,10 +2456,11 @@ void vfio_user_conn_stop(struct vfio_user_conn *conn)
 	vfio_user_conn_break(conn, -ENOTCONN);
 	/* Waits for a release callback that may still use the sockets. */
 	vfio_user_unwatch_mm(conn);
-	vfio_user_stop_worker(&conn->twin_worker);
-	vfio_user_stop_worker(&conn->worker);
+	vfio_user_stop_worker(conn);
 	vfio_user_sock_unhook(&conn->twin_worker);
 	vfio_user_sock_unhook(&conn->worker);
+	vfio_user_release_worker(&conn->twin_worker);
+	vfio_user_release_worker(&conn->worker);
 
 	if (conn->twin)
 		sockfd_put(conn->twin);

@@ -64,7 +64,7 @@ MODULE_PARM_DESC(reset_timeout_ms,
 static unsigned int max_workers_per_user = 256;
 module_param(max_workers_per_user, uint, 0644);
 MODULE_PARM_DESC(max_workers_per_user,
-		 "Most receive workers (one per attached device, two with a twin socket) one user may have (default 256)");
+		 "Most receive workers (one per attached device) one user may have (default 256)");
 
 /**
  * vfio_user_max_workers_per_user() - bound on one user's receive workers
@@ -127,6 +127,7 @@ static struct vfio_user_device *vfio_user_device_alloc(void)
 	mutex_init(&vdev->conn.multi_lock);
 	xa_init_flags(&vdev->conn.pending, XA_FLAGS_ALLOC);
 	init_waitqueue_head(&vdev->conn.poll_wq);
+	init_waitqueue_head(&vdev->conn.worker_wq);
 	vdev->conn.timeout_ms = vfio_user_default_timeout_ms();
 	vdev->conn.reset_timeout_ms = vfio_user_default_reset_timeout_ms();
 	return vdev;

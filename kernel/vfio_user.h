@@ -292,7 +292,7 @@ struct vfio_user_rx {
 	unsigned long deadline;
 	u16 ahead_pos;
 	u16 ahead_len;
-	u8 ahead[256];
+	u8 ahead[128];
 };
 
 /**
@@ -300,12 +300,11 @@ struct vfio_user_rx {
  * @conn: its connection
  * @sock: the socket it reads
  * @replies: replies may arrive here (the main socket), not only commands
- * @task: the kthread (a reference), or NULL
+ * @task: the device's kthread (a reference), which serves both sockets;
+ *	in @worker only, NULL elsewhere
  * @recv_lock: the receiver role: whoever holds it reads @sock and owns
  *	@rx, the worker or a task waiting for its own reply
  * @rx: the message being received, which any next receiver continues
- * @wq: the worker waits here for work: data, or a message left part-way,
- *	while nobody holds the receiver role
  * @retime: the worker is to compute its sleep anew (a new timeout, or a
  *	request nobody waits for that is due before the worker wakes)
  * @sleep_until: when the worker plans to wake next (jiffies); 0 while it
@@ -325,7 +324,7 @@ struct vfio_user_rx {
  * @cmd_iter: where the rest of the command's body, or its reply's data,
  *	is: the VMM's memory (@xfer) or @cmd_page
  * @xfer: the command's transfer from pinned pages, if any
- * @scratch: a page for bodies that are thrown away
+ * @scratch: a page for bodies that are thrown away, NULL until needed
  */
 struct vfio_user_worker {
 	struct vfio_user_conn *conn;
@@ -334,7 +333,6 @@ struct vfio_user_worker {
 	struct task_struct *task;
 	struct mutex recv_lock;		/* receiver role, @rx */
 	struct vfio_user_rx rx;
-	wait_queue_head_t wq;
 	bool retime;
 	unsigned long sleep_until;
 	void (*saved_data_ready)(struct sock *sk);
@@ -380,8 +378,10 @@ struct vfio_user_worker {
  * @multi_queued: @multi holds writes
  * @multi_wake: the worker is to send @multi (the server caught up, or the
  *	task on its way was killed)
- * @worker: receive worker for @sock
- * @twin_worker: receive worker for @twin (no task without one)
+ * @worker: receiver role of @sock, with the device's one kthread
+ * @twin_worker: receiver role of @twin (no socket without one)
+ * @worker_wq: the kthread waits here for work on either socket: data, or
+ *	a message left part-way, while nobody holds the receiver role
  * @mm: the attaching task's mm_struct (a count reference only: the
  *	address space itself is borrowed per use, so the VMM's exit frees it)
  * @mm_notifier: ends the connection when that address space goes away
@@ -415,6 +415,7 @@ struct vfio_user_conn {
 	bool multi_wake;
 	struct vfio_user_worker worker;
 	struct vfio_user_worker twin_worker;
+	wait_queue_head_t worker_wq;
 	struct mm_struct *mm;
 	struct mmu_notifier mm_notifier;
 	struct mem_cgroup *memcg;

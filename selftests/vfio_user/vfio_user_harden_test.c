@@ -891,6 +891,54 @@ TEST_F_TIMEOUT(harden, workers_count_against_rlimit_nproc, 120)
 	EXPECT_EQ(0, WEXITSTATUS(status));
 }
 
+/*
+ * A device has one receive kthread, whatever its sockets: with a twin
+ * socket, the same worker serves the server's commands there and the
+ * replies on the main socket that no caller receives.
+ */
+TEST_F_TIMEOUT(harden, one_worker_serves_both_sockets, 120)
+{
+	struct vfio_user_dma_region_access acc = { .addr = 0, .count = 8 };
+	struct responder r = { 0 };
+	struct vfio_user_header hdr;
+	int before, twin[2];
+	uint8_t buf[64], v[4];
+	struct raw_dev d;
+
+	NEED_MODULE();
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, twin));
+	raw_init(&d);
+	ASSERT_LE(0, d.dev);
+	d.arg.twin_fd = twin[0];
+	before = vu_device_kthreads(NULL, 0);
+	ASSERT_LE(0, before);
+	ASSERT_EQ(0, raw_attach(&d));
+	EXPECT_EQ(before + 1, vu_device_kthreads(NULL, 0));
+
+	/* The twin: a DMA_READ of nothing mapped is refused there. */
+	ASSERT_EQ(0, vu_msg_send(twin[1], 3, VFIO_USER_DMA_READ,
+				 VFIO_USER_F_TYPE_COMMAND, 0, &acc, sizeof(acc)));
+	ASSERT_TRUE(vu_wait_readable(twin[1], VU_WAIT_MS));
+	ASSERT_EQ(0, vu_msg_recv(twin[1], &hdr, buf, sizeof(buf)));
+	EXPECT_EQ(3, hdr.msg_id);
+	EXPECT_EQ(VFIO_USER_F_TYPE_REPLY | VFIO_USER_F_ERROR, hdr.flags);
+	EXPECT_EQ(EFAULT, hdr.error_no);
+
+	/* The main socket, with the same worker ready to help. */
+	r.sock = d.sv[1];
+	ASSERT_EQ(0, pthread_create(&r.thread, NULL, responder_main, &r));
+	ASSERT_EQ(4, pread(d.dev, v, sizeof(v), vu_region_off(0, 8)));
+	EXPECT_EQ(8, v[0]);
+	EXPECT_EQ(11, v[3]);
+	EXPECT_EQ(0, vu_wait_broken(d.dev, 0));
+	shutdown(d.sv[1], SHUT_RDWR);
+	pthread_join(r.thread, NULL);
+	raw_close(&d);
+	close(twin[0]);
+	close(twin[1]);
+	EXPECT_EQ(before, vu_device_kthreads(NULL, 0));
+}
+
 /* DMA served by the kernel -------------------------------------------------- */
 
 /* Answer the DMA_MAP the kernel sends for vu_map_dma() in another thread. */
@@ -2019,6 +2067,50 @@ TEST_F_TIMEOUT(harden, unmap_waits_for_dma_write_in_flight, 120)
 	EXPECT_EQ(0, mem[0x1000 + len]);
 	raw_close(&d);
 	munmap(mem, 1 << 20);
+}
+
+/*
+ * An idle device holds little kernel memory: what only the server's
+ * commands, discarded bodies and gathered posted writes need is made when
+ * first needed. Measured on memory.current, whose per-CPU charge batches
+ * (64 pages) the device count dwarfs.
+ */
+TEST_F_TIMEOUT(harden, idle_devices_hold_little_kernel_memory, 300)
+{
+	enum { NDEV = 64 };
+	static struct raw_dev d[NDEV];
+	static int twin[NDEV][2];
+	long long before, after;
+	char dir[128];
+	int i, ret;
+
+	NEED_MODULE();
+	ret = memcg_enter(dir, sizeof(dir), getpid());
+	if (ret)
+		SKIP(return, "no memory cgroup to test with (%s)", strerror(-ret));
+	/* Files and sockets first: only what attaching adds is measured. */
+	for (i = 0; i < NDEV; i++) {
+		raw_init(&d[i]);
+		ASSERT_LE(0, d[i].dev);
+		ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
+					twin[i]));
+		d[i].arg.twin_fd = twin[i][0];
+		d[i].arg.flags = VFIO_USER_ATTACH_WRITE_MULTIPLE;
+	}
+	before = memcg_read(dir, "memory.current");
+	ASSERT_LT(0, before);
+	for (i = 0; i < NDEV; i++)
+		ASSERT_EQ(0, raw_attach(&d[i]));
+	after = memcg_read(dir, "memory.current");
+	TH_LOG("memory.current %lld -> %lld: %lld bytes per idle device",
+	       before, after, (after - before) / NDEV);
+	EXPECT_GE(8 * 1024LL, (after - before) / NDEV);
+	for (i = 0; i < NDEV; i++) {
+		raw_close(&d[i]);
+		close(twin[i][0]);
+		close(twin[i][1]);
+	}
+	memcg_leave(dir);
 }
 
 /*

@@ -9,9 +9,8 @@
  * closing it ends its kthreads.
  *
  * The VMM dies (a child that attached and is doing I/O, DMA or map/unmap):
- * the kernel must release everything (its kthreads vfio-user-<pid> and
- * vfio-user-twin-<pid> go away; the VM runner unloads the module at the
- * end), and the sample server sees the end of that client and serves the
+ * the kernel must release everything (its kthreads vfio-user-<pid> go
+ * away; the VM runner unloads the module at the end), and the sample server sees the end of that client and serves the
  * next one.
  *
  * Rounds per test: VFIO_USER_KILL_ROUNDS (default 50). The random points

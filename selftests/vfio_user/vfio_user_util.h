@@ -183,9 +183,8 @@ static inline bool vu_errno_ordinary(int err)
 
 /*
  * vu_device_kthreads() - the receive kthreads of every attached device:
- * children of kthreadd named vfio-user-<pid> or vfio-user-twin-<pid> (cut
- * to 15 characters, so they are told from the sample server's threads by
- * their parent). Their pids go to @pids, at most @max of them (@pids may
+ * children of kthreadd named vfio-user-<pid> (cut to 15 characters, so
+ * they are told from the sample server's threads by their parent). Their pids go to @pids, at most @max of them (@pids may
  * be NULL when @max is 0).
  *
  * Return: how many there are (even past @max), or -1 without /proc.
