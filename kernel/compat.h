@@ -81,4 +81,20 @@ static inline struct iovec vfio_user_iter_segment(const struct iov_iter *iter)
 #endif
 }
 
+/* 6.5 dropped the vmas argument of pin_user_pages_remote(). */
+static inline long vfio_user_pin_remote(struct mm_struct *mm,
+					unsigned long start,
+					unsigned long nr_pages,
+					unsigned int gup_flags,
+					struct page **pages, int *locked)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 5, 0)
+	return pin_user_pages_remote(mm, start, nr_pages, gup_flags, pages,
+				     locked);
+#else
+	return pin_user_pages_remote(mm, start, nr_pages, gup_flags, pages,
+				     NULL, locked);
+#endif
+}
+
 #endif /* _VFIO_USER_COMPAT_H */

@@ -1409,16 +1409,11 @@ static void vfio_user_cmd_iter_none(struct vfio_user_worker *w)
 	iov_iter_kvec(&w->cmd_iter, ITER_DEST, &w->cmd_vec, 0, 0);
 }
 
-/*
- * Make the next window of the command's transfer and point @w->cmd_iter at
- * it; with @headers, the reply's headers in the command page go first.
- */
-static int vfio_user_cmd_window(struct vfio_user_worker *w, bool headers)
+/* Pin the next window of the command's transfer in the owner's memory. */
+static int vfio_user_cmd_pin(struct vfio_user_worker *w)
 {
 	struct vfio_user_conn *conn = w->conn;
 	struct vfio_user_dma_xfer *x = &w->xfer;
-	unsigned int dir = x->write ? ITER_DEST : ITER_SOURCE;
-	size_t head = headers ? VFIO_USER_CMD_DATA : 0;
 	int ret;
 
 	if (!x->pages || !x->bvec) {
@@ -1433,12 +1428,36 @@ static int vfio_user_cmd_window(struct vfio_user_worker *w, bool headers)
 		if (!x->pages || !x->bvec)
 			return -ENOMEM;
 	}
-	if (!vfio_user_use_mm(conn))
+	/* The address space, not only the mm_struct, while pinning. */
+	if (!mmget_not_zero(conn->mm))
 		return -EFAULT;
-	ret = vfio_user_dma_xfer_window(conn_to_vdev(conn), x,
-					w->cmd_page + VFIO_USER_CMD_DATA,
-					VFIO_USER_CMD_ROOM);
-	vfio_user_unuse_mm(conn);
+	ret = vfio_user_dma_xfer_pin(conn_to_vdev(conn), x, conn->mm);
+	mmput(conn->mm);
+	return ret;
+}
+
+/*
+ * Make the next window of the command's transfer and point @w->cmd_iter at
+ * it; with @headers, the reply's headers in the command page go first.
+ */
+static int vfio_user_cmd_window(struct vfio_user_worker *w, bool headers)
+{
+	struct vfio_user_conn *conn = w->conn;
+	struct vfio_user_dma_xfer *x = &w->xfer;
+	unsigned int dir = x->write ? ITER_DEST : ITER_SOURCE;
+	size_t head = headers ? VFIO_USER_CMD_DATA : 0;
+	int ret;
+
+	ret = vfio_user_cmd_pin(w);
+	if (ret == -EFAULT) {
+		/* No pages (a device's memory): through the command page. */
+		if (!vfio_user_use_mm(conn))
+			return -EFAULT;
+		ret = vfio_user_dma_xfer_bounce(conn_to_vdev(conn), x,
+						w->cmd_page + VFIO_USER_CMD_DATA,
+						VFIO_USER_CMD_ROOM);
+		vfio_user_unuse_mm(conn);
+	}
 	if (ret)
 		return ret;
 	if (x->copy) {
@@ -1841,20 +1860,45 @@ static void vfio_user_sock_unhook(struct vfio_user_worker *w)
 	w->hooked = false;
 }
 
-/* Serve a transfer small enough to copy through the command page. */
+/*
+ * Serve a transfer small enough for the command page: copied between it
+ * and the VMM's pinned pages, with no switch of address space; memory that
+ * has no pages is copied with the owner's mm adopted.
+ */
 static int vfio_user_cmd_copy(struct vfio_user_worker *w,
 			      const struct vfio_user_dma_region_access *acc,
 			      bool write)
 {
 	struct vfio_user_conn *conn = w->conn;
+	struct vfio_user_device *vdev = conn_to_vdev(conn);
+	struct vfio_user_dma_xfer *x = &w->xfer;
+	u8 *data = w->cmd_page + VFIO_USER_CMD_DATA;
+	struct iov_iter iter;
+	size_t n;
 	int ret;
 
-	if (!vfio_user_use_mm(conn))
-		return -EFAULT;
-	ret = vfio_user_dma_rw(conn_to_vdev(conn), acc->addr,
-			       w->cmd_page + VFIO_USER_CMD_DATA, acc->count,
-			       write);
-	vfio_user_unuse_mm(conn);
+	ret = vfio_user_dma_xfer_begin(vdev, x, acc->addr, acc->count, write,
+				       w->index);
+	while (!ret && x->left) {
+		ret = vfio_user_cmd_pin(w);
+		if (ret)
+			break;
+		iov_iter_bvec(&iter, write ? ITER_DEST : ITER_SOURCE,
+			      x->bvec + 1, x->nr_pages, x->win_len);
+		n = write ? copy_to_iter(data, x->win_len, &iter) :
+			    copy_from_iter(data, x->win_len, &iter);
+		data += n;
+		vfio_user_dma_xfer_advance(vdev, x, NULL, n);
+	}
+	if ((ret == -EFAULT || ret == -ENOMEM) && x->busy) {
+		/* No pages to pin: the rest copied in the owner's mm. */
+		if (vfio_user_use_mm(conn)) {
+			ret = vfio_user_dma_rw(vdev, x->iova, data, x->left,
+					       write);
+			vfio_user_unuse_mm(conn);
+		}
+	}
+	vfio_user_dma_xfer_end(vdev, x, 0);
 	return ret;
 }
 
@@ -2049,9 +2093,9 @@ static int vfio_user_worker_serve(struct vfio_user_worker *w)
 
 /*
  * The receive worker: a kthread in the owner's cgroups (as vhost's worker
- * on 6.1) that receives whatever no waiter receives and borrows the
- * owner's address space to serve the server's DMA requests, so that the
- * work is accounted to the VMM. It may be stopped before it ever runs, so
+ * on 6.1) that receives whatever no waiter receives and serves the
+ * server's DMA requests from the owner's pages, so that the work is
+ * accounted to the VMM. It may be stopped before it ever runs, so
  * it owns nothing it would have to free.
  */
 static int vfio_user_worker(void *data)

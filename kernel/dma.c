@@ -245,22 +245,40 @@ int vfio_user_dma_xfer_begin(struct vfio_user_device *vdev,
 	return ret;
 }
 
-/* Pin as much of what is left of @x as a window holds; see below. */
-static int vfio_user_dma_xfer_pin(struct vfio_user_device *vdev,
-				  struct vfio_user_dma_xfer *x)
+/**
+ * vfio_user_dma_xfer_pin() - pin the next window of a transfer
+ * @vdev: the device
+ * @x: a transfer in flight, between windows, with @pages and @bvec
+ * @mm: the owner's mm, with a user reference held by the caller
+ *
+ * Pins as much of what is left as one window holds and describes it in
+ * @x->bvec from its second entry on. The pages are found in @mm from here,
+ * without adopting it: a worker that never switches address spaces leaves
+ * the server's TLB alone. No lock of the device is held while pinning: the
+ * mapping is looked up again for every piece, and an unmap cannot finish
+ * before the transfer ends.
+ *
+ * Return: 0 with @x->win_len bytes pinned; -EFAULT when not a byte could
+ * be (unmapped, or memory that has no pages, such as a device's: see
+ * vfio_user_dma_xfer_bounce()); -EPERM when the mapping forbids the access.
+ */
+int vfio_user_dma_xfer_pin(struct vfio_user_device *vdev,
+			   struct vfio_user_dma_xfer *x, struct mm_struct *mm)
 {
 	u32 need = x->write ? VFIO_USER_MAP_DMA_WRITE : VFIO_USER_MAP_DMA_READ;
 	unsigned int gup = x->write ? FOLL_WRITE : 0;
 	u64 iova = x->iova, left = x->left;
 	int ret = 0;
 
+	x->copy = false;
 	while (left && x->nr_pages < VFIO_USER_DMA_WINDOW) {
 		unsigned int room = VFIO_USER_DMA_WINDOW - x->nr_pages;
 		struct page **pages = x->pages + x->nr_pages;
 		struct vfio_user_dma *dma;
 		u64 uaddr = 0, len = 0, off;
 		unsigned int np, i;
-		int got;
+		int locked = 1;
+		long got;
 
 		down_read(&vdev->dma_lock);
 		ret = vfio_user_dma_check(vdev, iova, 1, need);
@@ -277,7 +295,15 @@ static int vfio_user_dma_xfer_pin(struct vfio_user_device *vdev,
 		off = offset_in_page(uaddr);
 		np = min_t(u64, DIV_ROUND_UP_ULL(off + len, PAGE_SIZE), room);
 		len = min_t(u64, len, (u64)np * PAGE_SIZE - off);
-		got = pin_user_pages_fast(uaddr - off, np, gup, pages);
+		if (mmap_read_lock_killable(mm)) {
+			ret = -EFAULT;
+			break;
+		}
+		/* With @locked, a fault may wait (userfaultfd), killably. */
+		got = vfio_user_pin_remote(mm, uaddr - off, np, gup, pages,
+					   &locked);
+		if (locked)
+			mmap_read_unlock(mm);
 		if (got <= 0) {
 			ret = -EFAULT;
 			break;
@@ -306,32 +332,24 @@ static int vfio_user_dma_xfer_pin(struct vfio_user_device *vdev,
 }
 
 /**
- * vfio_user_dma_xfer_window() - make the next window of a transfer
+ * vfio_user_dma_xfer_bounce() - make the next window in a bounce buffer
  * @vdev: the device
- * @x: a transfer in flight, between windows, with @pages and @bvec
- * @bounce: room for a window that cannot be pinned
+ * @x: a transfer in flight, between windows, that could not be pinned
+ * @bounce: room for the window
  * @room: bytes at @bounce
  *
- * Pins as much of what is left as one window holds and describes it in
- * @x->bvec from its second entry on. Memory with no pages to pin (a
- * device's, say) goes through @bounce instead (@x->copy): a DMA_READ's
- * data is copied there now. The caller has adopted the owner's mm. No lock
- * is held while pinning: the mapping is looked up again for every piece,
- * and an unmap cannot finish before the transfer ends.
+ * For memory with no pages to pin, copied with the owner's mm adopted by
+ * the caller: a DMA_READ's data now, a DMA_WRITE's when the window is done.
  *
- * Return: 0 with @x->win_len bytes ready; or the negative errno to answer
- * the server with (-EFAULT, -EPERM), with no window.
+ * Return: 0 with @x->win_len bytes ready, or the negative errno to answer
+ * the server with (-EFAULT, -EPERM).
  */
-int vfio_user_dma_xfer_window(struct vfio_user_device *vdev,
+int vfio_user_dma_xfer_bounce(struct vfio_user_device *vdev,
 			      struct vfio_user_dma_xfer *x, void *bounce,
 			      size_t room)
 {
 	int ret;
 
-	x->copy = false;
-	ret = vfio_user_dma_xfer_pin(vdev, x);
-	if (ret != -EFAULT)
-		return ret;
 	x->copy = true;
 	x->win_len = min_t(u64, x->left, room);
 	ret = x->write ? 0 : vfio_user_dma_rw(vdev, x->iova, bounce,

@@ -553,7 +553,9 @@ int vfio_user_dma_rw(struct vfio_user_device *vdev, u64 iova, void *buf,
 int vfio_user_dma_xfer_begin(struct vfio_user_device *vdev,
 			     struct vfio_user_dma_xfer *x, u64 iova, u64 count,
 			     bool write, unsigned int worker);
-int vfio_user_dma_xfer_window(struct vfio_user_device *vdev,
+int vfio_user_dma_xfer_pin(struct vfio_user_device *vdev,
+			   struct vfio_user_dma_xfer *x, struct mm_struct *mm);
+int vfio_user_dma_xfer_bounce(struct vfio_user_device *vdev,
 			      struct vfio_user_dma_xfer *x, void *bounce,
 			      size_t room);
 int vfio_user_dma_xfer_advance(struct vfio_user_device *vdev,

@@ -27,6 +27,7 @@
 #include <linux/fs.h>
 #include <linux/sockios.h>
 #include <linux/userfaultfd.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <sched.h>
 #include <pthread.h>
@@ -1988,6 +1989,85 @@ static void *unmap_thread(void *arg)
 	u->ret = vu_unmap_dma(u->dev, u->iova, u->size);
 	__atomic_store_n(&u->done, true, __ATOMIC_RELEASE);
 	return NULL;
+}
+
+/* The start and size of the [vvar] mapping, or 0. */
+static size_t find_vvar(uintptr_t *start)
+{
+	char line[256];
+	size_t size = 0;
+	FILE *f = fopen("/proc/self/maps", "r");
+	uintptr_t a, b;
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (strstr(line, "[vvar]") &&
+		    sscanf(line, "%" SCNxPTR "-%" SCNxPTR, &a, &b) == 2) {
+			*start = a;
+			size = b - a;
+			break;
+		}
+	fclose(f);
+	return size;
+}
+
+struct ro_map_call {
+	int dev;
+	uintptr_t va;
+	uint64_t iova, size;
+	int ret;
+};
+
+static void *ro_map_thread(void *arg)
+{
+	struct ro_map_call *c = arg;
+	struct vfio_user_map_dma map = {
+		.argsz = sizeof(map), .flags = VFIO_USER_MAP_DMA_READ,
+		.vaddr = c->va, .iova = c->iova, .size = c->size,
+	};
+
+	c->ret = ioctl(c->dev, VFIO_USER_MAP_DMA, &map) ? -errno : 0;
+	return NULL;
+}
+
+/*
+ * Memory with no pages to pin (the vDSO's data, mapped VM_PFNMAP) is
+ * still served: copied in the VMM's address space, small and large.
+ */
+TEST_F_TIMEOUT(harden, dma_from_memory_without_pages, 120)
+{
+	struct ro_map_call c = { .iova = 0x200000 };
+	struct vfio_user_header hdr;
+	static uint8_t back[PAGE];
+	struct raw_dev d;
+	pthread_t mapper;
+	uint8_t buf[256];
+
+	NEED_MODULE();
+	c.size = find_vvar(&c.va);
+	if (c.size < PAGE)
+		SKIP(return, "no [vvar] mapping here");
+	raw_init(&d);
+	ASSERT_LE(0, d.dev);
+	ASSERT_EQ(0, raw_attach(&d));
+	c.dev = d.dev;
+	c.size = PAGE;
+	ASSERT_EQ(0, pthread_create(&mapper, NULL, ro_map_thread, &c));
+	ASSERT_EQ(0, vu_msg_recv(d.sv[1], &hdr, buf, sizeof(buf)));
+	EXPECT_EQ(VFIO_USER_DMA_MAP, hdr.cmd);
+	vu_msg_send(d.sv[1], hdr.msg_id, hdr.cmd, VFIO_USER_F_TYPE_REPLY, 0,
+		    NULL, 0);
+	pthread_join(mapper, NULL);
+	ASSERT_EQ(0, c.ret);
+
+	/* Through the command page, and window by window through it. */
+	EXPECT_EQ(0, server_dma_read(d.sv[1], 1, c.iova, 8, back));
+	EXPECT_EQ(0, server_dma_read(d.sv[1], 2, c.iova, PAGE, back));
+	/* Read-only: the server may not write it. */
+	EXPECT_EQ(EPERM, server_dma_write(d.sv[1], 3, c.iova, 8, 0));
+	EXPECT_EQ(0, vu_wait_broken(d.dev, 0));
+	raw_close(&d);
 }
 
 /*
