@@ -5,6 +5,10 @@
  * Real peers are strict about framing (libvfio-user reads the header with
  * the fds, then the body without MSG_WAITALL), so a message always leaves
  * in one sendmsg() with its fds attached to the first byte.
+ *
+ * Two receivers: vu_recv() reads exactly one message (the header, then the
+ * body: two recvmsg() calls); struct vu_reader reads whatever is queued, up
+ * to a few KiB, and hands out the messages in it one by one.
  */
 #include <errno.h>
 #include <poll.h>
@@ -127,6 +131,38 @@ static void close_fds(struct vu_msg *msg)
 }
 
 /*
+ * Take the SCM_RIGHTS fds of a received @mh into @fds (@nr entries used);
+ * those that do not fit are closed. Lost ones set @dropped.
+ */
+static void collect_fds(struct msghdr *mh, int *fds, unsigned int *nr,
+			bool *dropped)
+{
+	struct cmsghdr *cmsg;
+
+	if (mh->msg_flags & MSG_CTRUNC)
+		*dropped = true;
+	for (cmsg = CMSG_FIRSTHDR(mh); cmsg; cmsg = CMSG_NXTHDR(mh, cmsg)) {
+		unsigned int i, n;
+		int fd;
+
+		if (cmsg->cmsg_level != SOL_SOCKET ||
+		    cmsg->cmsg_type != SCM_RIGHTS)
+			continue;
+		n = (cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (i = 0; i < n; i++) {
+			memcpy(&fd, CMSG_DATA(cmsg) + i * sizeof(int),
+			       sizeof(fd));
+			if (*nr < VU_WIRE_MAX_FDS) {
+				fds[(*nr)++] = fd;
+			} else {
+				close(fd);
+				*dropped = true;
+			}
+		}
+	}
+}
+
+/*
  * Read exactly @len bytes into @buf, collecting any fds that arrive.
  * Returns 0, -ECONNRESET on EOF before the first byte when @eof_ok, -EPIPE
  * on EOF after it, or another -errno.
@@ -152,7 +188,6 @@ static int recv_exact(int sock, struct vu_msg *msg, void *buf, size_t len,
 			.msg_control = control.buf,
 			.msg_controllen = sizeof(control.buf),
 		};
-		struct cmsghdr *cmsg;
 		ssize_t n;
 
 		n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
@@ -166,28 +201,7 @@ static int recv_exact(int sock, struct vu_msg *msg, void *buf, size_t len,
 				return ret;
 			continue;
 		}
-		if (mh.msg_flags & MSG_CTRUNC)
-			*fds_dropped = true;
-		for (cmsg = CMSG_FIRSTHDR(&mh); cmsg;
-		     cmsg = CMSG_NXTHDR(&mh, cmsg)) {
-			unsigned int i, nr;
-			int fd;
-
-			if (cmsg->cmsg_level != SOL_SOCKET ||
-			    cmsg->cmsg_type != SCM_RIGHTS)
-				continue;
-			nr = (cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-			for (i = 0; i < nr; i++) {
-				memcpy(&fd, CMSG_DATA(cmsg) + i * sizeof(int),
-				       sizeof(fd));
-				if (msg->nr_fds < VU_WIRE_MAX_FDS) {
-					msg->fds[msg->nr_fds++] = fd;
-				} else {
-					close(fd);
-					*fds_dropped = true;
-				}
-			}
-		}
+		collect_fds(&mh, msg->fds, &msg->nr_fds, fds_dropped);
 		if (n == 0)
 			return got == 0 && eof_ok ? -ECONNRESET : -EPIPE;
 		got += n;
@@ -241,6 +255,242 @@ err:
 	free(msg->payload);
 	msg->payload = NULL;
 	msg->len = 0;
+	return ret;
+}
+
+/* ---- The buffered reader ---- */
+
+void vu_reader_init(struct vu_reader *r, int sock)
+{
+	r->sock = sock;
+	r->head = 0;
+	r->tail = 0;
+	r->rx = 0;
+	r->nr_fds = 0;
+	r->fds_from = 0;
+	r->fds_dropped = false;
+	r->err = 0;
+	r->reads = 0;
+}
+
+static void reader_close_fds(struct vu_reader *r)
+{
+	unsigned int i;
+
+	for (i = 0; i < r->nr_fds; i++)
+		close(r->fds[i]);
+	r->nr_fds = 0;
+	r->fds_dropped = false;
+}
+
+void vu_reader_release(struct vu_reader *r)
+{
+	reader_close_fds(r);
+	vu_reader_init(r, -1);
+}
+
+size_t vu_reader_buffered(const struct vu_reader *r)
+{
+	return r->tail - r->head;
+}
+
+/*
+ * One recvmsg() of at most @len bytes into @dst, once the socket has any.
+ * Its fds are kept in @r until a message claims them (reader_settle());
+ * the last read's were settled before this one. Returns the bytes read, 0
+ * on EOF, or -errno (-ETIMEDOUT past @deadline).
+ */
+static ssize_t reader_read(struct vu_reader *r, void *dst, size_t len,
+			   int64_t deadline)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * VU_WIRE_MAX_FDS)];
+		struct cmsghdr align;
+	} control;
+
+	for (;;) {
+		struct iovec iov = { .iov_base = dst, .iov_len = len };
+		struct msghdr mh = {
+			.msg_iov = &iov,
+			.msg_iovlen = 1,
+			.msg_control = control.buf,
+			.msg_controllen = sizeof(control.buf),
+		};
+		ssize_t n;
+		int ret;
+
+		n = recvmsg(r->sock, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN)
+				return -errno;
+			ret = wait_ready(r->sock, POLLIN, deadline);
+			if (ret)
+				return ret;
+			continue;
+		}
+		r->reads++;
+		r->fds_from = r->rx;
+		collect_fds(&mh, r->fds, &r->nr_fds, &r->fds_dropped);
+		r->rx += n;
+		return n;
+	}
+}
+
+/*
+ * Give the fds of the last read to the message at stream offsets [@start,
+ * @end) if it is the last message that begins in that read (see wire.h).
+ * Called once the message is whole (@end known), and before reading more
+ * of it (@end = UINT64_MAX: it goes on past the read). When a later
+ * message begins in the read, the fds wait for it. fds that no message can
+ * claim (the read began and ended inside this one), too many fds, and fds
+ * the kernel dropped set @bad; the fds are then closed.
+ */
+static void reader_settle(struct vu_reader *r, struct vu_msg *msg,
+			  uint64_t start, uint64_t end, bool *bad)
+{
+	unsigned int i;
+
+	if (!r->nr_fds && !r->fds_dropped)
+		return;
+	if (end < r->rx)
+		return;
+	if (start < r->fds_from || start >= r->rx || r->fds_dropped)
+		*bad = true;
+	for (i = 0; i < r->nr_fds; i++) {
+		if (!*bad && msg->nr_fds < VU_WIRE_MAX_FDS) {
+			msg->fds[msg->nr_fds++] = r->fds[i];
+		} else {
+			close(r->fds[i]);
+			*bad = true;
+		}
+	}
+	r->nr_fds = 0;
+	r->fds_dropped = false;
+}
+
+/* Move what is buffered to the front, to read the most behind it. */
+static void reader_compact(struct vu_reader *r)
+{
+	if (!r->head)
+		return;
+	memmove(r->buf, r->buf + r->head, r->tail - r->head);
+	r->tail -= r->head;
+	r->head = 0;
+}
+
+/* Read into the buffer until it holds @want bytes of the next message. */
+static int reader_fill(struct vu_reader *r, struct vu_msg *msg, size_t want,
+		       uint64_t start, int64_t deadline, bool *bad)
+{
+	ssize_t n;
+
+	reader_compact(r);
+	while (r->tail - r->head < want) {
+		reader_settle(r, msg, start, UINT64_MAX, bad);
+		n = reader_read(r, r->buf + r->tail, sizeof(r->buf) - r->tail,
+				deadline);
+		if (n < 0)
+			return (int)n;
+		if (!n)
+			return r->tail == r->head ? -ECONNRESET : -EPIPE;
+		r->tail += n;
+	}
+	return 0;
+}
+
+/* The rest of a body too long for the buffer, straight into the payload. */
+static int reader_fill_direct(struct vu_reader *r, struct vu_msg *msg,
+			      uint64_t start, int64_t deadline, bool *bad)
+{
+	size_t got = r->tail - r->head - sizeof(msg->hdr);
+	ssize_t n;
+
+	memcpy(msg->payload, r->buf + r->head + sizeof(msg->hdr), got);
+	r->head = 0;
+	r->tail = 0;
+	while (got < msg->len) {
+		reader_settle(r, msg, start, UINT64_MAX, bad);
+		n = reader_read(r, (uint8_t *)msg->payload + got,
+				msg->len - got, deadline);
+		if (n < 0)
+			return (int)n;
+		if (!n)
+			return -EPIPE;
+		got += n;
+	}
+	return 0;
+}
+
+int vu_recv_buffered(struct vu_reader *r, struct vu_msg *msg,
+		     size_t max_payload, unsigned int max_fds, int timeout_ms)
+{
+	int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+	uint64_t start = r->rx - (r->tail - r->head);
+	bool bad = false, direct = false;
+	size_t size;
+	int ret;
+
+	memset(msg, 0, sizeof(*msg));
+	if (r->err)
+		return r->err;
+	ret = reader_fill(r, msg, sizeof(msg->hdr), start, deadline, &bad);
+	if (ret == -ETIMEDOUT && !vu_reader_buffered(r))
+		return ret; /* nothing of a message yet: try again later */
+	if (ret)
+		goto err;
+	memcpy(&msg->hdr, r->buf + r->head, sizeof(msg->hdr));
+	if (msg->hdr.msg_size < sizeof(msg->hdr)) {
+		ret = -EPROTO;
+		goto err;
+	}
+	size = msg->hdr.msg_size;
+	msg->len = size - sizeof(msg->hdr);
+	if (msg->len > max_payload) {
+		ret = -EMSGSIZE;
+		goto err;
+	}
+	if (msg->len) {
+		msg->payload = malloc(msg->len);
+		if (!msg->payload) {
+			ret = -ENOMEM;
+			goto err;
+		}
+	}
+	if (vu_reader_buffered(r) < size) {
+		/* The body follows the header; give it the same bound again. */
+		if (timeout_ms >= 0)
+			deadline = now_ms() + timeout_ms;
+		direct = size > sizeof(r->buf);
+		if (direct)
+			ret = reader_fill_direct(r, msg, start, deadline, &bad);
+		else
+			ret = reader_fill(r, msg, size, start, deadline, &bad);
+		if (ret)
+			goto err;
+	}
+	if (!direct) {
+		if (msg->len)
+			memcpy(msg->payload,
+			       r->buf + r->head + sizeof(msg->hdr), msg->len);
+		r->head += size;
+		if (r->head == r->tail) {
+			r->head = 0;
+			r->tail = 0;
+		}
+	}
+	reader_settle(r, msg, start, start + size, &bad);
+	if (bad || msg->nr_fds > max_fds) {
+		ret = -EPROTO;
+		goto err;
+	}
+	return 0;
+
+err:
+	vu_msg_release(msg);
+	reader_close_fds(r);
+	r->err = ret;
 	return ret;
 }
 

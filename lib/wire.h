@@ -6,6 +6,7 @@
 #ifndef VFIO_USER_WIRE_H
 #define VFIO_USER_WIRE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <linux/vfio_user.h>
@@ -50,6 +51,75 @@ int vu_send(int sock, const struct vfio_user_header *hdr, const void *payload,
  */
 int vu_recv(int sock, struct vu_msg *msg, size_t max_payload,
 	    unsigned int max_fds, int timeout_ms);
+
+/* Bytes a reader receives at once; longer messages get their own buffer. */
+#define VU_READER_BUF 4096
+
+/**
+ * struct vu_reader - buffered receiver of whole messages on one socket
+ * @sock: the stream socket read
+ * @buf: bytes received and not handed out yet, at [@head, @tail)
+ * @head: start of the next message in @buf
+ * @tail: end of the data in @buf
+ * @rx: bytes received from @sock so far; @buf[@tail] is stream offset @rx
+ * @fds: fds of the last read, not yet given to a message
+ * @nr_fds: entries in @fds
+ * @fds_from: stream offset where that read began (its end is @rx)
+ * @fds_dropped: that read lost fds (control data cut, or too many)
+ * @err: the error that broke the stream, returned ever after (0: none)
+ * @reads: recvmsg() calls that returned data or EOF (for tests and stats)
+ *
+ * Every reader of a socket must go through its one reader: what one call
+ * received beyond its message waits in @buf for the next call, and poll()
+ * does not see it (see vu_reader_buffered()).
+ */
+struct vu_reader {
+	int sock;
+	uint8_t buf[VU_READER_BUF];
+	size_t head;
+	size_t tail;
+	uint64_t rx;
+	int fds[VU_WIRE_MAX_FDS];
+	unsigned int nr_fds;
+	uint64_t fds_from;
+	bool fds_dropped;
+	int err;
+	unsigned long reads;
+};
+
+/* Start reading @sock (-1: no socket yet), with nothing buffered. */
+void vu_reader_init(struct vu_reader *r, int sock);
+
+/*
+ * Receive one whole message, as vu_recv() does and with the same bounds and
+ * errors, but with one recvmsg() of up to VU_READER_BUF bytes where
+ * vu_recv() needs two: the header, and as much of what follows as is
+ * queued. What follows the message stays buffered for the next call. A
+ * message longer than the buffer has its body received straight into its
+ * own allocation.
+ *
+ * The fds of a message come with the read that takes the message's first
+ * byte: senders attach them to the sendmsg() that begins with the header,
+ * the kernel attaches them to the first skb of that sendmsg(), and a
+ * recvmsg() on an AF_UNIX stream socket stops right after the skb whose
+ * fds it took. So a read that returns fds ends inside the message they
+ * belong to, and that message starts inside the read: the fds go to the
+ * last message whose header begins in the bytes of the read that brought
+ * them. fds that came with a read in which no message begins cannot be
+ * attributed and give -EPROTO. A timeout before the first byte of a
+ * message leaves the reader as it was; any other error leaves the stream
+ * out of step, and later calls return the same error.
+ */
+int vu_recv_buffered(struct vu_reader *r, struct vu_msg *msg,
+		     size_t max_payload, unsigned int max_fds, int timeout_ms);
+
+/* Bytes buffered and not handed out: a caller must not poll() the socket
+ * for them, but call vu_recv_buffered() (which may block for the rest). */
+size_t vu_reader_buffered(const struct vu_reader *r);
+
+/* Drop what is buffered, close the fds held, forget the socket (which is
+ * not closed). The reader can be initialised again. */
+void vu_reader_release(struct vu_reader *r);
 
 /* Free the payload and close every fd not taken. */
 void vu_msg_release(struct vu_msg *msg);
