@@ -509,4 +509,106 @@ TEST_F(sample, dma_served_in_small_messages)
 	dma_served(_metadata, self, NULL, 8);
 }
 
+/*
+ * Start the server on a socketpair and speak to it by hand, with no
+ * library (and no receive thread) in between. Returns our end, -1 if
+ * there is no server to test, or -errno.
+ */
+static int start_raw(FIXTURE_DATA(sample) *self)
+{
+	char path[PATH_MAX], fdarg[32];
+	int sv[2];
+
+	if (!find_server(path, sizeof(path)))
+		return -1;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
+		return -errno;
+	self->pid = fork();
+	if (self->pid == 0) {
+		int null = open("/dev/null", O_WRONLY);
+
+		if (!getenv("VUC_TEST_SERVER_LOG") && null >= 0) {
+			dup2(null, STDOUT_FILENO);
+			dup2(null, STDERR_FILENO);
+		}
+		fcntl(sv[1], F_SETFD, 0);
+		snprintf(fdarg, sizeof(fdarg), "--fd=%d", sv[1]);
+		execl(path, path, fdarg, (char *)NULL);
+		_exit(127);
+	}
+	close(sv[1]);
+	if (self->pid < 0) {
+		close(sv[0]);
+		return -errno;
+	}
+	return sv[0];
+}
+
+#define PIPELINED 8
+
+/*
+ * VERSION and eight REGION_READs in one write: the server takes them with
+ * one read, and must serve what it buffered without waiting on poll(),
+ * which no longer sees it. Every command gets its reply, in order.
+ */
+TEST_F(sample, pipelined_commands_all_answered)
+{
+	struct {
+		struct vfio_user_header hdr;
+		struct vfio_user_version v;
+	} __attribute__((packed)) version = {
+		.hdr = {
+			.msg_id = 100,
+			.cmd = VFIO_USER_VERSION,
+			.msg_size = sizeof(version),
+			.flags = VFIO_USER_F_TYPE_COMMAND,
+		},
+		.v = { .major = VFIO_USER_VERSION_MAJOR,
+		       .minor = VFIO_USER_VERSION_MINOR },
+	};
+	struct {
+		struct vfio_user_header hdr;
+		struct vfio_user_region_access ra;
+	} __attribute__((packed)) read[PIPELINED];
+	uint8_t buf[sizeof(version) + sizeof(read)];
+	struct vu_msg reply;
+	unsigned int i;
+	uint32_t id;
+	int sock;
+
+	sock = start_raw(self);
+	if (sock == -1)
+		SKIP(return, "no sample server (set VFIO_USER_SAMPLE_SERVER)");
+	ASSERT_LE(0, sock);
+	memset(read, 0, sizeof(read));
+	for (i = 0; i < PIPELINED; i++) {
+		read[i].hdr.msg_id = (uint16_t)(101 + i);
+		read[i].hdr.cmd = VFIO_USER_REGION_READ;
+		read[i].hdr.msg_size = sizeof(read[i]);
+		read[i].hdr.flags = VFIO_USER_F_TYPE_COMMAND;
+		read[i].ra.offset = SAMPLE_REG_ID;
+		read[i].ra.region = VFIO_PCI_BAR0_REGION_INDEX;
+		read[i].ra.count = 4;
+	}
+	memcpy(buf, &version, sizeof(version));
+	memcpy(buf + sizeof(version), read, sizeof(read));
+	ASSERT_EQ(sizeof(buf), send(sock, buf, sizeof(buf), MSG_NOSIGNAL));
+
+	ASSERT_EQ(0, vu_recv(sock, &reply, 1 << 16, 0, 5000));
+	EXPECT_EQ(100, reply.hdr.msg_id);
+	EXPECT_EQ(0, reply.hdr.flags & VFIO_USER_F_ERROR);
+	vu_msg_release(&reply);
+	for (i = 0; i < PIPELINED; i++) {
+		ASSERT_EQ(0, vu_recv(sock, &reply, 1 << 16, 0, 5000))
+			TH_LOG("reply %u of %u", i + 1, PIPELINED);
+		EXPECT_EQ(101 + i, reply.hdr.msg_id);
+		EXPECT_EQ(0, reply.hdr.flags & VFIO_USER_F_ERROR);
+		ASSERT_EQ(sizeof(read[i].ra) + 4, reply.len);
+		memcpy(&id, (uint8_t *)reply.payload + sizeof(read[i].ra), 4);
+		EXPECT_EQ(SAMPLE_ID_VALUE, id);
+		vu_msg_release(&reply);
+	}
+	close(sock);
+}
+
 TEST_HARNESS_MAIN

@@ -21,9 +21,12 @@ struct xfer {
 	uint32_t path; /* SAMPLE_DMA_PATH_* used so far */
 };
 
-/* Wait for the reply to our request @id; park client commands meanwhile. */
-static int await_reply(struct xfer *x, int sock, uint16_t id, uint16_t cmd,
-		       size_t max_payload, struct vu_msg *reply)
+/*
+ * Wait for the reply to our request @id on @rd, the reader of the socket
+ * it went out on; park client commands meanwhile.
+ */
+static int await_reply(struct xfer *x, struct vu_reader *rd, uint16_t id,
+		       uint16_t cmd, size_t max_payload, struct vu_msg *reply)
 {
 	struct conn *conn = &x->srv->conn;
 	struct vu_msg *parked;
@@ -31,16 +34,15 @@ static int await_reply(struct xfer *x, int sock, uint16_t id, uint16_t cmd,
 
 	for (;;) {
 		/* Room for any client command; the reply's size is checked later. */
-		ret = vu_recv(sock, reply, SERVER_MAX_PAYLOAD, VU_WIRE_MAX_FDS,
-			      SERVER_IO_TIMEOUT_MS);
+		ret = vu_recv_buffered(rd, reply, SERVER_MAX_PAYLOAD,
+				       VU_WIRE_MAX_FDS, SERVER_IO_TIMEOUT_MS);
 		if (ret)
 			return ret;
 		if ((reply->hdr.flags & VFIO_USER_F_TYPE_MASK) ==
 		    VFIO_USER_F_TYPE_REPLY)
 			break;
 		/* Only the main socket carries the client's commands. */
-		if (sock != conn->sock ||
-		    conn->nr_deferred == CONN_MAX_DEFERRED) {
+		if (rd != &conn->rd || conn->nr_deferred == CONN_MAX_DEFERRED) {
 			vu_msg_release(reply);
 			return -EPROTO;
 		}
@@ -70,7 +72,8 @@ static int xfer_message(struct xfer *x, uint64_t addr, void *buf, uint32_t len,
 			bool write)
 {
 	struct conn *conn = &x->srv->conn;
-	int sock = conn->twin >= 0 ? conn->twin : conn->sock;
+	bool twin = conn->twin >= 0;
+	int sock = twin ? conn->twin : conn->sock;
 	uint16_t cmd = write ? VFIO_USER_DMA_WRITE : VFIO_USER_DMA_READ;
 	struct vfio_user_dma_region_access *req, echo = { 0 };
 	struct vfio_user_header hdr = { 0 };
@@ -95,7 +98,8 @@ static int xfer_message(struct xfer *x, uint64_t addr, void *buf, uint32_t len,
 	if (ret)
 		return ret;
 
-	ret = await_reply(x, sock, hdr.msg_id, cmd, want, &reply);
+	ret = await_reply(x, twin ? &conn->twin_rd : &conn->rd, hdr.msg_id, cmd,
+			  want, &reply);
 	if (ret)
 		return ret;
 	if (reply.len == want)

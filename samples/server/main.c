@@ -376,6 +376,8 @@ static void conn_init(struct conn *conn)
 {
 	conn->sock = -1;
 	conn->twin = -1;
+	vu_reader_init(&conn->rd, -1);
+	vu_reader_init(&conn->twin_rd, -1);
 	conn->negotiated = false;
 	conn->client_max_fds = VFIO_USER_DEFAULT_MAX_MSG_FDS;
 	conn->client_max_xfer = VFIO_USER_DEFAULT_MAX_DATA_XFER_SIZE;
@@ -398,6 +400,7 @@ static int conn_start(struct server *srv, int sock)
 		return ret;
 	}
 	srv->conn.sock = sock;
+	vu_reader_init(&srv->conn.rd, sock);
 	srv_log(srv, "client connected");
 	return 0;
 }
@@ -412,6 +415,8 @@ static void conn_end(struct server *srv)
 	dma_unmap_all(&conn->dma);
 	irq_release(&srv->dev);
 	io_fds_close(&conn->io);
+	vu_reader_release(&conn->twin_rd);
+	vu_reader_release(&conn->rd);
 	if (conn->twin >= 0)
 		close(conn->twin);
 	if (conn->sock >= 0)
@@ -479,6 +484,25 @@ static void log_signal(const struct server *srv)
 		srv_log(srv, "%s, exiting", strsignal((int)si.ssi_signo));
 }
 
+/*
+ * Bytes a socket's reader already took count as the socket being readable,
+ * though poll() cannot see them: with some, poll() only looks (timeout 0),
+ * so the io fds still go first, as they would with the bytes in the socket.
+ */
+static bool buffered(const struct server *srv)
+{
+	return vu_reader_buffered(&srv->conn.rd) ||
+	       vu_reader_buffered(&srv->conn.twin_rd);
+}
+
+static void mark_buffered(const struct server *srv, struct pollfd *pfd)
+{
+	if (vu_reader_buffered(&srv->conn.rd))
+		pfd[PFD_CLIENT].revents |= POLLIN;
+	if (vu_reader_buffered(&srv->conn.twin_rd))
+		pfd[PFD_TWIN].revents |= POLLIN;
+}
+
 /* Returns the exit status. */
 static int run(struct server *srv)
 {
@@ -488,12 +512,13 @@ static int run(struct server *srv)
 
 	for (;;) {
 		pollset(srv, pfd);
-		if (poll(pfd, PFD_NR, -1) < 0) {
+		if (poll(pfd, PFD_NR, buffered(srv) ? 0 : -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			srv_log(srv, "poll: %s", strerror(errno));
 			return EXIT_FAILURE;
 		}
+		mark_buffered(srv, pfd);
 		if (pfd[PFD_SIGNAL].revents) {
 			log_signal(srv);
 			return EXIT_SUCCESS;

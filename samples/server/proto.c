@@ -551,8 +551,8 @@ int proto_handle_client(struct server *srv)
 	int err, ret;
 
 	/* Take any number of fds: too many is an error reply, not a desync. */
-	err = vu_recv(conn->sock, &msg, SERVER_MAX_PAYLOAD, VU_WIRE_MAX_FDS,
-		      SERVER_IO_TIMEOUT_MS);
+	err = vu_recv_buffered(&conn->rd, &msg, SERVER_MAX_PAYLOAD,
+			       VU_WIRE_MAX_FDS, SERVER_IO_TIMEOUT_MS);
 	if (err) {
 		log_recv_error(srv, err);
 		return err;
@@ -581,8 +581,8 @@ void proto_handle_twin(struct server *srv)
 	struct vu_msg msg;
 	int err;
 
-	err = vu_recv(srv->conn.twin, &msg, SERVER_MAX_PAYLOAD, VU_WIRE_MAX_FDS,
-		      SERVER_IO_TIMEOUT_MS);
+	err = vu_recv_buffered(&srv->conn.twin_rd, &msg, SERVER_MAX_PAYLOAD,
+			       VU_WIRE_MAX_FDS, SERVER_IO_TIMEOUT_MS);
 	if (!err) {
 		srv_log(srv, "twin socket: unexpected %s #%u, dropped",
 			vu_cmd_name(msg.hdr.cmd), msg.hdr.msg_id);
@@ -591,6 +591,7 @@ void proto_handle_twin(struct server *srv)
 	}
 	srv_log(srv, "twin socket: %s, closing it",
 		err == -ECONNRESET ? "closed by the client" : strerror(-err));
+	vu_reader_release(&srv->conn.twin_rd);
 	close(srv->conn.twin);
 	srv->conn.twin = -1;
 }

@@ -235,10 +235,16 @@ struct dma_log {
 	unsigned int nr;
 };
 
-/* The client currently served. */
+/*
+ * The client currently served. Each socket is read through its reader
+ * only: a read takes whatever is queued, and what it took beyond one
+ * message waits there, unseen by poll().
+ */
 struct conn {
 	int sock; /* -1: no client */
 	int twin; /* our end of the twin socket, or -1 */
+	struct vu_reader rd; /* reads @sock */
+	struct vu_reader twin_rd; /* reads @twin */
 	bool negotiated; /* VERSION done */
 	unsigned int client_max_fds; /* fds the client takes per message */
 	uint64_t client_max_xfer; /* for DMA_READ/WRITE, later */

@@ -231,6 +231,7 @@ static int twin_socket_create(struct server *srv, struct reply *reply)
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
 		return -errno;
 	srv->conn.twin = sv[0];
+	vu_reader_init(&srv->conn.twin_rd, sv[0]);
 	reply->fds[0] = sv[1];
 	reply->nr_fds = 1;
 	reply->fds_owned = true;
