@@ -4,8 +4,9 @@
  * messages queued back to back come out one by one from fewer recvmsg()
  * calls; fds stay with the message whose header they came with; a message
  * split across reads is put together again; a 1 MiB body goes straight
- * into its own buffer; and every error of vu_recv() is kept, with the
- * stream left unusable after one.
+ * into its own buffer; every error of vu_recv() is kept, with the stream
+ * left unusable after one; and thousands of messages cut at random places
+ * come out whole, each with its own fds.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -581,6 +582,144 @@ TEST_F(reader, timeout_in_the_body)
 					       VU_WIRE_MAX_FDS, 50));
 	EXPECT_EQ(0, msg.nr_fds);
 	close(efd);
+}
+
+/* ---- Random framing ---- */
+
+#define RANDOM_MSGS 3000
+#define RANDOM_POOL 4
+
+struct stream {
+	int sock;
+	int pool[RANDOM_POOL];
+	uint32_t size[RANDOM_MSGS]; /* msg_size of each */
+	uint8_t nr_fds[RANDOM_MSGS]; /* copies of pool[i % RANDOM_POOL] */
+	int ret;
+};
+
+static uint32_t rnd(uint32_t *state)
+{
+	*state ^= *state << 13;
+	*state ^= *state >> 17;
+	*state ^= *state << 5;
+	return *state;
+}
+
+/*
+ * Send the messages cut at random places, as any sender may: a piece
+ * with fds starts at a header and stays inside its message; a piece
+ * without fds may span messages, up to the next header that has fds.
+ */
+static void *send_stream(void *arg)
+{
+	struct stream *st = arg;
+	uint32_t seed = 0x9e3779b9;
+	unsigned int i = 0;
+	size_t off = 0; /* into message i */
+	uint8_t *piece = malloc(1 << 16);
+
+	st->ret = piece ? 0 : -ENOMEM;
+	while (!st->ret && i < RANDOM_MSGS) {
+		size_t len = 0, want = 1 + rnd(&seed) % 9000;
+		int fd = -1;
+		unsigned int nr = 0;
+
+		if (!off && st->nr_fds[i]) {
+			fd = st->pool[i % RANDOM_POOL];
+			nr = st->nr_fds[i];
+		}
+		while (len < want && i < RANDOM_MSGS) {
+			size_t step = st->size[i] - off, j;
+
+			if (step > want - len)
+				step = want - len;
+			for (j = 0; j < step; j++) {
+				size_t at = off + j;
+
+				piece[len + j] = at < 16 ? 0 : (uint8_t)(i + at - 16);
+			}
+			if (off < 16) {
+				uint8_t hdr[16];
+				size_t n = 16 - off < step ? 16 - off : step;
+
+				make_hdr(hdr, (uint16_t)i, st->size[i]);
+				memcpy(piece + len, hdr + off, n);
+			}
+			len += step;
+			off += step;
+			if (off < st->size[i])
+				break;
+			i++;
+			off = 0;
+			/* A piece with fds ends with its message; none runs
+			 * into a header that has fds. */
+			if (nr || (i < RANDOM_MSGS && st->nr_fds[i]))
+				break;
+		}
+		st->ret = send_raw(st->sock, piece, len, fd, nr);
+	}
+	free(piece);
+	return NULL;
+}
+
+TEST_F(reader, random_framing)
+{
+	struct stream *st = calloc(1, sizeof(*st));
+	uint32_t seed = 12345;
+	unsigned int i, j, wrong = 0;
+	struct vu_msg msg;
+	pthread_t t;
+
+	ASSERT_NE(NULL, st);
+	st->sock = self->sv[0];
+	for (i = 0; i < RANDOM_POOL; i++) {
+		st->pool[i] = make_eventfd();
+		ASSERT_LE(0, st->pool[i]);
+	}
+	for (i = 0; i < RANDOM_MSGS; i++) {
+		uint32_t r = rnd(&seed);
+
+		/* Mostly small, some past the buffer, now and then 64 KiB. */
+		st->size[i] = 16 + (r % 8 == 0 ? r % 70000 :
+				    r % 4 == 0 ? r % 6000 : r % 200);
+		st->nr_fds[i] = rnd(&seed) % 4 == 0 ? 1 + rnd(&seed) % 3 : 0;
+	}
+	ASSERT_EQ(0, pthread_create(&t, NULL, send_stream, st));
+	for (i = 0; i < RANDOM_MSGS; i++) {
+		const uint8_t *body;
+		size_t k, bad = 0;
+
+		ASSERT_EQ(0, vu_recv_buffered(&self->r, &msg, MAX_PAYLOAD,
+					      VU_WIRE_MAX_FDS, TIMEOUT_MS))
+			TH_LOG("message %u", i);
+		EXPECT_EQ((uint16_t)i, msg.hdr.msg_id);
+		EXPECT_EQ(st->size[i], msg.hdr.msg_size);
+		body = msg.payload;
+		for (k = 0; k < msg.len; k++)
+			if (body[k] != (uint8_t)(i + k))
+				bad++;
+		if (bad || msg.nr_fds != st->nr_fds[i])
+			wrong++;
+		for (j = 0; j < msg.nr_fds; j++)
+			if (!same_file(msg.fds[j], st->pool[i % RANDOM_POOL]))
+				wrong++;
+		if (wrong)
+			TH_LOG("message %u: %zu bytes differ, %u fds for %u", i,
+			       bad, msg.nr_fds, st->nr_fds[i]);
+		vu_msg_release(&msg);
+		if (wrong)
+			break;
+	}
+	if (wrong) /* unblock the sender */
+		shutdown(self->sv[1], SHUT_RDWR);
+	pthread_join(t, NULL);
+	EXPECT_EQ(0, wrong);
+	if (!wrong)
+		EXPECT_EQ(0, st->ret);
+	TH_LOG("%u messages in %lu reads", RANDOM_MSGS, self->r.reads);
+	for (i = 0; i < RANDOM_POOL; i++)
+		close(st->pool[i]);
+	free(st);
 }
 
 TEST_HARNESS_MAIN
