@@ -1112,32 +1112,45 @@ int vfio_user_call_async(struct vfio_user_conn *conn,
 /* Receiving */
 
 /*
- * Receive what is there of the next @len bytes, without waiting. No
- * control buffer: the kernel cannot receive fds, and without one the
- * socket layer releases any fds the server sends (and says so with
- * MSG_CTRUNC), which is a protocol error here.
+ * Receive into @to (advanced by what came in) what the socket holds, up
+ * to the room in @to, without waiting. No control buffer: the kernel
+ * cannot receive fds, and without one the socket layer releases any fds
+ * the server sends (and says so with MSG_CTRUNC), which is a protocol
+ * error here.
  *
  * Return: bytes received; -EAGAIN when nothing is queued; -ENOTCONN at end
  * of file; -EPROTO for fds; another negative errno.
  */
-static int vfio_user_sock_recv(struct vfio_user_conn *conn, struct socket *sock,
-			       void *buf, size_t len)
+static int vfio_user_sock_recv_iter(struct vfio_user_conn *conn,
+				    struct socket *sock, struct iov_iter *to)
 {
-	struct kvec vec = { .iov_base = buf, .iov_len = len };
-	struct msghdr msg = { };
+	struct msghdr msg = { .msg_iter = *to };
 	int ret;
 
 	/* Nothing there (the usual case right after a send): no call. */
 	if (!vfio_user_sock_ready(sock->sk, false))
 		return -EAGAIN;
-	ret = kernel_recvmsg(sock, &msg, &vec, 1, len, MSG_DONTWAIT);
+	ret = sock_recvmsg(sock, &msg, MSG_DONTWAIT);
 	if (msg.msg_flags & MSG_CTRUNC)
 		return -EPROTO;
 	if (ret == 0)
 		return -ENOTCONN;
-	if (ret > 0)
-		atomic64_add(ret, &conn->stats.bytes_received);
+	if (ret < 0)
+		return ret;
+	*to = msg.msg_iter;
+	atomic64_add(ret, &conn->stats.bytes_received);
 	return ret;
+}
+
+/* Like vfio_user_sock_recv_iter(), into @len bytes at @buf. */
+static int vfio_user_sock_recv(struct vfio_user_conn *conn, struct socket *sock,
+			       void *buf, size_t len)
+{
+	struct kvec vec = { .iov_base = buf, .iov_len = len };
+	struct iov_iter to;
+
+	iov_iter_kvec(&to, ITER_DEST, &vec, 1, len);
+	return vfio_user_sock_recv_iter(conn, sock, &to);
 }
 
 /*
@@ -1175,31 +1188,15 @@ static int vfio_user_rx_recv_iter(struct vfio_user_worker *w,
 				  struct iov_iter *to)
 {
 	struct vfio_user_rx *rx = &w->rx;
-	struct msghdr msg = { };
 	size_t n;
-	int ret;
 
 	lockdep_assert_held(&w->recv_lock);
-	if (rx->ahead_pos != rx->ahead_len) {
-		n = min_t(size_t, iov_iter_count(to),
-			  rx->ahead_len - rx->ahead_pos);
-		n = copy_to_iter(rx->ahead + rx->ahead_pos, n, to);
-		WRITE_ONCE(rx->ahead_pos, rx->ahead_pos + n);
-		return n;
-	}
-	if (!vfio_user_sock_ready(w->sock->sk, false))
-		return -EAGAIN;
-	msg.msg_iter = *to;
-	ret = sock_recvmsg(w->sock, &msg, MSG_DONTWAIT);
-	if (msg.msg_flags & MSG_CTRUNC)
-		return -EPROTO;
-	if (ret == 0)
-		return -ENOTCONN;
-	if (ret < 0)
-		return ret;
-	*to = msg.msg_iter;
-	atomic64_add(ret, &w->conn->stats.bytes_received);
-	return ret;
+	if (rx->ahead_pos == rx->ahead_len)
+		return vfio_user_sock_recv_iter(w->conn, w->sock, to);
+	n = min_t(size_t, iov_iter_count(to), rx->ahead_len - rx->ahead_pos);
+	n = copy_to_iter(rx->ahead + rx->ahead_pos, n, to);
+	WRITE_ONCE(rx->ahead_pos, rx->ahead_pos + n);
+	return n;
 }
 
 /*
@@ -1437,29 +1434,16 @@ static int vfio_user_cmd_pin(struct vfio_user_worker *w)
 }
 
 /*
- * Make the next window of the command's transfer and point @w->cmd_iter at
- * it; with @headers, the reply's headers in the command page go first.
+ * Point @w->cmd_iter at the current window of the command's transfer; with
+ * @headers, the reply's headers in the command page go first.
  */
-static int vfio_user_cmd_window(struct vfio_user_worker *w, bool headers)
+static void vfio_user_cmd_iter_window(struct vfio_user_worker *w,
+				      bool headers)
 {
-	struct vfio_user_conn *conn = w->conn;
 	struct vfio_user_dma_xfer *x = &w->xfer;
 	unsigned int dir = x->write ? ITER_DEST : ITER_SOURCE;
 	size_t head = headers ? VFIO_USER_CMD_DATA : 0;
-	int ret;
 
-	ret = vfio_user_cmd_pin(w);
-	if (ret == -EFAULT) {
-		/* No pages (a device's memory): through the command page. */
-		if (!vfio_user_use_mm(conn))
-			return -EFAULT;
-		ret = vfio_user_dma_xfer_bounce(conn_to_vdev(conn), x,
-						w->cmd_page + VFIO_USER_CMD_DATA,
-						VFIO_USER_CMD_ROOM);
-		vfio_user_unuse_mm(conn);
-	}
-	if (ret)
-		return ret;
 	if (x->copy) {
 		w->cmd_vec.iov_base = w->cmd_page + VFIO_USER_CMD_DATA - head;
 		w->cmd_vec.iov_len = head + x->win_len;
@@ -1475,7 +1459,27 @@ static int vfio_user_cmd_window(struct vfio_user_worker *w, bool headers)
 		iov_iter_bvec(&w->cmd_iter, dir, x->bvec + 1, x->nr_pages,
 			      x->win_len);
 	}
-	return 0;
+}
+
+/* Make the next window of the command's transfer: see above for @headers. */
+static int vfio_user_cmd_window(struct vfio_user_worker *w, bool headers)
+{
+	struct vfio_user_conn *conn = w->conn;
+	int ret;
+
+	ret = vfio_user_cmd_pin(w);
+	if (ret == -EFAULT) {
+		/* No pages (a device's memory): through the command page. */
+		if (!vfio_user_use_mm(conn))
+			return -EFAULT;
+		ret = vfio_user_dma_xfer_bounce(conn_to_vdev(conn), &w->xfer,
+						w->cmd_page + VFIO_USER_CMD_DATA,
+						VFIO_USER_CMD_ROOM);
+		vfio_user_unuse_mm(conn);
+	}
+	if (!ret)
+		vfio_user_cmd_iter_window(w, headers);
+	return ret;
 }
 
 /* The current window moved: release it (a bounced write lands now). */
@@ -1911,7 +1915,6 @@ static int vfio_user_cmd_copy(struct vfio_user_worker *w,
 static int vfio_user_dma_read_more(void *arg, struct iov_iter *iter)
 {
 	struct vfio_user_worker *w = arg;
-	struct vfio_user_dma_xfer *x = &w->xfer;
 	int ret;
 
 	ret = vfio_user_cmd_advance(w);
@@ -1919,13 +1922,10 @@ static int vfio_user_dma_read_more(void *arg, struct iov_iter *iter)
 		ret = vfio_user_cmd_window(w, false);
 	if (ret) {
 		w->cmd_error = ret;
-		x->copy = true;
-		x->win_len = min_t(u64, x->left, VFIO_USER_CMD_ROOM);
-		memset(w->cmd_page + VFIO_USER_CMD_DATA, 0, x->win_len);
-		w->cmd_vec.iov_base = w->cmd_page + VFIO_USER_CMD_DATA;
-		w->cmd_vec.iov_len = x->win_len;
-		iov_iter_kvec(&w->cmd_iter, ITER_SOURCE, &w->cmd_vec, 1,
-			      x->win_len);
+		vfio_user_dma_xfer_zeros(&w->xfer,
+					 w->cmd_page + VFIO_USER_CMD_DATA,
+					 VFIO_USER_CMD_ROOM);
+		vfio_user_cmd_iter_window(w, false);
 	}
 	*iter = w->cmd_iter;
 	return 0;

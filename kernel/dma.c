@@ -361,6 +361,23 @@ int vfio_user_dma_xfer_bounce(struct vfio_user_device *vdev,
 	return ret;
 }
 
+/**
+ * vfio_user_dma_xfer_zeros() - make the next window zeros in a bounce buffer
+ * @x: a DMA_READ in flight, between windows, whose memory went away
+ * @bounce: room for the window
+ * @room: bytes at @bounce
+ *
+ * The reply's header has promised the whole length already: the rest of
+ * it reads as zeros, window by window, and the caller reports the error.
+ */
+void vfio_user_dma_xfer_zeros(struct vfio_user_dma_xfer *x, void *bounce,
+			      size_t room)
+{
+	x->copy = true;
+	x->win_len = min_t(u64, x->left, room);
+	memset(bounce, 0, x->win_len);
+}
+
 /* Mark [iova, iova + len) dirty in whatever mappings still hold it. */
 static void vfio_user_mark_range_dirty(struct vfio_user_device *vdev, u64 iova,
 				       u64 len)

@@ -558,6 +558,8 @@ int vfio_user_dma_xfer_pin(struct vfio_user_device *vdev,
 int vfio_user_dma_xfer_bounce(struct vfio_user_device *vdev,
 			      struct vfio_user_dma_xfer *x, void *bounce,
 			      size_t room);
+void vfio_user_dma_xfer_zeros(struct vfio_user_dma_xfer *x, void *bounce,
+			      size_t room);
 int vfio_user_dma_xfer_advance(struct vfio_user_device *vdev,
 			       struct vfio_user_dma_xfer *x, void *bounce,
 			       size_t done);

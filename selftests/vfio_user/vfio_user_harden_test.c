@@ -1974,6 +1974,66 @@ TEST_F_TIMEOUT(harden, dma_service_holds_no_buffer_of_its_limit, 180)
 	memcg_leave(dir);
 }
 
+/*
+ * A DMA_READ's reply promises its whole length in the header, which goes
+ * out with the first window. Memory the VMM took back from under a later
+ * window (here: made inaccessible behind a live mapping) reads as zeros,
+ * so the stream stays whole; a read that starts there is refused.
+ */
+TEST_F_TIMEOUT(harden, dma_read_of_memory_gone_midway_reads_zeros, 120)
+{
+	/* The first mapping fills exactly the first window. */
+	const size_t first = 257 * PAGE, second = 2 * PAGE;
+	const size_t len = first + second;
+	uint8_t *a, *b, *back;
+	struct raw_dev d;
+	size_t i;
+
+	NEED_MODULE();
+	back = malloc(len);
+	ASSERT_NE(NULL, back);
+	raw_init(&d);
+	ASSERT_LE(0, d.dev);
+	d.arg.client_max_data_xfer_size = 2 << 20;
+	ASSERT_EQ(0, raw_attach(&d));
+	a = mmap(NULL, first, PROT_READ | PROT_WRITE,
+		 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	b = mmap(NULL, second, PROT_READ | PROT_WRITE,
+		 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, a);
+	ASSERT_NE(MAP_FAILED, b);
+	for (i = 0; i < first; i++)
+		a[i] = (uint8_t)(i * 5 + i / PAGE + 1);
+	memset(b, 0x99, second);
+	ASSERT_EQ(0, map_answered(&d, a, 0, first));
+	ASSERT_EQ(0, map_answered(&d, b, first, second));
+	/* Gone from under the second mapping, and nothing else comes there. */
+	ASSERT_EQ(b, mmap(b, second, PROT_NONE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0));
+	/* A small write leaves its bytes where a bounced window would go. */
+	EXPECT_EQ(0, server_dma_write(d.sv[1], 4, 0, 4000, 0xab));
+	for (i = 0; i < 4000; i++)
+		a[i] = (uint8_t)(i * 5 + 1);
+
+	memset(back, 0xee, len);
+	EXPECT_EQ(0, server_dma_read(d.sv[1], 1, 0, len, back));
+	EXPECT_EQ(0, memcmp(back, a, first));
+	for (i = first; i < len; i++)
+		if (back[i])
+			break;
+	EXPECT_EQ(len, i);
+	EXPECT_EQ(EFAULT, server_dma_read(d.sv[1], 2, first, second, back));
+	/* The stream is whole: the next read is answered in order. */
+	EXPECT_EQ(0, server_dma_read(d.sv[1], 3, PAGE, 8, back));
+	EXPECT_EQ(0, memcmp(back, a + PAGE, 8));
+	EXPECT_EQ(0, vu_wait_broken(d.dev, 0));
+
+	raw_close(&d);
+	munmap(a, first);
+	munmap(b, second);
+	free(back);
+}
+
 struct unmap_call {
 	int dev;
 	uint64_t iova, size;
