@@ -2051,6 +2051,123 @@ static void *unmap_thread(void *arg)
 	return NULL;
 }
 
+struct racing_unmap {
+	struct unmap_call u;
+	pid_t tid;
+};
+
+static void *racing_unmap_thread(void *arg)
+{
+	struct racing_unmap *r = arg;
+
+	__atomic_store_n(&r->tid, (pid_t)syscall(SYS_gettid), __ATOMIC_RELEASE);
+	return unmap_thread(&r->u);
+}
+
+/* Is thread @tid of this process asleep in the module? */
+static bool asleep_in_module(pid_t tid)
+{
+	char path[64], wchan[128] = "";
+	int fd, n;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/wchan", tid);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return false;
+	n = read(fd, wchan, sizeof(wchan) - 1);
+	close(fd);
+	return n > 0 && strstr(wchan, "vfio_user");
+}
+
+/*
+ * An unmap that races a DMA_READ whose reply is part-way out takes the
+ * rest of the range out of service at once, and waits for the reply to
+ * end: the reply, whose header promised its whole length, goes on with
+ * zeros where the unmapped memory was (never the bytes of an earlier
+ * command), then the unmap completes.
+ */
+TEST_F_TIMEOUT(harden, dma_read_raced_by_unmap_reads_zeros, 120)
+{
+	const size_t first = 257 * PAGE, second = 2 * PAGE;
+	const size_t len = first + second;
+	struct racing_unmap r = { .u = { .iova = first, .size = second } };
+	struct vfio_user_dma_region_access acc = { .addr = 0, .count = len };
+	struct vfio_user_header hdr;
+	uint8_t *mem, *reply, buf[256];
+	struct raw_dev d;
+	int queued = 0, sndbuf = 64 << 10;
+	size_t i;
+
+	NEED_MODULE();
+	reply = malloc(sizeof(acc) + len);
+	ASSERT_NE(NULL, reply);
+	raw_init(&d);
+	ASSERT_LE(0, d.dev);
+	d.arg.client_max_data_xfer_size = 2 << 20;
+	ASSERT_EQ(0, raw_attach(&d));
+	ASSERT_EQ(0, vu_set_timeout(d.dev, 60000));
+	mem = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, mem);
+	for (i = 0; i < len; i++)
+		mem[i] = (uint8_t)(i * 5 + i / PAGE + 1);
+	ASSERT_EQ(0, map_answered(&d, mem, 0, first));
+	ASSERT_EQ(0, map_answered(&d, mem + first, first, second));
+	/* A small write leaves its bytes where a bounced window would go. */
+	EXPECT_EQ(0, server_dma_write(d.sv[1], 1, first, 4000, 0xab));
+
+	/*
+	 * The socket holds a whole reply as the module sizes it; made small,
+	 * it holds a little of the first window, and the reply waits there.
+	 */
+	ASSERT_EQ(0, setsockopt(d.sv[0], SOL_SOCKET, SO_SNDBUF, &sndbuf,
+				sizeof(sndbuf)));
+	ASSERT_EQ(0, vu_msg_send(d.sv[1], 2, VFIO_USER_DMA_READ,
+				 VFIO_USER_F_TYPE_COMMAND, 0, &acc,
+				 sizeof(acc)));
+	for (i = 0; i < 6000 && !queued; i++) {
+		ASSERT_EQ(0, ioctl(d.sv[1], FIONREAD, &queued));
+		if (!queued)
+			usleep(10 * 1000);
+	}
+	ASSERT_NE(0, queued);
+	ASSERT_GT((int)first, queued);
+
+	r.u.dev = d.dev;
+	ASSERT_EQ(0, pthread_create(&r.u.thread, NULL, racing_unmap_thread,
+				    &r));
+	for (i = 0; i < 6000; i++) {
+		pid_t tid = __atomic_load_n(&r.tid, __ATOMIC_ACQUIRE);
+
+		if (tid && asleep_in_module(tid))
+			break;
+		usleep(10 * 1000);
+	}
+	ASSERT_GT(6000, i);
+	EXPECT_FALSE(__atomic_load_n(&r.u.done, __ATOMIC_ACQUIRE));
+
+	ASSERT_EQ(0, vu_msg_recv(d.sv[1], &hdr, reply, sizeof(acc) + len));
+	EXPECT_EQ(2, hdr.msg_id);
+	EXPECT_EQ(sizeof(hdr) + sizeof(acc) + len, hdr.msg_size);
+	EXPECT_EQ(0, memcmp(reply + sizeof(acc), mem, first));
+	for (i = first; i < len; i++)
+		if (reply[sizeof(acc) + i])
+			break;
+	EXPECT_EQ(len, i);
+
+	/* Then the unmap goes on. */
+	ASSERT_EQ(0, vu_msg_recv(d.sv[1], &hdr, buf, sizeof(buf)));
+	EXPECT_EQ(VFIO_USER_DMA_UNMAP, hdr.cmd);
+	vu_msg_send(d.sv[1], hdr.msg_id, hdr.cmd, VFIO_USER_F_TYPE_REPLY, 0,
+		    buf, hdr.msg_size - sizeof(hdr));
+	pthread_join(r.u.thread, NULL);
+	EXPECT_EQ(0, r.u.ret);
+	EXPECT_EQ(0, vu_wait_broken(d.dev, 0));
+	raw_close(&d);
+	munmap(mem, len);
+	free(reply);
+}
+
 /* The start and size of the [vvar] mapping, or 0. */
 static size_t find_vvar(uintptr_t *start)
 {
