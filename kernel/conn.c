@@ -538,6 +538,9 @@ static int vfio_user_send_iter(struct vfio_user_conn *conn,
 	while (sent < total) {
 		if (!msg_data_left(&msg)) {
 			ret = more ? more(more_arg, &msg.msg_iter) : -EINVAL;
+			/* A source that runs dry short of @total would spin. */
+			if (!ret && !msg_data_left(&msg))
+				ret = -EIO;
 			if (ret)
 				break;
 			continue;
