@@ -527,6 +527,7 @@ static int vfio_user_send_iter(struct vfio_user_conn *conn,
 	size_t total = more ? hdr->msg_size : iov_iter_count(iter), sent = 0;
 	long timeout = msecs_to_jiffies(READ_ONCE(conn->timeout_ms));
 	struct msghdr msg = { .msg_iter = *iter };
+	size_t left, accepted;
 	int ret = 0;
 
 	if (lock) {
@@ -538,7 +539,7 @@ static int vfio_user_send_iter(struct vfio_user_conn *conn,
 	while (sent < total) {
 		if (!msg_data_left(&msg)) {
 			ret = more ? more(more_arg, &msg.msg_iter) : -EINVAL;
-			/* A source that runs dry short of @total would spin. */
+			/* A refill that adds nothing would spin: a bug, end it. */
 			if (!ret && !msg_data_left(&msg))
 				ret = -EIO;
 			if (ret)
@@ -549,7 +550,19 @@ static int vfio_user_send_iter(struct vfio_user_conn *conn,
 		msg.msg_control = sent ? NULL : cmsg;
 		msg.msg_controllen = sent ? 0 : cmsg_size;
 		msg.msg_flags = MSG_NOSIGNAL | MSG_DONTWAIT;
+		left = msg_data_left(&msg);
 		ret = sock_sendmsg(sock, &msg);
+		/*
+		 * A Unix stream socket copies a chunk from the iterator before
+		 * it finds the peer gone (closed, or shut down for reading);
+		 * it then drops the chunk and reports only the bytes before
+		 * it. Put the dropped bytes back, so that what is left is
+		 * what was not sent and the next call returns the error.
+		 */
+		accepted = ret > 0 ? ret : 0;
+		if (left - msg_data_left(&msg) > accepted)
+			iov_iter_revert(&msg.msg_iter,
+					left - msg_data_left(&msg) - accepted);
 		if (ret > 0) {
 			sent += ret;
 			continue;
