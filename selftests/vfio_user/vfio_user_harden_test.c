@@ -2440,4 +2440,53 @@ TEST_F_TIMEOUT(harden, worker_memory_charged_to_vmm, 300)
 	memcg_leave(dir);
 }
 
+/*
+ * A server that stops reading while a DMA_READ's reply is half-way out
+ * ends the connection. The socket layer may take a piece of the reply
+ * from its source and then find the peer gone: the worker must not take
+ * that piece as sent, run its source dry and wait for the rest forever
+ * (which also left the device's release waiting for the worker). Each
+ * round stops reading at another point of the stream of replies.
+ */
+TEST_F_TIMEOUT(harden, reply_cut_by_a_server_that_stops_reading, 600)
+{
+	enum { ROUNDS = 24, READS = 128, LEN = 1 << 16 };
+	struct vfio_user_timeout t = { .argsz = sizeof(t), .timeout_ms = 600000 };
+	struct vfio_user_dma_region_access acc = { .addr = 0, .count = LEN };
+	int round, i, queued;
+	struct raw_dev d;
+	void *mem;
+
+	NEED_MODULE();
+	mem = mmap(NULL, LEN, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	ASSERT_NE(MAP_FAILED, mem);
+	for (round = 0; round < ROUNDS; round++) {
+		raw_init(&d);
+		ASSERT_LE(0, d.dev);
+		/* Room for every reply: the worker never waits to send. */
+		d.arg.client_max_data_xfer_size = 8 << 20;
+		ASSERT_EQ(0, raw_attach(&d));
+		ASSERT_EQ(0, ioctl(d.dev, VFIO_USER_SET_TIMEOUT, &t));
+		ASSERT_EQ(0, map_answered(&d, mem, 0, LEN));
+		for (i = 0; i < READS; i++)
+			ASSERT_EQ(0, vu_msg_send(d.sv[1], 100 + i,
+						 VFIO_USER_DMA_READ,
+						 VFIO_USER_F_TYPE_COMMAND, 0,
+						 &acc, sizeof(acc)));
+		/* Replies are flowing: stop reading a little later each round. */
+		queued = 0;
+		for (i = 0; i < 1000000 && queued < (round + 1) * (LEN / 2); i++)
+			if (ioctl(d.sv[1], FIONREAD, &queued))
+				break;
+		ASSERT_EQ(0, shutdown(d.sv[1], SHUT_RD));
+		ASSERT_NE(0, vu_wait_broken(d.dev, VU_WAIT_MS)) {
+			/* Closing the device would wait for the worker for good. */
+			TH_LOG("round %d: the worker never ended its reply", round);
+		}
+		raw_close(&d);
+	}
+	munmap(mem, LEN);
+}
+
 TEST_HARNESS_MAIN
