@@ -23,9 +23,12 @@ run_one() {
 	prog=$1
 	name=$label$(basename "$prog")
 	echo "# selftest: $name"
+	start=$(date +%s)
 	(cd "$(dirname "$prog")" && timeout -s KILL "$limit" "./$(basename "$prog")") 2>&1
 	rc=$?
 	[ $rc -eq 137 ] && echo "# $name: killed after $limit s"
+	# Where a run's time goes, for whoever sets the bounds.
+	echo "# $name: took $(($(date +%s) - start)) s"
 	echo "# selftest-exit: $name $rc"
 	[ $rc -eq 0 ] || [ $rc -eq 4 ]
 }

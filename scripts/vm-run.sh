@@ -202,7 +202,7 @@ timeout -k 10 "$timeout" qemu-system-x86_64 \
 	-machine pc -accel tcg -cpu max -smp 2 -m "$memory" \
 	-nographic -no-reboot -nodefaults -serial stdio -display none \
 	-kernel "$vmlinuz" -initrd "$work/initramfs.cpio.gz" \
-	-append "$append" </dev/null 2>&1 | tr -d '\r' | tee "$log" |
+	-append "$append" </dev/null 2>&1 | sed -u 's/\r//g' | tee "$log" |
 	awk -v show_boot=$show_boot '
 		/^VMRUN-START$/ { started = 1; next }
 		/^VMRUN-(KMEMLEAK|DMESG)-BEGIN$/ { hidden = 1; next }
