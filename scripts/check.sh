@@ -16,9 +16,10 @@ logs="$top/build/check"
 rm -rf "$logs"
 mkdir -p "$logs"
 
+# Each stage says when it began: where CI's time goes.
 stage() {
 	echo
-	echo "==== $1"
+	echo "==== $1 (at ${SECONDS} s)"
 }
 
 # A stage that is not a kselftest program still shows up in the summary.
@@ -49,22 +50,55 @@ stage "install: make install, DKMS, Debian packages, pkg-config, in the VM"
 # Frames each part itself (install: make-install, man, dkms, deb, ...).
 "$here/check-install.sh" 2>&1 | tee "$logs/install.log"
 
-for kernel in debian debian612 debug; do
+# The selftests in one VM: vm_selftests KERNEL NAME [--module KO] [PROG...],
+# by default every program of the run-list, in order.
+vm_selftests() {
+	local kernel=$1 name=$2 module=()
+	shift 2
+	if [ "${1-}" = --module ]; then
+		module=(--module "$2")
+		shift 2
+	fi
+	[ $# -gt 0 ] || set -- /selftests/vfio_user
+	echo "# selftest: $name"
+	# Emulated debug kernels are slow: generous bounds, still bounded.
+	"$here/vm-run.sh" --kernel "$kernel" "${module[@]}" --timeout 2400 -- \
+		ksft-run -t 1200 -l "$kernel" "$@" 2>&1
+	rc=$?
+	# Test failures are counted per test; the VM's own verdict
+	# (splat, module stuck, timeout) counts when the tests passed.
+	echo "# selftest-exit: $name $rc"
+}
+
+for kernel in debian debian612; do
 	stage "selftests in the VM, $kernel kernel"
-	{
-		echo "# selftest: $kernel-vm"
-		# Emulated debug kernels are slow: generous bounds, still bounded.
-		"$here/vm-run.sh" --kernel "$kernel" --timeout 2400 -- \
-			ksft-run -t 1200 -l "$kernel" /selftests/vfio_user 2>&1
-		rc=$?
-		# Test failures are counted per test; the VM's own verdict
-		# (splat, module stuck, timeout) counts when the tests passed.
-		echo "# selftest-exit: $kernel-vm $rc"
-	} | tee "$logs/vm-$kernel.log"
+	vm_selftests "$kernel" "$kernel-vm" | tee "$logs/vm-$kernel.log"
 done
 
+# The debug kernel's run is the longest by far, and its programs keep one
+# CPU busy at a time: the hostile-server fuzzer, the longest program, runs
+# in a VM of its own beside the rest, each VM with its own verdict.
+stage "selftests in the VM, debug kernel (the fuzzer in a second VM)"
+fuzzer=vfio_user_fuzz_server_test
+"$here/build-debug-kernel.sh" >/dev/null
+make -s -C "$top" module-debug
+debug_ko="$top/build/kmod/debug/vfio_user.ko"
+rest=()
+while read -r prog; do
+	[ -z "$prog" ] || [ "$prog" = "$fuzzer" ] ||
+		rest+=("/selftests/vfio_user/$prog")
+done <"$top/build/selftests-install/vfio_user/run-list"
+vm_selftests debug debug-vm-fuzz --module "$debug_ko" \
+	"/selftests/vfio_user/$fuzzer" >"$logs/vm-debug-fuzz.log" &
+fuzz_vm=$!
+vm_selftests debug debug-vm --module "$debug_ko" "${rest[@]}" |
+	tee "$logs/vm-debug.log"
+wait "$fuzz_vm"
+cat "$logs/vm-debug-fuzz.log"
+
 stage "hardening figures (debug kernel)"
-"$here/fuzz-figures.sh" "hardening, debug kernel" "$logs/vm-debug.log"
+"$here/fuzz-figures.sh" "hardening, debug kernel" "$logs/vm-debug.log" \
+	"$logs/vm-debug-fuzz.log"
 
 stage "benchmark: printed, not asserted"
 "$here/bench.sh" 2>&1 || echo "(the benchmark did not run; not counted as a test)"
