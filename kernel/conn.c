@@ -1401,7 +1401,10 @@ static bool vfio_user_is_dma_cmd(u16 cmd)
 /*
  * The connection holds the owner's mm_struct, not its address space: the
  * worker borrows that only while it touches the VMM's memory, so that the
- * VMM's exit frees it.
+ * VMM's exit frees it. The worker's put may be the last one, when the VMM
+ * exited meanwhile, and tearing an address space down waits for its AIO
+ * requests (exit_aio()), which may be the device's own, completed by this
+ * very worker: the teardown goes to a workqueue (mmput_async()).
  */
 static bool vfio_user_use_mm(struct vfio_user_conn *conn)
 {
@@ -1414,7 +1417,7 @@ static bool vfio_user_use_mm(struct vfio_user_conn *conn)
 static void vfio_user_unuse_mm(struct vfio_user_conn *conn)
 {
 	kthread_unuse_mm(conn->mm);
-	mmput(conn->mm);
+	mmput_async(conn->mm);
 }
 
 static void vfio_user_cmd_iter_none(struct vfio_user_worker *w)
@@ -1445,7 +1448,7 @@ static int vfio_user_cmd_pin(struct vfio_user_worker *w)
 	if (!mmget_not_zero(conn->mm))
 		return -EFAULT;
 	ret = vfio_user_dma_xfer_pin(conn_to_vdev(conn), x, conn->mm);
-	mmput(conn->mm);
+	mmput_async(conn->mm);	/* as in vfio_user_unuse_mm() */
 	return ret;
 }
 

@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <liburing.h>
+#include <linux/aio_abi.h>
 #include <linux/fs.h>
 #include <linux/sockios.h>
 #include <linux/userfaultfd.h>
@@ -1703,6 +1704,98 @@ TEST_F_TIMEOUT(harden, close_while_worker_faults, 180)
 	ASSERT_EQ(child, got);
 	ASSERT_TRUE(WIFEXITED(status));
 	EXPECT_EQ(0, WEXITSTATUS(status));
+}
+
+/*
+ * The VMM exits while the worker holds its address space (faulting in
+ * memory the VMM's userfaultfd holds) and an AIO read of the device is in
+ * flight, unanswered. The worker's put of the address space is then the
+ * last one, and tearing it down waits for that read, which only the
+ * worker completes (at the timeout). The teardown must not run in the
+ * worker: the read times out, the device goes, and the server sees the
+ * end of its socket.
+ */
+TEST_F_TIMEOUT(harden, vmm_exit_with_aio_in_flight_while_worker_faults, 300)
+{
+	uint8_t buf[4096];
+	int status = 0, uffd, rounds;
+	struct raw_dev d;
+	pid_t child;
+	ssize_t n;
+
+	NEED_MODULE();
+	uffd = syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (uffd < 0)
+		SKIP(return, "no userfaultfd here: %s", strerror(errno));
+	close(uffd);
+	raw_init(&d);
+	ASSERT_LE(0, d.dev);
+	child = fork();
+	ASSERT_LE(0, child);
+	if (!child) {
+		struct vfio_user_timeout t = {
+			.argsz = sizeof(t), .timeout_ms = 2000,
+		};
+		struct uffdio_api api = { .api = UFFD_API };
+		struct uffdio_register reg = {
+			.mode = UFFDIO_REGISTER_MODE_MISSING,
+		};
+		struct {
+			struct vfio_user_dma_region_access acc;
+			uint8_t data[8];
+		} write = { .acc = { .addr = 0, .count = 8 } };
+		struct pollfd pfd = { .events = POLLIN };
+		struct iocb cb = { .aio_lio_opcode = IOCB_CMD_PREAD };
+		struct iocb *cbs[1] = { &cb };
+		aio_context_t ctx = 0;
+		uint32_t v;
+		uint8_t *held;
+
+		uffd = syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+		if (uffd < 0 || ioctl(uffd, UFFDIO_API, &api))
+			_exit(1);
+		if (raw_attach(&d) || ioctl(d.dev, VFIO_USER_SET_TIMEOUT, &t))
+			_exit(2);
+		held = mmap(NULL, PAGE, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		reg.range.start = (uintptr_t)held;
+		reg.range.len = PAGE;
+		if (held == MAP_FAILED || ioctl(uffd, UFFDIO_REGISTER, &reg) ||
+		    map_answered(&d, held, 0, PAGE))
+			_exit(3);
+		/* A read of the device that the server leaves unanswered. */
+		cb.aio_fildes = d.dev;
+		cb.aio_buf = (uintptr_t)&v;
+		cb.aio_nbytes = sizeof(v);
+		cb.aio_offset = vu_region_off(0, 0);
+		if (syscall(__NR_io_setup, 1, &ctx) ||
+		    syscall(__NR_io_submit, ctx, 1, cbs) != 1)
+			_exit(4);
+		/* The server writes into the missing page: the worker faults. */
+		if (vu_msg_send(d.sv[1], 3, VFIO_USER_DMA_WRITE,
+				VFIO_USER_F_TYPE_COMMAND, 0, &write, sizeof(write)))
+			_exit(5);
+		pfd.fd = uffd;
+		if (poll(&pfd, 1, 60000) != 1)
+			_exit(6);
+		_exit(0);	/* the fault unresolved, the read in flight */
+	}
+	/* The server's end stays open here: only the device's end can close. */
+	close(d.dev);
+	close(d.sv[0]);
+	ASSERT_EQ(child, waitpid(child, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	ASSERT_EQ(0, WEXITSTATUS(status));
+	for (rounds = 0; rounds < 1000; rounds++) {
+		ASSERT_TRUE(vu_wait_readable(d.sv[1], VU_WAIT_MS))
+			TH_LOG("the device outlived its VMM: its worker is stuck");
+		n = read(d.sv[1], buf, sizeof(buf));
+		ASSERT_LE(0, n);
+		if (!n)
+			break;
+	}
+	EXPECT_EQ(0, n);
+	close(d.sv[1]);
 }
 
 /* Killed while another task shares the address space ---------------------- */
