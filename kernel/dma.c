@@ -493,6 +493,18 @@ static int vfio_user_dma_quiesce(struct vfio_user_device *vdev)
 	return 0;
 }
 
+/*
+ * Mappings a failed map leaves out, just taken out of service: wait for the
+ * server's transfers that began in them meanwhile, so that no byte of the
+ * server's moves there once the call returns. A caller killed while
+ * waiting ends the connection instead, and with it those transfers.
+ */
+static void vfio_user_dma_settle(struct vfio_user_device *vdev)
+{
+	if (vfio_user_dma_quiesce(vdev))
+		vfio_user_conn_break(&vdev->conn, -EIO);
+}
+
 /* Map and unmap */
 
 /* The caller's memory at [vaddr, vaddr + size) exists and allows @flags. */
@@ -673,6 +685,10 @@ static long vfio_user_map_dma(struct vfio_user_device *vdev, void __user *arg)
 	if (!ret)
 		ret = vfio_user_dma_call_end(vdev, req, NULL);
 	if (ret) {
+		down_write(&vdev->dma_lock);
+		dma->active = false;
+		up_write(&vdev->dma_lock);
+		vfio_user_dma_settle(vdev);
 		down_write(&vdev->dma_lock);
 		vfio_user_dma_remove(vdev, dma);
 		up_write(&vdev->dma_lock);
@@ -859,8 +875,9 @@ static int vfio_user_put_failed(struct vfio_user_dma_batch __user *arg,
 }
 
 /*
- * Unmap at the server what a failed batch had mapped. What cannot be
- * undone leaves the server's map unknown: the connection ends then.
+ * Unmap at the server what a failed batch had mapped, already out of
+ * service and settled. What cannot be undone leaves the server's map
+ * unknown: the connection ends then.
  */
 static void vfio_user_map_batch_undo(struct vfio_user_device *vdev,
 				     struct vfio_user_dma_step *steps,
@@ -869,11 +886,6 @@ static void vfio_user_map_batch_undo(struct vfio_user_device *vdev,
 	u32 i;
 	int ret = 0;
 
-	/* Out of service first, as for any unmapping. */
-	down_write(&vdev->dma_lock);
-	for (i = 0; i < count; i++)
-		steps[i].dma->active = false;
-	up_write(&vdev->dma_lock);
 	for (i = 0; i < count; i++) {
 		struct vfio_user_dma *dma = steps[i].dma;
 
@@ -971,11 +983,17 @@ static long vfio_user_map_dma_batch(struct vfio_user_device *vdev,
 			failed = i;
 		}
 	}
-	if (ret && !vfio_user_conn_status(&vdev->conn))
-		vfio_user_map_batch_undo(vdev, steps, sent);
 
 out_remove:
 	if (ret) {
+		/* Out of service first, as for any unmapping. */
+		down_write(&vdev->dma_lock);
+		for (i = 0; i < inserted; i++)
+			steps[i].dma->active = false;
+		up_write(&vdev->dma_lock);
+		vfio_user_dma_settle(vdev);
+		if (sent && !vfio_user_conn_status(&vdev->conn))
+			vfio_user_map_batch_undo(vdev, steps, sent);
 		down_write(&vdev->dma_lock);
 		for (i = 0; i < inserted; i++)
 			vfio_user_dma_remove(vdev, steps[i].dma);

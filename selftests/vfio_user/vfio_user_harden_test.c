@@ -1798,6 +1798,104 @@ TEST_F_TIMEOUT(harden, vmm_exit_with_aio_in_flight_while_worker_faults, 300)
 	close(d.sv[1]);
 }
 
+struct mapper {
+	int dev;
+	void *va;
+	int ret;
+	pthread_t thread;
+};
+
+static void *mapper_main(void *arg)
+{
+	struct mapper *m = arg;
+
+	m->ret = vu_map_dma(m->dev, m->va, 0, 1 << 16, -1, 0);
+	return NULL;
+}
+
+/*
+ * The server starts a DMA_WRITE into a mapping on its way (on the twin
+ * socket, half of the body), then fails the DMA_MAP. Once the map returns,
+ * the rest of the body must not land in the memory the VMM was told is
+ * not mapped: the map waits for the transfer, which the message timeout
+ * ends here.
+ */
+TEST_F_TIMEOUT(harden, failed_map_waits_for_dma_in_flight, 180)
+{
+	enum { LEN = 1 << 16, FIRST = 4096 };
+	struct vfio_user_timeout t = { .argsz = sizeof(t), .timeout_ms = 5000 };
+	struct {
+		struct vfio_user_header hdr;
+		struct vfio_user_dma_region_access acc;
+		uint8_t data[LEN];
+	} *msg;
+	struct vfio_user_header hdr;
+	struct mapper m = { 0 };
+	uint8_t reply[256];
+	int twin[2], queued = 1, i;
+	struct raw_dev d;
+	size_t j;
+
+	NEED_MODULE();
+	msg = calloc(1, sizeof(*msg));
+	ASSERT_NE(NULL, msg);
+	m.va = mmap(NULL, LEN, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	ASSERT_NE(MAP_FAILED, m.va);
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, twin));
+	raw_init(&d);
+	ASSERT_LE(0, d.dev);
+	d.arg.twin_fd = twin[0];
+	ASSERT_EQ(0, raw_attach(&d));
+	ASSERT_EQ(0, ioctl(d.dev, VFIO_USER_SET_TIMEOUT, &t));
+
+	m.dev = d.dev;
+	ASSERT_EQ(0, pthread_create(&m.thread, NULL, mapper_main, &m));
+	ASSERT_TRUE(vu_wait_readable(d.sv[1], VU_WAIT_MS));
+	ASSERT_EQ(0, vu_msg_recv(d.sv[1], &hdr, reply, sizeof(reply)));
+	ASSERT_EQ(VFIO_USER_DMA_MAP, hdr.cmd);
+
+	/* The header and the first 4 KiB of a DMA_WRITE, taken in. */
+	msg->hdr = (struct vfio_user_header) {
+		.msg_id = 7, .cmd = VFIO_USER_DMA_WRITE,
+		.msg_size = sizeof(*msg), .flags = VFIO_USER_F_TYPE_COMMAND,
+	};
+	msg->acc = (struct vfio_user_dma_region_access) {
+		.addr = 0, .count = LEN,
+	};
+	memset(msg->data, 0x55, LEN);
+	ASSERT_EQ((ssize_t)(sizeof(msg->hdr) + sizeof(msg->acc) + FIRST),
+		  write(twin[1], msg, sizeof(msg->hdr) + sizeof(msg->acc) + FIRST));
+	for (i = 0; i < 3000 && queued; i++) {
+		ASSERT_EQ(0, ioctl(twin[1], SIOCOUTQ, &queued));
+		if (queued)
+			usleep(10 * 1000);
+	}
+	ASSERT_EQ(0, queued) TH_LOG("the worker did not take the DMA_WRITE in");
+
+	ASSERT_EQ(0, vu_msg_send(d.sv[1], hdr.msg_id, VFIO_USER_DMA_MAP,
+				 VFIO_USER_F_TYPE_REPLY | VFIO_USER_F_ERROR,
+				 EINVAL, NULL, 0));
+	pthread_join(m.thread, NULL);
+	EXPECT_NE(0, m.ret);
+
+	/* Not mapped, says the kernel: the VMM reuses the memory. */
+	memset(m.va, 0xaa, LEN);
+	send(twin[1], msg->data + FIRST, LEN - FIRST,
+	     MSG_NOSIGNAL | MSG_DONTWAIT);
+	/* The worker's answer, or the end of the stream, says it is done. */
+	EXPECT_TRUE(vu_wait_readable(twin[1], VU_WAIT_MS));
+	for (j = 0; j < LEN && ((uint8_t *)m.va)[j] == 0xaa; j++)
+		;
+	EXPECT_EQ((size_t)LEN, j)
+		TH_LOG("bytes from %zu on landed after the map failed", j);
+	raw_close(&d);
+	close(twin[0]);
+	close(twin[1]);
+	munmap(m.va, LEN);
+	free(msg);
+}
+
 /* Killed while another task shares the address space ---------------------- */
 
 /*
