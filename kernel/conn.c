@@ -527,7 +527,7 @@ static int vfio_user_send_iter(struct vfio_user_conn *conn,
 	size_t total = more ? hdr->msg_size : iov_iter_count(iter), sent = 0;
 	long timeout = msecs_to_jiffies(READ_ONCE(conn->timeout_ms));
 	struct msghdr msg = { .msg_iter = *iter };
-	size_t left, accepted;
+	size_t left, taken, accepted;
 	int ret = 0;
 
 	if (lock) {
@@ -559,10 +559,10 @@ static int vfio_user_send_iter(struct vfio_user_conn *conn,
 		 * it. Put the dropped bytes back, so that what is left is
 		 * what was not sent and the next call returns the error.
 		 */
+		taken = left - msg_data_left(&msg);
 		accepted = ret > 0 ? ret : 0;
-		if (left - msg_data_left(&msg) > accepted)
-			iov_iter_revert(&msg.msg_iter,
-					left - msg_data_left(&msg) - accepted);
+		if (taken > accepted)
+			iov_iter_revert(&msg.msg_iter, taken - accepted);
 		if (ret > 0) {
 			sent += ret;
 			continue;

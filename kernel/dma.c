@@ -653,6 +653,23 @@ static int vfio_user_dma_map_begin(struct vfio_user_device *vdev,
 				    with_fd, 0, reqp);
 }
 
+/* Take every active mapping in [start, last] out of service; count them. */
+static u32 vfio_user_dma_set_active(struct vfio_user_device *vdev, u64 start,
+				    u64 last, bool active)
+{
+	struct vfio_user_dma *dma;
+	u32 n = 0;
+
+	down_write(&vdev->dma_lock);
+	for (dma = vfio_user_dma_it_iter_first(&vdev->dma_tree, start, last);
+	     dma; dma = vfio_user_dma_it_iter_next(dma, start, last)) {
+		dma->active = active;
+		n++;
+	}
+	up_write(&vdev->dma_lock);
+	return n;
+}
+
 static long vfio_user_map_dma(struct vfio_user_device *vdev, void __user *arg)
 {
 	struct vfio_user_request *req;
@@ -685,9 +702,7 @@ static long vfio_user_map_dma(struct vfio_user_device *vdev, void __user *arg)
 	if (!ret)
 		ret = vfio_user_dma_call_end(vdev, req, NULL);
 	if (ret) {
-		down_write(&vdev->dma_lock);
-		dma->active = false;
-		up_write(&vdev->dma_lock);
+		vfio_user_dma_set_active(vdev, dma->start, dma->last, false);
 		vfio_user_dma_settle(vdev);
 		down_write(&vdev->dma_lock);
 		vfio_user_dma_remove(vdev, dma);
@@ -698,23 +713,6 @@ out_unlock:
 	if (ret)
 		vfio_user_free_dma(dma);
 	return ret;
-}
-
-/* Take every active mapping in [start, last] out of service; count them. */
-static u32 vfio_user_dma_set_active(struct vfio_user_device *vdev, u64 start,
-				    u64 last, bool active)
-{
-	struct vfio_user_dma *dma;
-	u32 n = 0;
-
-	down_write(&vdev->dma_lock);
-	for (dma = vfio_user_dma_it_iter_first(&vdev->dma_tree, start, last);
-	     dma; dma = vfio_user_dma_it_iter_next(dma, start, last)) {
-		dma->active = active;
-		n++;
-	}
-	up_write(&vdev->dma_lock);
-	return n;
 }
 
 static void vfio_user_dma_remove_range(struct vfio_user_device *vdev,
