@@ -1644,6 +1644,40 @@ TEST_F_TIMEOUT(harden, failed_send_of_answered_request, 300)
 }
 
 /*
+ * In a VMM that attached @d: map a page that its userfaultfd holds, have
+ * the server write into it, and wait until the worker faults there. The
+ * fault stays unresolved until the process exits. Return: 0, or the step
+ * that failed (1 to 4).
+ */
+static int worker_faults_in_held_page(struct raw_dev *d)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register reg = { .mode = UFFDIO_REGISTER_MODE_MISSING };
+	struct {
+		struct vfio_user_dma_region_access acc;
+		uint8_t data[8];
+	} write = { .acc = { .addr = 0, .count = 8 } };
+	struct pollfd pfd = { .events = POLLIN };
+	uint8_t *held;
+
+	pfd.fd = syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (pfd.fd < 0 || ioctl(pfd.fd, UFFDIO_API, &api))
+		return 1;
+	held = mmap(NULL, PAGE, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	reg.range.start = (uintptr_t)held;
+	reg.range.len = PAGE;
+	if (held == MAP_FAILED || ioctl(pfd.fd, UFFDIO_REGISTER, &reg) ||
+	    map_answered(d, held, 0, PAGE))
+		return 2;
+	/* The server writes into the missing page: the worker faults. */
+	if (vu_msg_send(d->sv[1], 3, VFIO_USER_DMA_WRITE,
+			VFIO_USER_F_TYPE_COMMAND, 0, &write, sizeof(write)))
+		return 3;
+	return poll(&pfd, 1, 60000) == 1 ? 0 : 4;
+}
+
+/*
  * The device is closed while its worker waits in a fault that nobody will
  * resolve (the VMM's userfaultfd): the close still returns, and the VMM
  * can exit.
@@ -1661,38 +1695,15 @@ TEST_F_TIMEOUT(harden, close_while_worker_faults, 180)
 	child = fork();
 	ASSERT_LE(0, child);
 	if (!child) {
-		struct uffdio_api api = { .api = UFFD_API };
-		struct uffdio_register reg = {
-			.mode = UFFDIO_REGISTER_MODE_MISSING,
-		};
-		struct {
-			struct vfio_user_dma_region_access acc;
-			uint8_t data[8];
-		} write = { .acc = { .addr = 0, .count = 8 } };
-		struct pollfd pfd = { .events = POLLIN };
 		struct raw_dev d;
-		uint8_t *held;
+		int step;
 
-		uffd = syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK);
-		if (uffd < 0 || ioctl(uffd, UFFDIO_API, &api))
-			_exit(1);
 		raw_init(&d);
 		if (d.dev < 0 || raw_attach(&d))
-			_exit(2);
-		held = mmap(NULL, PAGE, PROT_READ | PROT_WRITE,
-			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		reg.range.start = (uintptr_t)held;
-		reg.range.len = PAGE;
-		if (held == MAP_FAILED || ioctl(uffd, UFFDIO_REGISTER, &reg) ||
-		    map_answered(&d, held, 0, PAGE))
-			_exit(3);
-		/* The server writes into the missing page: the worker faults. */
-		if (vu_msg_send(d.sv[1], 3, VFIO_USER_DMA_WRITE,
-				VFIO_USER_F_TYPE_COMMAND, 0, &write, sizeof(write)))
-			_exit(4);
-		pfd.fd = uffd;
-		if (poll(&pfd, 1, 60000) != 1)
-			_exit(5);
+			_exit(1);
+		step = worker_faults_in_held_page(&d);
+		if (step)
+			_exit(1 + step);
 		close(d.dev);
 		_exit(0);
 	}
@@ -1736,47 +1747,29 @@ TEST_F_TIMEOUT(harden, vmm_exit_with_aio_in_flight_while_worker_faults, 300)
 		struct vfio_user_timeout t = {
 			.argsz = sizeof(t), .timeout_ms = 2000,
 		};
-		struct uffdio_api api = { .api = UFFD_API };
-		struct uffdio_register reg = {
-			.mode = UFFDIO_REGISTER_MODE_MISSING,
-		};
-		struct {
-			struct vfio_user_dma_region_access acc;
-			uint8_t data[8];
-		} write = { .acc = { .addr = 0, .count = 8 } };
-		struct pollfd pfd = { .events = POLLIN };
 		struct iocb cb = { .aio_lio_opcode = IOCB_CMD_PREAD };
 		struct iocb *cbs[1] = { &cb };
 		aio_context_t ctx = 0;
+		int step;
 		uint32_t v;
-		uint8_t *held;
 
-		uffd = syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK);
-		if (uffd < 0 || ioctl(uffd, UFFDIO_API, &api))
+		if (raw_attach(&d))
 			_exit(1);
-		if (raw_attach(&d) || ioctl(d.dev, VFIO_USER_SET_TIMEOUT, &t))
-			_exit(2);
-		held = mmap(NULL, PAGE, PROT_READ | PROT_WRITE,
-			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		reg.range.start = (uintptr_t)held;
-		reg.range.len = PAGE;
-		if (held == MAP_FAILED || ioctl(uffd, UFFDIO_REGISTER, &reg) ||
-		    map_answered(&d, held, 0, PAGE))
-			_exit(3);
-		/* A read of the device that the server leaves unanswered. */
+		step = worker_faults_in_held_page(&d);
+		if (step)
+			_exit(1 + step);
+		/*
+		 * A read of the device that the server leaves unanswered: the
+		 * worker, in its fault until this process exits, can time it
+		 * out only after that.
+		 */
 		cb.aio_fildes = d.dev;
 		cb.aio_buf = (uintptr_t)&v;
 		cb.aio_nbytes = sizeof(v);
 		cb.aio_offset = vu_region_off(0, 0);
-		if (syscall(__NR_io_setup, 1, &ctx) ||
+		if (ioctl(d.dev, VFIO_USER_SET_TIMEOUT, &t) ||
+		    syscall(__NR_io_setup, 1, &ctx) ||
 		    syscall(__NR_io_submit, ctx, 1, cbs) != 1)
-			_exit(4);
-		/* The server writes into the missing page: the worker faults. */
-		if (vu_msg_send(d.sv[1], 3, VFIO_USER_DMA_WRITE,
-				VFIO_USER_F_TYPE_COMMAND, 0, &write, sizeof(write)))
-			_exit(5);
-		pfd.fd = uffd;
-		if (poll(&pfd, 1, 60000) != 1)
 			_exit(6);
 		_exit(0);	/* the fault unresolved, the read in flight */
 	}
@@ -1847,13 +1840,14 @@ TEST_F_TIMEOUT(harden, failed_map_waits_for_dma_in_flight, 180)
 	ASSERT_LE(0, d.dev);
 	d.arg.twin_fd = twin[0];
 	ASSERT_EQ(0, raw_attach(&d));
-	ASSERT_EQ(0, ioctl(d.dev, VFIO_USER_SET_TIMEOUT, &t));
 
 	m.dev = d.dev;
 	ASSERT_EQ(0, pthread_create(&m.thread, NULL, mapper_main, &m));
 	ASSERT_TRUE(vu_wait_readable(d.sv[1], VU_WAIT_MS));
 	ASSERT_EQ(0, vu_msg_recv(d.sv[1], &hdr, reply, sizeof(reply)));
 	ASSERT_EQ(VFIO_USER_DMA_MAP, hdr.cmd);
+	/* Short from here on: it bounds the DMA_WRITE below, not the map. */
+	ASSERT_EQ(0, ioctl(d.dev, VFIO_USER_SET_TIMEOUT, &t));
 
 	/* The header and the first 4 KiB of a DMA_WRITE, taken in. */
 	msg->hdr = (struct vfio_user_header) {
