@@ -1794,36 +1794,64 @@ TEST_F_TIMEOUT(harden, vmm_exit_with_aio_in_flight_while_worker_faults, 300)
 struct mapper {
 	int dev;
 	void *va;
+	bool batch;
 	int ret;
+	int done;
 	pthread_t thread;
 };
+
+#define MAPPER_LEN	(1 << 16)
+/* A batch's second entry, which the server refuses. */
+#define MAPPER_IOVA2	(1 << 20)
 
 static void *mapper_main(void *arg)
 {
 	struct mapper *m = arg;
+	struct vfio_user_map_dma maps[2];
+	struct vfio_user_dma_batch b = {
+		.argsz = sizeof(b), .count = 2, .entries = (uintptr_t)maps,
+	};
+	unsigned int i;
 
-	m->ret = vu_map_dma(m->dev, m->va, 0, 1 << 16, -1, 0);
+	if (!m->batch) {
+		m->ret = vu_map_dma(m->dev, m->va, 0, MAPPER_LEN, -1, 0);
+	} else {
+		for (i = 0; i < 2; i++)
+			maps[i] = (struct vfio_user_map_dma) {
+				.argsz = sizeof(maps[i]),
+				.flags = VFIO_USER_MAP_DMA_READ |
+					 VFIO_USER_MAP_DMA_WRITE,
+				.vaddr = (uintptr_t)m->va + i * MAPPER_LEN,
+				.iova = i ? MAPPER_IOVA2 : 0,
+				.size = MAPPER_LEN, .fd = -1,
+			};
+		m->ret = ioctl(m->dev, VFIO_USER_MAP_DMA_BATCH, &b) ? -errno :
+								      0;
+	}
+	__atomic_store_n(&m->done, 1, __ATOMIC_RELEASE);
 	return NULL;
 }
 
 /*
  * The server starts a DMA_WRITE into a mapping on its way (on the twin
- * socket, half of the body), then fails the DMA_MAP. Once the map returns,
- * the rest of the body must not land in the memory the VMM was told is
- * not mapped: the map waits for the transfer, which the message timeout
- * ends here.
+ * socket, part of the body), then fails the DMA_MAP (or, for a batch, the
+ * second entry's, which undoes the first). Once the map returns, the rest
+ * of the body must not land in the memory the VMM was told is not mapped:
+ * the map waits for the transfer, which the message timeout ends here. An
+ * undoing DMA_UNMAP, should one come first, is answered.
  */
-TEST_F_TIMEOUT(harden, failed_map_waits_for_dma_in_flight, 180)
+static void failed_map_waits(struct __test_metadata *_metadata, bool batch)
 {
-	enum { LEN = 1 << 16, FIRST = 4096 };
+	enum { LEN = MAPPER_LEN, FIRST = 4096 };
 	struct vfio_user_timeout t = { .argsz = sizeof(t), .timeout_ms = 5000 };
 	struct {
 		struct vfio_user_header hdr;
 		struct vfio_user_dma_region_access acc;
 		uint8_t data[LEN];
 	} *msg;
-	struct vfio_user_header hdr;
-	struct mapper m = { 0 };
+	struct vfio_user_header hdr, maps[2];
+	struct mapper m = { .batch = batch };
+	unsigned int nr_maps = batch ? 2 : 1;
 	uint8_t reply[256];
 	int twin[2], queued = 1, i;
 	struct raw_dev d;
@@ -1832,7 +1860,7 @@ TEST_F_TIMEOUT(harden, failed_map_waits_for_dma_in_flight, 180)
 	NEED_MODULE();
 	msg = calloc(1, sizeof(*msg));
 	ASSERT_NE(NULL, msg);
-	m.va = mmap(NULL, LEN, PROT_READ | PROT_WRITE,
+	m.va = mmap(NULL, 2 * LEN, PROT_READ | PROT_WRITE,
 		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
 	ASSERT_NE(MAP_FAILED, m.va);
 	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, twin));
@@ -1843,13 +1871,16 @@ TEST_F_TIMEOUT(harden, failed_map_waits_for_dma_in_flight, 180)
 
 	m.dev = d.dev;
 	ASSERT_EQ(0, pthread_create(&m.thread, NULL, mapper_main, &m));
-	ASSERT_TRUE(vu_wait_readable(d.sv[1], VU_WAIT_MS));
-	ASSERT_EQ(0, vu_msg_recv(d.sv[1], &hdr, reply, sizeof(reply)));
-	ASSERT_EQ(VFIO_USER_DMA_MAP, hdr.cmd);
+	for (i = 0; i < (int)nr_maps; i++) {
+		ASSERT_TRUE(vu_wait_readable(d.sv[1], VU_WAIT_MS));
+		ASSERT_EQ(0, vu_msg_recv(d.sv[1], &maps[i], reply,
+					 sizeof(reply)));
+		ASSERT_EQ(VFIO_USER_DMA_MAP, maps[i].cmd);
+	}
 	/* Short from here on: it bounds the DMA_WRITE below, not the map. */
 	ASSERT_EQ(0, ioctl(d.dev, VFIO_USER_SET_TIMEOUT, &t));
 
-	/* The header and the first 4 KiB of a DMA_WRITE, taken in. */
+	/* The header and the first 4 KiB of a DMA_WRITE at IOVA 0, taken in. */
 	msg->hdr = (struct vfio_user_header) {
 		.msg_id = 7, .cmd = VFIO_USER_DMA_WRITE,
 		.msg_size = sizeof(*msg), .flags = VFIO_USER_F_TYPE_COMMAND,
@@ -1867,9 +1898,25 @@ TEST_F_TIMEOUT(harden, failed_map_waits_for_dma_in_flight, 180)
 	}
 	ASSERT_EQ(0, queued) TH_LOG("the worker did not take the DMA_WRITE in");
 
-	ASSERT_EQ(0, vu_msg_send(d.sv[1], hdr.msg_id, VFIO_USER_DMA_MAP,
+	/* A batch's first entry is mapped; the last entry fails. */
+	if (batch)
+		ASSERT_EQ(0, vu_msg_send(d.sv[1], maps[0].msg_id,
+					 VFIO_USER_DMA_MAP,
+					 VFIO_USER_F_TYPE_REPLY, 0, NULL, 0));
+	ASSERT_EQ(0, vu_msg_send(d.sv[1], maps[nr_maps - 1].msg_id,
+				 VFIO_USER_DMA_MAP,
 				 VFIO_USER_F_TYPE_REPLY | VFIO_USER_F_ERROR,
 				 EINVAL, NULL, 0));
+	while (!__atomic_load_n(&m.done, __ATOMIC_ACQUIRE)) {
+		if (!vu_wait_readable(d.sv[1], 100))
+			continue;
+		if (vu_msg_recv(d.sv[1], &hdr, reply, sizeof(reply)))
+			break;
+		EXPECT_EQ(VFIO_USER_DMA_UNMAP, hdr.cmd);
+		vu_msg_send(d.sv[1], hdr.msg_id, hdr.cmd,
+			    VFIO_USER_F_TYPE_REPLY, 0, reply,
+			    hdr.msg_size - sizeof(hdr));
+	}
 	pthread_join(m.thread, NULL);
 	EXPECT_NE(0, m.ret);
 
@@ -1886,8 +1933,18 @@ TEST_F_TIMEOUT(harden, failed_map_waits_for_dma_in_flight, 180)
 	raw_close(&d);
 	close(twin[0]);
 	close(twin[1]);
-	munmap(m.va, LEN);
+	munmap(m.va, 2 * LEN);
 	free(msg);
+}
+
+TEST_F_TIMEOUT(harden, failed_map_waits_for_dma_in_flight, 180)
+{
+	failed_map_waits(_metadata, false);
+}
+
+TEST_F_TIMEOUT(harden, failed_map_batch_waits_for_dma_in_flight, 180)
+{
+	failed_map_waits(_metadata, true);
 }
 
 /* Killed while another task shares the address space ---------------------- */
