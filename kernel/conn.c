@@ -2132,7 +2132,14 @@ static int vfio_user_worker(void *data)
 	/* Release kills a worker stuck in a fault of the VMM's memory. */
 	allow_signal(SIGKILL);
 
-	while (!kthread_should_stop() && !vfio_user_conn_status(conn)) {
+	/*
+	 * Only SIGKILL reaches us, so any signal is a kill: release's, or
+	 * root's, which kill(2) leaves in the shared queue where
+	 * fatal_signal_pending() does not look. It is seen when the worker
+	 * next wakes, within one timeout.
+	 */
+	while (!kthread_should_stop() && !vfio_user_conn_status(conn) &&
+	       !task_sigpending(current)) {
 		long idle;
 
 		/* Computed anew: a new timeout, or an earlier deadline. */
@@ -2166,6 +2173,12 @@ static int vfio_user_worker(void *data)
 		    (twin->sock && vfio_user_worker_serve(twin)))
 			break;
 	}
+
+	/*
+	 * Whatever ended the loop, nobody serves the sockets any more: a
+	 * killed worker ends the connection too (release broke it already).
+	 */
+	vfio_user_conn_break(conn, -ENOTCONN);
 
 	/* Stay until stopped, so release always finds us. */
 	set_current_state(TASK_IDLE);

@@ -941,6 +941,47 @@ TEST_F_TIMEOUT(harden, one_worker_serves_both_sockets, 120)
 	EXPECT_EQ(before, vu_device_kthreads(NULL, 0));
 }
 
+/*
+ * A worker killed from outside (root may signal it: release does, to end a
+ * fault that never resolves) serves nobody any more: the connection ends,
+ * and the VMM hears of it, rather than the server's commands going
+ * unanswered on a device that looks alive. The kill is seen when the worker
+ * next wakes; a new timeout wakes it here.
+ */
+TEST_F_TIMEOUT(harden, killed_worker_ends_connection, 120)
+{
+	struct vfio_user_timeout t = { .argsz = sizeof(t), .timeout_ms = 60000 };
+	pid_t before[64], after[64], worker = 0;
+	int nr_before, nr_after, i, j;
+	struct raw_dev d;
+
+	NEED_MODULE();
+	raw_init(&d);
+	ASSERT_LE(0, d.dev);
+	nr_before = vu_device_kthreads(before, 64);
+	ASSERT_LE(0, nr_before);
+	ASSERT_GT(64, nr_before);
+	ASSERT_EQ(0, raw_attach(&d));
+	nr_after = vu_device_kthreads(after, 64);
+	ASSERT_EQ(nr_before + 1, nr_after);
+	for (i = 0; i < nr_after && !worker; i++) {
+		for (j = 0; j < nr_before && before[j] != after[i]; j++)
+			;
+		if (j == nr_before)
+			worker = after[i];
+	}
+	ASSERT_LT(0, worker);
+	EXPECT_EQ(0, vu_wait_broken(d.dev, 0));
+
+	ASSERT_EQ(0, kill(worker, SIGKILL));
+	ASSERT_EQ(0, ioctl(d.dev, VFIO_USER_SET_TIMEOUT, &t));
+	EXPECT_EQ(POLLHUP | POLLERR, vu_wait_broken(d.dev, VU_WAIT_MS))
+		TH_LOG("the connection outlived its killed worker");
+	raw_close(&d);
+	/* Release still stops it. */
+	EXPECT_EQ(nr_before, vu_device_kthreads(NULL, 0));
+}
+
 /* DMA served by the kernel -------------------------------------------------- */
 
 /* Answer the DMA_MAP the kernel sends for vu_map_dma() in another thread. */
