@@ -29,17 +29,40 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Wait until @events is ready on @sock or @deadline (ms, < 0: none). */
-static int wait_ready(int sock, short events, int64_t deadline)
+/*
+ * A bound on the waits of one call, which starts at the first wait: most
+ * calls never wait, and the clock is not free (under emulation, or with a
+ * clock source the vDSO cannot read, every read is a system call).
+ */
+struct wait_bound {
+	int timeout_ms; /* < 0: none */
+	bool started;
+	int64_t deadline; /* ms, once started */
+};
+
+static struct wait_bound bound_of(int timeout_ms)
+{
+	return (struct wait_bound){ .timeout_ms = timeout_ms };
+}
+
+/* Wait until @events is ready on @sock or @b runs out. */
+static int wait_ready(int sock, short events, struct wait_bound *b)
 {
 	struct pollfd pfd = { .fd = sock, .events = events };
 	int timeout, ret;
 
 	for (;;) {
 		timeout = -1;
-		if (deadline >= 0) {
-			int64_t left = deadline - now_ms();
+		if (!b->timeout_ms)
+			return -ETIMEDOUT;
+		if (b->timeout_ms > 0) {
+			int64_t now = now_ms(), left;
 
+			if (!b->started) {
+				b->deadline = now + b->timeout_ms;
+				b->started = true;
+			}
+			left = b->deadline - now;
 			if (left <= 0)
 				return -ETIMEDOUT;
 			timeout = left > 60000 ? 60000 : (int)left;
@@ -64,7 +87,7 @@ int vu_send(int sock, const struct vfio_user_header *hdr, const void *payload,
 		{ .iov_base = (void *)payload, .iov_len = len },
 	};
 	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = len ? 2 : 1 };
-	int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+	struct wait_bound bound = bound_of(timeout_ms);
 	bool fds_sent = false;
 	ssize_t n;
 	int ret;
@@ -96,7 +119,7 @@ int vu_send(int sock, const struct vfio_user_header *hdr, const void *payload,
 				continue;
 			if (errno != EAGAIN)
 				return -errno;
-			ret = wait_ready(sock, POLLOUT, deadline);
+			ret = wait_ready(sock, POLLOUT, &bound);
 			if (ret)
 				return ret;
 			continue;
@@ -168,7 +191,7 @@ static void collect_fds(struct msghdr *mh, int *fds, unsigned int *nr,
  * on EOF after it, or another -errno.
  */
 static int recv_exact(int sock, struct vu_msg *msg, void *buf, size_t len,
-		      bool eof_ok, int64_t deadline, bool *fds_dropped)
+		      bool eof_ok, struct wait_bound *bound, bool *fds_dropped)
 {
 	union {
 		char buf[CMSG_SPACE(sizeof(int) * VU_WIRE_MAX_FDS)];
@@ -196,7 +219,7 @@ static int recv_exact(int sock, struct vu_msg *msg, void *buf, size_t len,
 				continue;
 			if (errno != EAGAIN)
 				return -errno;
-			ret = wait_ready(sock, POLLIN, deadline);
+			ret = wait_ready(sock, POLLIN, bound);
 			if (ret)
 				return ret;
 			continue;
@@ -212,12 +235,12 @@ static int recv_exact(int sock, struct vu_msg *msg, void *buf, size_t len,
 int vu_recv(int sock, struct vu_msg *msg, size_t max_payload,
 	    unsigned int max_fds, int timeout_ms)
 {
-	int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+	struct wait_bound bound = bound_of(timeout_ms);
 	bool fds_dropped = false;
 	int ret;
 
 	memset(msg, 0, sizeof(*msg));
-	ret = recv_exact(sock, msg, &msg->hdr, sizeof(msg->hdr), true, deadline,
+	ret = recv_exact(sock, msg, &msg->hdr, sizeof(msg->hdr), true, &bound,
 			 &fds_dropped);
 	if (ret)
 		goto err;
@@ -237,10 +260,9 @@ int vu_recv(int sock, struct vu_msg *msg, size_t max_payload,
 			goto err;
 		}
 		/* The body follows the header; give it the same bound again. */
-		if (timeout_ms >= 0)
-			deadline = now_ms() + timeout_ms;
+		bound = bound_of(timeout_ms);
 		ret = recv_exact(sock, msg, msg->payload, msg->len, false,
-				 deadline, &fds_dropped);
+				 &bound, &fds_dropped);
 		if (ret)
 			goto err;
 	}
@@ -298,10 +320,10 @@ size_t vu_reader_buffered(const struct vu_reader *r)
  * One recvmsg() of at most @len bytes into @dst, once the socket has any.
  * Its fds are kept in @r until a message claims them (reader_settle());
  * the last read's were settled before this one. Returns the bytes read, 0
- * on EOF, or -errno (-ETIMEDOUT past @deadline).
+ * on EOF, or -errno (-ETIMEDOUT when @bound runs out).
  */
 static ssize_t reader_read(struct vu_reader *r, void *dst, size_t len,
-			   int64_t deadline)
+			   struct wait_bound *bound)
 {
 	union {
 		char buf[CMSG_SPACE(sizeof(int) * VU_WIRE_MAX_FDS)];
@@ -325,7 +347,7 @@ static ssize_t reader_read(struct vu_reader *r, void *dst, size_t len,
 				continue;
 			if (errno != EAGAIN)
 				return -errno;
-			ret = wait_ready(r->sock, POLLIN, deadline);
+			ret = wait_ready(r->sock, POLLIN, bound);
 			if (ret)
 				return ret;
 			continue;
@@ -382,7 +404,7 @@ static void reader_compact(struct vu_reader *r)
 
 /* Read into the buffer until it holds @want bytes of the next message. */
 static int reader_fill(struct vu_reader *r, struct vu_msg *msg, size_t want,
-		       uint64_t start, int64_t deadline, bool *bad)
+		       uint64_t start, struct wait_bound *bound, bool *bad)
 {
 	ssize_t n;
 
@@ -390,7 +412,7 @@ static int reader_fill(struct vu_reader *r, struct vu_msg *msg, size_t want,
 	while (r->tail - r->head < want) {
 		reader_settle(r, msg, start, UINT64_MAX, bad);
 		n = reader_read(r, r->buf + r->tail, sizeof(r->buf) - r->tail,
-				deadline);
+				bound);
 		if (n < 0)
 			return (int)n;
 		if (!n)
@@ -402,7 +424,8 @@ static int reader_fill(struct vu_reader *r, struct vu_msg *msg, size_t want,
 
 /* The rest of a body too long for the buffer, straight into the payload. */
 static int reader_fill_direct(struct vu_reader *r, struct vu_msg *msg,
-			      uint64_t start, int64_t deadline, bool *bad)
+			      uint64_t start, struct wait_bound *bound,
+			      bool *bad)
 {
 	size_t got = r->tail - r->head - sizeof(msg->hdr);
 	ssize_t n;
@@ -413,7 +436,7 @@ static int reader_fill_direct(struct vu_reader *r, struct vu_msg *msg,
 	while (got < msg->len) {
 		reader_settle(r, msg, start, UINT64_MAX, bad);
 		n = reader_read(r, (uint8_t *)msg->payload + got,
-				msg->len - got, deadline);
+				msg->len - got, bound);
 		if (n < 0)
 			return (int)n;
 		if (!n)
@@ -426,7 +449,7 @@ static int reader_fill_direct(struct vu_reader *r, struct vu_msg *msg,
 int vu_recv_buffered(struct vu_reader *r, struct vu_msg *msg,
 		     size_t max_payload, unsigned int max_fds, int timeout_ms)
 {
-	int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+	struct wait_bound bound = bound_of(timeout_ms);
 	uint64_t start = r->rx - (r->tail - r->head);
 	bool bad = false, direct = false;
 	size_t size;
@@ -435,7 +458,7 @@ int vu_recv_buffered(struct vu_reader *r, struct vu_msg *msg,
 	memset(msg, 0, sizeof(*msg));
 	if (r->err)
 		return r->err;
-	ret = reader_fill(r, msg, sizeof(msg->hdr), start, deadline, &bad);
+	ret = reader_fill(r, msg, sizeof(msg->hdr), start, &bound, &bad);
 	if (ret == -ETIMEDOUT && !vu_reader_buffered(r))
 		return ret; /* nothing of a message yet: try again later */
 	if (ret)
@@ -460,13 +483,12 @@ int vu_recv_buffered(struct vu_reader *r, struct vu_msg *msg,
 	}
 	if (vu_reader_buffered(r) < size) {
 		/* The body follows the header; give it the same bound again. */
-		if (timeout_ms >= 0)
-			deadline = now_ms() + timeout_ms;
+		bound = bound_of(timeout_ms);
 		direct = size > sizeof(r->buf);
 		if (direct)
-			ret = reader_fill_direct(r, msg, start, deadline, &bad);
+			ret = reader_fill_direct(r, msg, start, &bound, &bad);
 		else
-			ret = reader_fill(r, msg, size, start, deadline, &bad);
+			ret = reader_fill(r, msg, size, start, &bound, &bad);
 		if (ret)
 			goto err;
 	}
