@@ -643,6 +643,35 @@ static int vfio_user_send_msg(struct vfio_user_conn *conn,
 	return ret;
 }
 
+/*
+ * Request ids are cyclic, so that a reply the server sends twice finds no
+ * request rather than a later one; and from 1 to this while those last,
+ * which one node of the pending table holds. Index 0 stays reserved (see
+ * vfio_user_conn_start()) so that node lives on: with one request in flight
+ * at a time, as synchronous calls are, the table would otherwise make and
+ * free a node for every request.
+ */
+#define VFIO_USER_LOW_ID_MAX	(XA_CHUNK_SIZE - 1)
+
+/* Give @req an id, under the pending table's lock. */
+static int vfio_user_alloc_id(struct vfio_user_conn *conn,
+			      struct vfio_user_request *req, u32 *id)
+{
+	int ret;
+
+	lockdep_assert_held(&conn->pending.xa_lock);
+	ret = __xa_alloc_cyclic(&conn->pending, id, req,
+				XA_LIMIT(1, VFIO_USER_LOW_ID_MAX),
+				&conn->next_id, GFP_KERNEL_ACCOUNT);
+	if (ret == -EBUSY)
+		ret = __xa_alloc_cyclic(&conn->pending, id, req,
+					XA_LIMIT(VFIO_USER_LOW_ID_MAX + 1,
+						 U16_MAX),
+					&conn->next_high_id,
+					GFP_KERNEL_ACCOUNT);
+	return ret;
+}
+
 /**
  * vfio_user_send_request() - send a command whose reply @req will receive
  * @conn: the connection
@@ -694,9 +723,7 @@ static int vfio_user_send_request(struct vfio_user_conn *conn,
 	xa_lock(&conn->pending);
 	ret = conn->broken;
 	if (!ret)
-		ret = __xa_alloc_cyclic(&conn->pending, &id, req,
-					XA_LIMIT(0, U16_MAX), &conn->next_id,
-					GFP_KERNEL_ACCOUNT);
+		ret = vfio_user_alloc_id(conn, req, &id);
 	if (ret >= 0 && conn->broken) {
 		/* Broke while the allocation dropped the lock. */
 		__xa_erase(&conn->pending, id);
@@ -2415,6 +2442,7 @@ static void vfio_user_conn_reset(struct vfio_user_conn *conn)
 {
 	conn->broken = 0;
 	conn->next_id = 0;
+	conn->next_high_id = 0;
 	atomic_set(&conn->posted_id, 0);
 	atomic_set(&conn->unwaited, 0);
 	/* Nothing reads them before the attach publishes the device. */
@@ -2483,6 +2511,10 @@ int vfio_user_conn_start(struct vfio_user_device *vdev, struct socket *sock,
 		goto err_release_workers;
 
 	vfio_user_conn_reset(conn);
+	/* Held in the table's head: nothing to allocate, cannot fail. */
+	ret = xa_reserve(&conn->pending, 0, GFP_KERNEL_ACCOUNT);
+	if (ret)
+		goto err_stop_worker;
 	conn->sock = sock;
 	conn->twin = twin;
 	ret = vfio_user_sock_hook(&conn->worker);
@@ -2508,6 +2540,8 @@ err_unhook:
 	vfio_user_sock_unhook(&conn->worker);
 	conn->sock = NULL;
 	conn->twin = NULL;
+	xa_destroy(&conn->pending);
+err_stop_worker:
 	vfio_user_stop_worker(conn);
 err_release_workers:
 	vfio_user_release_worker(&conn->twin_worker);
@@ -2537,6 +2571,11 @@ void vfio_user_conn_stop(struct vfio_user_conn *conn)
 	vfio_user_sock_unhook(&conn->worker);
 	vfio_user_release_worker(&conn->twin_worker);
 	vfio_user_release_worker(&conn->worker);
+	/*
+	 * Nobody looks at the table now, which the break emptied of
+	 * requests: what is left is the reserved id and its node.
+	 */
+	xa_destroy(&conn->pending);
 
 	if (conn->twin)
 		sockfd_put(conn->twin);

@@ -359,7 +359,9 @@ struct vfio_user_worker {
  *	it, so that a failed send cannot erase an id given out again
  * @pending: outstanding requests by message id; its xa_lock also protects
  *	@broken and the request fields the receive worker sets
- * @next_id: cursor for cyclic id allocation (under the xa_lock)
+ * @next_id: cursor for cyclic id allocation among the low ids (under the
+ *	xa_lock)
+ * @next_high_id: the same, for ids above those (see vfio_user_alloc_id())
  * @posted_id: ids of messages that expect no reply
  * @unwaited: requests in @pending that nobody waits for: abandoned by a
  *	killed waiter, or asynchronous; the worker watches their deadlines
@@ -398,6 +400,7 @@ struct vfio_user_conn {
 	struct mutex send_lock;		/* whole messages on @sock */
 	struct xarray pending;
 	u32 next_id;
+	u32 next_high_id;
 	atomic_t posted_id;
 	atomic_t unwaited;
 	int broken;

@@ -982,6 +982,92 @@ TEST_F_TIMEOUT(harden, killed_worker_ends_connection, 120)
 	EXPECT_EQ(nr_before, vu_device_kthreads(NULL, 0));
 }
 
+/*
+ * Request ids: never 0 (reserved), cycling through 1..63 while no more than
+ * that are in flight, which keeps the kernel's pending table in one node,
+ * and above 63 only for the requests beyond. Cyclic, so that an id is given
+ * again only after 62 others.
+ */
+TEST_F_TIMEOUT(harden, request_ids_cycle_low_and_never_zero, 120)
+{
+	enum { SYNC = 150, ASYNC = 100, LOW = 63 };
+	struct __kernel_timespec ts = { .tv_sec = 60 };
+	struct vfio_user_region_access acc;
+	struct vfio_user_header hdr[ASYNC];
+	uint8_t buf[ASYNC][64], data[ASYNC][4], v[4];
+	uint16_t last = 0;
+	struct io_uring_cqe *cqe;
+	struct io_uring ring;
+	unsigned int low = 0, high = 0;
+	struct raw_dev d;
+	pid_t reader;
+	int i, status;
+
+	NEED_MODULE();
+	raw_init(&d);
+	ASSERT_LE(0, d.dev);
+	ASSERT_EQ(0, raw_attach(&d));
+
+	/* One at a time: 1, 2, ... 63, 1, ... */
+	reader = fork();
+	ASSERT_LE(0, reader);
+	if (!reader) {
+		for (i = 0; i < SYNC; i++)
+			if (pread(d.dev, v, sizeof(v), vu_region_off(0, 0)) !=
+			    (ssize_t)sizeof(v))
+				_exit(1);
+		_exit(0);
+	}
+	for (i = 0; i < SYNC; i++) {
+		ASSERT_EQ(0, vu_msg_recv(d.sv[1], &hdr[0], buf[0],
+					 sizeof(buf[0])));
+		ASSERT_EQ(VFIO_USER_REGION_READ, hdr[0].cmd);
+		EXPECT_LE(1, hdr[0].msg_id);
+		EXPECT_GE(LOW, hdr[0].msg_id);
+		if (i)
+			EXPECT_EQ(last % LOW + 1, hdr[0].msg_id);
+		last = hdr[0].msg_id;
+		memset(buf[0] + sizeof(acc), 0, 4);
+		ASSERT_EQ(0, vu_msg_send(d.sv[1], hdr[0].msg_id, hdr[0].cmd,
+					 VFIO_USER_F_TYPE_REPLY, 0, buf[0],
+					 sizeof(acc) + 4));
+	}
+	ASSERT_EQ(reader, waitpid(reader, &status, 0));
+	EXPECT_EQ(0, status);
+
+	/* Many in flight: the low ids first, then ids above them. */
+	ASSERT_EQ(0, io_uring_queue_init(ASYNC, &ring, 0));
+	for (i = 0; i < ASYNC; i++)
+		io_uring_prep_read(io_uring_get_sqe(&ring), d.dev, data[i], 4,
+				   vu_region_off(0, 0));
+	ASSERT_EQ(ASYNC, io_uring_submit(&ring));
+	for (i = 0; i < ASYNC; i++) {
+		ASSERT_EQ(0, vu_msg_recv(d.sv[1], &hdr[i], buf[i],
+					 sizeof(buf[i])));
+		EXPECT_NE(0, hdr[i].msg_id);
+		if (hdr[i].msg_id <= LOW)
+			low++;
+		else
+			high++;
+	}
+	EXPECT_EQ(LOW, low);
+	EXPECT_EQ(ASYNC - LOW, high);
+	for (i = 0; i < ASYNC; i++) {
+		memset(buf[i] + sizeof(acc), 0, 4);
+		ASSERT_EQ(0, vu_msg_send(d.sv[1], hdr[i].msg_id, hdr[i].cmd,
+					 VFIO_USER_F_TYPE_REPLY, 0, buf[i],
+					 sizeof(acc) + 4));
+	}
+	for (i = 0; i < ASYNC; i++) {
+		ASSERT_EQ(0, io_uring_wait_cqe_timeout(&ring, &cqe, &ts));
+		EXPECT_EQ(4, cqe->res);
+		io_uring_cqe_seen(&ring, cqe);
+	}
+	io_uring_queue_exit(&ring);
+	EXPECT_EQ(0, vu_wait_broken(d.dev, 0));
+	raw_close(&d);
+}
+
 /* DMA served by the kernel -------------------------------------------------- */
 
 /* Answer the DMA_MAP the kernel sends for vu_map_dma() in another thread. */
