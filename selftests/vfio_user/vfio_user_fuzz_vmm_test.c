@@ -19,6 +19,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <linux/fiemap.h>
+#include <linux/fs.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -114,6 +116,36 @@ static unsigned long pick_cmd(struct vu_rng *r)
 	default:
 		return (unsigned long)vu_rnd(r);
 	}
+}
+
+/*
+ * Commands the VFS answers itself (do_vfs_ioctl()), before any driver sees
+ * them: with a garbage argument they fail as the VFS says, not ENOTTY.
+ * pick_cmd() makes the plain ones (_IO(type, nr)) now and then.
+ */
+static bool vfs_cmd(unsigned long cmd)
+{
+	switch ((unsigned int)cmd) {
+	case FIOCLEX:
+	case FIONCLEX:
+	case FIONBIO:
+	case FIOASYNC:
+	case FIOQSIZE:
+	case FIFREEZE:
+	case FITHAW:
+	case FS_IOC_FIEMAP:
+	case FIGETBSZ:
+	case FICLONE:
+	case FICLONERANGE:
+	case FIDEDUPERANGE:
+	case FIONREAD:
+	case FS_IOC_GETFLAGS:
+	case FS_IOC_SETFLAGS:
+	case FS_IOC_FSGETXATTR:
+	case FS_IOC_FSSETXATTR:
+		return true;
+	}
+	return false;
 }
 
 static bool known_device_cmd(unsigned long cmd)
@@ -276,7 +308,7 @@ static void random_ioctl(struct fuzzer *f, int fd, bool attached)
 		fail(f, "ioctl %#lx before attach failed with %d, not ENODEV", cmd, err);
 	if (!known_device_cmd(cmd) && cmd != VFIO_USER_ATTACH &&
 	    cmd != VFIO_USER_SET_TIMEOUT && cmd != VFIO_USER_GET_STATS &&
-	    err != ENOTTY)
+	    !vfs_cmd(cmd) && err != ENOTTY)
 		fail(f, "unknown ioctl %#lx failed with %d, not ENOTTY", cmd, err);
 }
 
